@@ -1,0 +1,200 @@
+// The job contract between the TypeScript side (bot, agent, producer) and the Python worker.
+// This file is the single source of truth: `npm run contracts:generate` writes the JSON Schema
+// the worker validates against (gpu-bridge/contracts/schema/), and a test fails when it is stale.
+// Wire format: camelCase JSON. Bump CONTRACT_VERSION on any breaking change.
+import { z } from 'zod';
+
+export const CONTRACT_VERSION = 1;
+export const GPU_QUEUE = 'spinbot-gpu';
+
+/** Hard caps, enforced in code on both sides; never trusted to a model or a user. */
+export const LIMITS = {
+  minSeconds: 5,
+  maxSeconds: 180,
+  maxScenes: 12,
+  minSceneSeconds: 2,
+  maxSceneSeconds: 30,
+  maxPromptChars: 2000,
+  maxNarrationChars: 600,
+  /** Narration longer than this cannot be spoken clearly in the scene's time. */
+  maxWordsPerSecond: 3,
+} as const;
+
+export const StageName = z.enum([
+  'validate', // the worker's check of a job against the contract
+  'plan',
+  'tts',
+  'visuals',
+  'lipsync',
+  'upscale',
+  'assemble',
+  'train_voice',
+  'train_lora',
+]);
+export type StageName = z.infer<typeof StageName>;
+
+/** 'auto' picks a GPU backend when one is available and fits, else the CPU backend. */
+export const BackendChoice = z.enum(['auto', 'cpu', 'gpu']);
+
+const JobId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{5,63}$/, 'jobId: 6-64 chars of a-z, 0-9 and -');
+
+/** A storage key such as jobs/<jobId>/scene-01.png or users/discord/123/voices/anna.wav. */
+export const StorageKey = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^(?!\/)(?!.*\.\.)[A-Za-z0-9._\/-]+$/, 'storage key: relative, no "..", safe characters only');
+
+export const Voice = z.object({
+  /** espeak-ng for the CPU backend; f5-tts clones `referenceKey` on a GPU. */
+  engine: z.enum(['espeak-ng', 'f5-tts']).default('espeak-ng'),
+  /** espeak-ng voice name (e.g. "en-us") or a saved voice's display name. */
+  id: z.string().min(1).max(64).regex(/^[A-Za-z0-9_+\- ]+$/),
+  /** Speaking-rate multiplier; 1 is the engine's natural pace. */
+  speed: z.number().min(0.5).max(2).default(1),
+  /** A stored reference sample (24 kHz mono WAV) for voice cloning. */
+  referenceKey: StorageKey.optional(),
+});
+export type Voice = z.infer<typeof Voice>;
+
+export const Scene = z.object({
+  narration: z.string().trim().min(1).max(LIMITS.maxNarrationChars),
+  visualPrompt: z.string().trim().min(1).max(400),
+  onScreenText: z.string().trim().max(80).default(''),
+  seconds: z.number().min(LIMITS.minSceneSeconds).max(LIMITS.maxSceneSeconds),
+});
+export type Scene = z.infer<typeof Scene>;
+
+export const ScriptPlan = z.object({
+  title: z.string().trim().min(1).max(100),
+  /** BCP-47-ish language tag of the narration, e.g. "en" or "pt-br". */
+  language: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/).default('en'),
+  voice: Voice,
+  scenes: z.array(Scene).min(1).max(LIMITS.maxScenes),
+});
+export type ScriptPlan = z.infer<typeof ScriptPlan>;
+
+export const RequestedBy = z.object({
+  platform: z.enum(['console', 'cli', 'discord', 'telegram', 'test']),
+  userId: z.string().min(1).max(64),
+  chatId: z.string().max(64).optional(),
+});
+
+const JobBase = {
+  contractVersion: z.literal(CONTRACT_VERSION),
+  jobId: JobId,
+  requestedBy: RequestedBy,
+};
+
+/** Render every scene's narration and picture; the TypeScript side assembles the clip. */
+export const RenderJob = z.object({
+  kind: z.literal('render'),
+  ...JobBase,
+  plan: ScriptPlan,
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  backends: z
+    .object({ tts: BackendChoice, visuals: BackendChoice, upscale: BackendChoice })
+    .partial()
+    .default({}),
+  /** 0-based scene indexes whose stored artifacts are kept as they are (refining one scene). */
+  reuseScenes: z.array(z.number().int().min(0).max(LIMITS.maxScenes - 1)).default([]),
+  /** Optional reference image (e.g. the user's photo) for image-conditioned visuals. */
+  referenceImageKey: StorageKey.optional(),
+});
+export type RenderJob = z.infer<typeof RenderJob>;
+
+/** Fine-tune a voice from the user's samples (GPU only; later issue). */
+export const TrainVoiceJob = z.object({
+  kind: z.literal('train_voice'),
+  ...JobBase,
+  name: z.string().min(1).max(64),
+  sampleKeys: z.array(StorageKey).min(1).max(20),
+});
+
+/** Train a LoRA from the user's images (GPU only; later issue). */
+export const TrainLoraJob = z.object({
+  kind: z.literal('train_lora'),
+  ...JobBase,
+  name: z.string().min(1).max(64),
+  imageKeys: z.array(StorageKey).min(4).max(200),
+  steps: z.number().int().min(50).max(5000).default(500),
+});
+
+export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob]);
+export type GpuJob = z.infer<typeof GpuJob>;
+/** What a caller writes before defaults are applied. */
+export type GpuJobInput = z.input<typeof GpuJob>;
+
+/** Sent with job.updateProgress by the worker, and emitted locally for plan/assemble. */
+export const Progress = z.object({
+  stage: StageName,
+  /** Progress within the stage, 0-100. */
+  percent: z.number().min(0).max(100),
+  /** Progress of the whole job, 0-100. */
+  overall: z.number().min(0).max(100),
+  message: z.string().max(200),
+  /** 1-based scene being worked on, when the stage works scene by scene. */
+  scene: z.number().int().min(1).optional(),
+  sceneCount: z.number().int().min(1).optional(),
+  /** Human name of the backend, e.g. "espeak-ng (CPU)". */
+  backend: z.string().max(80).optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const BackendInfo = z.object({
+  name: z.string(),
+  device: z.enum(['cpu', 'gpu']),
+});
+
+export const SceneArtifacts = z.object({
+  index: z.number().int().min(0),
+  audioKey: StorageKey,
+  imageKey: StorageKey,
+  /** Length of the spoken narration (before padding to the scene's seconds). */
+  audioSeconds: z.number().min(0),
+  seconds: z.number().min(0),
+  reused: z.boolean().default(false),
+});
+export type SceneArtifacts = z.infer<typeof SceneArtifacts>;
+
+export const RenderResult = z.object({
+  kind: z.literal('render'),
+  jobId: JobId,
+  scenes: z.array(SceneArtifacts).min(1),
+  /** Which backend ran each stage, e.g. {tts: {name: "espeak-ng (CPU)", device: "cpu"}}. */
+  backends: z.record(z.string(), BackendInfo),
+  /** Wall-clock seconds spent per stage. */
+  timings: z.record(z.string(), z.number().min(0)),
+});
+export type RenderResult = z.infer<typeof RenderResult>;
+
+export const ErrorCode = z.enum([
+  'BAD_INPUT', // the job cannot succeed as given: never retried
+  'NO_GPU', // a GPU-only request on a machine without one: never retried
+  'BACKEND_UNAVAILABLE', // the chosen backend is not installed or not reachable
+  'MISSING_ARTIFACT', // an input key is not in storage
+  'OOM', // out of (GPU) memory: retried with backoff
+  'TIMEOUT', // a stage ran too long: retried with backoff
+  'INTERNAL', // anything else: retried with backoff
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** How a failed stage is reported, across processes: match on `code`, never on class. */
+export const StageError = z.object({
+  stage: StageName,
+  code: ErrorCode,
+  message: z.string().max(500),
+  retryable: z.boolean(),
+});
+export type StageError = z.infer<typeof StageError>;
+
+/** Every schema the worker (or a test) needs, by file name. */
+export const SCHEMAS = {
+  'gpu-job': GpuJob,
+  progress: Progress,
+  'render-result': RenderResult,
+  'stage-error': StageError,
+  'script-plan': ScriptPlan,
+} as const;

@@ -1,0 +1,31 @@
+// Errors a user should see: an identifier (stable, for tests and logs) and one sentence worded for
+// the user that says what happened and what to do. Everything else is logged, not shown.
+// Match on `name` and `id`, never `instanceof`: errors cross module copies and processes.
+
+export type UserErrorId =
+  | 'prompt.empty'
+  | 'prompt.tooLong'
+  | 'seconds.outOfRange'
+  | 'output.unwritable'
+  | 'plan.invalid'
+  | 'llm.unreachable'
+  | 'llm.modelMissing'
+  | 'render.failed'
+  | 'render.noGpu'
+  | 'render.cancelled'
+  | 'setup.missing';
+
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(
+    readonly id: UserErrorId,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isUserError(error: unknown): error is UserError {
+  return error instanceof Error && error.name === 'UserError' && typeof (error as UserError).id === 'string';
+}
