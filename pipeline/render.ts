@@ -1,0 +1,119 @@
+// From an approved plan to a stored clip: enqueue the render job for the worker (narration and
+// pictures per scene), then assemble the clip here with ffmpeg and store it.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Progress, RenderResult, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import { CONTRACT_VERSION } from '../gpu-bridge/contracts/index.ts';
+import { StageFailure, type GpuQueue } from '../gpu-bridge/producer.ts';
+import { assembleClip } from '../media/assemble.ts';
+import type { Storage } from '../storage/index.ts';
+import { keys } from '../storage/keys.ts';
+import { UserError } from './errors.ts';
+
+/** Share of the job's overall progress taken by the worker's stages; assembly takes the rest. */
+const WORKER_SHARE = 85;
+
+export interface RenderRequest {
+  plan: ScriptPlan;
+  requestedBy: { platform: 'console' | 'cli' | 'discord' | 'telegram' | 'test'; userId: string; chatId?: string };
+  jobId?: string;
+  seed?: number;
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RenderedClip {
+  jobId: string;
+  key: string;
+  /** A local path or a link, from storage.link(). */
+  location: string;
+  seconds: number;
+  bytes: number;
+  /** e.g. { tts: "espeak-ng (CPU)", visuals: "title cards (CPU)" } */
+  backends: Record<string, string>;
+}
+
+export function newJobId(): string {
+  const stamp = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+  return `${stamp}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function renderVideo(
+  request: RenderRequest,
+  deps: { queue: GpuQueue; storage: Storage },
+): Promise<RenderedClip> {
+  const jobId = request.jobId ?? newJobId();
+  const report = request.onProgress ?? (() => {});
+  await deps.storage.put(keys.plan(jobId), Buffer.from(JSON.stringify(request.plan, null, 2)), {
+    contentType: 'application/json',
+  });
+
+  let result: RenderResult;
+  try {
+    const job = await deps.queue.submit({
+      kind: 'render',
+      contractVersion: CONTRACT_VERSION,
+      jobId,
+      requestedBy: request.requestedBy,
+      plan: request.plan,
+      seed: request.seed ?? 0,
+    });
+    result = await deps.queue.waitForRender(job, {
+      signal: request.signal,
+      onProgress: (p) => report({ ...p, overall: (p.overall * WORKER_SHARE) / 100 }),
+    });
+  } catch (error) {
+    if (error instanceof StageFailure) {
+      const { stage, code, message } = error.detail;
+      throw new UserError(code === 'NO_GPU' ? 'render.noGpu' : 'render.failed', `The ${stage} stage failed: ${message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+
+  const workDir = await mkdtemp(join(tmpdir(), `spinbot-${jobId}-`));
+  try {
+    const scenes = await Promise.all(
+      result.scenes.map(async (scene) => {
+        const imagePath = join(workDir, `scene-${scene.index}.png`);
+        const audioPath = join(workDir, `scene-${scene.index}.wav`);
+        await deps.storage.getToFile(scene.imageKey, imagePath);
+        await deps.storage.getToFile(scene.audioKey, audioPath);
+        const planned = request.plan.scenes[scene.index]!;
+        return { imagePath, audioPath, seconds: scene.seconds, audioSeconds: scene.audioSeconds, narration: planned.narration };
+      }),
+    );
+    const backend = 'ffmpeg (CPU)';
+    report({ stage: 'assemble', percent: 0, overall: WORKER_SHARE, message: 'Assembling the clip', backend });
+    const clip = await assembleClip({
+      scenes,
+      outPath: join(workDir, 'final.mp4'),
+      workDir,
+      signal: request.signal,
+      onProgress: (percent) =>
+        report({
+          stage: 'assemble',
+          percent,
+          overall: WORKER_SHARE + (percent * (100 - WORKER_SHARE)) / 100,
+          message: 'Assembling the clip',
+          backend,
+        }),
+    });
+    const key = keys.finalClip(jobId);
+    const stored = await deps.storage.put(key, { file: clip.outPath }, { contentType: 'video/mp4' });
+    const backends = Object.fromEntries(Object.entries(result.backends).map(([stage, info]) => [stage, info.name]));
+    return {
+      jobId,
+      key,
+      location: await deps.storage.link(key),
+      seconds: clip.seconds,
+      bytes: stored.bytes,
+      backends: { ...backends, assemble: backend },
+    };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}

