@@ -1,0 +1,112 @@
+"""The one interface every stage backend implements, CPU or GPU, and what it is given.
+
+A backend is chosen per stage (tts, visuals, lipsync, upscale, train_voice, train_lora). It
+receives a request dataclass for its stage and a StageContext, reads its inputs and writes its
+outputs through ctx.storage under the keys in the request, and returns the stage's result.
+run() is synchronous and is called in a worker thread, so a long model call does not stop the
+event loop that renews the job's lock.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal
+
+from ..storage import Storage
+
+Device = Literal["cpu", "gpu"]
+
+
+@dataclass(frozen=True)
+class StageContext:
+    job_id: str
+    attempt: int  # 1-based: 2 on the first retry
+    storage: Storage
+    workdir: Path  # private scratch folder of this job, removed afterwards
+    # report(percent within this step 0-100, message): optional finer progress; thread-safe.
+    report: Callable[[float, str], None] = lambda percent, message: None
+
+
+class StageBackend(ABC):
+    stage: ClassVar[str]  # a StageName of the contract
+    id: ClassVar[str]  # stable slug for configuration, e.g. "espeak-ng"
+    name: ClassVar[str]  # human name shown in progress, e.g. "espeak-ng (CPU)"
+    device: ClassVar[Device]
+    licence: ClassVar[str]  # of the code and, where it applies, the model weights
+    priority: ClassVar[int] = 0  # 'auto' prefers GPU backends, then higher priority
+
+    def available(self) -> str | None:
+        """None when this backend can run here, else the reason it cannot."""
+        return None
+
+    @abstractmethod
+    def run(self, request: Any, ctx: StageContext) -> Any:
+        """Do the stage's work for one request; raise StageFailure for failures users should see."""
+
+    def info(self) -> dict:
+        return {"name": self.name, "device": self.device}
+
+
+# Requests and results per stage. GPU backends (F5-TTS, ComfyUI, lip-sync, Real-ESRGAN,
+# trainers) take the same requests; fields a backend cannot honour it ignores and says so.
+
+@dataclass(frozen=True)
+class TtsRequest:
+    text: str
+    language: str  # e.g. "en", "pt-br"
+    voice_engine: str  # "espeak-ng" | "f5-tts"
+    voice_id: str  # espeak-ng voice name or a saved voice's display name
+    speed: float  # 1 = the engine's natural pace
+    reference_key: str | None  # stored reference sample for voice cloning
+    max_seconds: float  # the scene's length: speech should fit in it
+    out_key: str  # WAV
+
+
+@dataclass(frozen=True)
+class TtsResult:
+    audio_seconds: float
+
+
+@dataclass(frozen=True)
+class VisualsRequest:
+    prompt: str
+    seed: int
+    text: str  # large on-screen text, "" for none
+    scene: int  # 1-based
+    scene_count: int
+    width: int
+    height: int
+    reference_image_key: str | None
+    out_key: str  # PNG
+
+
+@dataclass(frozen=True)
+class UpscaleRequest:
+    in_key: str
+    out_key: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class LipsyncRequest:
+    image_key: str
+    audio_key: str
+    out_key: str  # video
+
+
+@dataclass(frozen=True)
+class TrainVoiceRequest:
+    name: str
+    sample_keys: tuple[str, ...]
+    out_prefix: str
+
+
+@dataclass(frozen=True)
+class TrainLoraRequest:
+    name: str
+    image_keys: tuple[str, ...]
+    steps: int
+    out_prefix: str

@@ -1,0 +1,87 @@
+"""Which backend runs a stage: registration, and selection by choice + capability detection."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..errors import STAGES, StageFailure
+from .base import StageBackend
+from .gpu import detect_gpu
+
+GENERIC_CHOICES = ("auto", "cpu", "gpu")
+# How a stage is named in messages users read.
+STAGE_LABELS = {
+    "tts": "Narration",
+    "visuals": "Picture generation",
+    "lipsync": "Lip-sync",
+    "upscale": "Upscaling",
+    "train_voice": "Voice training",
+    "train_lora": "Style (LoRA) training",
+}
+
+
+class BackendRegistry:
+    def __init__(self, gpu_probe: Callable[[], str | None] = detect_gpu):
+        self._backends: list[StageBackend] = []
+        self._gpu_probe = gpu_probe
+
+    def register(self, backend: StageBackend) -> None:
+        if backend.stage not in STAGES:
+            raise ValueError(f"backend {backend.id!r} has unknown stage {backend.stage!r}")
+        if backend.device not in ("cpu", "gpu"):
+            raise ValueError(f"backend {backend.id!r} has unknown device {backend.device!r}")
+        if self.find(backend.stage, backend.id) or self.find(backend.stage, backend.name):
+            raise ValueError(f"a {backend.stage} backend named {backend.id!r} is already registered")
+        self._backends.append(backend)
+
+    def for_stage(self, stage: str) -> list[StageBackend]:
+        """The stage's backends in 'auto' order: GPU before CPU, then by priority (stable)."""
+        ours = [b for b in self._backends if b.stage == stage]
+        return sorted(ours, key=lambda b: (b.device != "gpu", -b.priority))
+
+    def find(self, stage: str, ref: str) -> StageBackend | None:
+        """A backend of the stage by id or human name (case-insensitive)."""
+        ref = ref.strip().lower()
+        return next((b for b in self.for_stage(stage) if ref in (b.id.lower(), b.name.lower())), None)
+
+    def is_known_choice(self, stage: str, choice: str) -> bool:
+        return choice in GENERIC_CHOICES or self.find(stage, choice) is not None
+
+    def select(self, stage: str, choice: str = "auto") -> StageBackend:
+        """The backend to run the stage, or a StageFailure that says why there is none."""
+        label = STAGE_LABELS.get(stage, stage)
+        if choice not in GENERIC_CHOICES:
+            backend = self.find(stage, choice)
+            if backend is None:
+                raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"No {stage} backend named {choice!r} is installed on the worker.", False)
+            reason = backend.available()
+            if reason is None:
+                return backend
+            if backend.device == "gpu" and not self._gpu_probe():
+                raise StageFailure(stage, "NO_GPU", f"{backend.name} needs a GPU worker; none is available on this machine.", False)
+            raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"{backend.name} cannot run: {reason}", False)
+
+        candidates = [b for b in self.for_stage(stage) if choice == "auto" or b.device == choice]
+        reasons = []
+        for backend in candidates:
+            reason = backend.available()
+            if reason is None:
+                return backend
+            reasons.append(f"{backend.name}: {reason}")
+
+        has_cpu = any(b.device == "cpu" for b in self.for_stage(stage))
+        if not self._gpu_probe() and (choice == "gpu" or (choice == "auto" and not has_cpu)):
+            if choice == "gpu" and has_cpu:
+                message = f"{label} on a GPU was requested, but this machine has no GPU; choose auto or cpu instead."
+            else:
+                message = f"{label} needs a GPU worker; none is available on this machine."
+            raise StageFailure(stage, "NO_GPU", message, False)
+        detail = "; ".join(reasons) if reasons else f"no {choice} backend is installed"
+        raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"{label} cannot run on this worker ({detail}).", False)
+
+    def describe(self, stage: str, choice: str = "auto") -> str:
+        """For the start-up line: the backend 'auto'/the choice picks, or why there is none."""
+        try:
+            return self.select(stage, choice).name
+        except StageFailure as failure:
+            return f"none ({failure.code})"

@@ -1,0 +1,23 @@
+"""One job, start to finish: validate against the contract, then dispatch on `kind`."""
+
+from __future__ import annotations
+
+from .contracts import validate_job
+from .errors import StageFailure, unexpected
+from .render import render
+from .runtime import JobRuntime
+from .training import train
+
+
+async def handle_job(data, rt: JobRuntime) -> dict:
+    """The job's result, or a StageFailure (unexpected exceptions become INTERNAL of rt.stage)."""
+    try:
+        rt.stage = "validate"
+        job = validate_job(data)
+        if job["kind"] == "render":
+            return await render(job, rt)
+        return await train(job, rt)
+    except StageFailure:
+        raise
+    except Exception as error:
+        raise unexpected(rt.stage, error) from error

@@ -1,0 +1,140 @@
+"""The render job: narration (tts), pictures (visuals) and upscale for every scene, into storage."""
+
+from __future__ import annotations
+
+import time
+
+from .backends import TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
+from .errors import StageFailure
+from .runtime import JobRuntime
+from .storage import Storage, scene_key
+from .tools import wav_seconds
+
+PIPELINE = ("tts", "visuals", "upscale")
+FRAME_W, FRAME_H = 1280, 720
+STEP_MESSAGES = {
+    "tts": "Scene {n}/{count}: recording the narration",
+    "visuals": "Scene {n}/{count}: drawing the picture",
+    "upscale": "Scene {n}/{count}: sizing the picture to 1280x720",
+}
+
+
+async def render(job: dict, rt: JobRuntime) -> dict:
+    job_id, plan = job["jobId"], job["plan"]
+    scenes = plan["scenes"]
+    count = len(scenes)
+    requested = job.get("backends") or {}
+    # Choose every backend first: a job that cannot run fails before anything is written.
+    backends = {stage: rt.choose_backend(stage, requested.get(stage, "auto")) for stage in PIPELINE}
+    _check_inputs(job, rt.storage)
+
+    rt.stage = "validate"
+    kept = _reusable_scenes(job, rt.storage)  # index -> audioSeconds
+    todo = [i for i in range(count) if i not in kept]
+    summary = f"Rendering {len(todo)} of {count} scenes" + (f", keeping {len(kept)} from the last render" if kept else "")
+    await rt.progress("validate", 100, 0, summary, sceneCount=count)
+
+    timings = {stage: 0.0 for stage in PIPELINE}
+    audio_seconds = dict(kept)
+    steps_total, steps_done = len(todo) * len(PIPELINE), 0
+    # Stage by stage over all scenes, not scene by scene: a GPU backend then loads its model
+    # once per job (one model in memory at a time), and each stage's progress runs 0 -> 100 once.
+    requests = {index: _scene_requests(job, index, count) for index in todo}
+    for stage in PIPELINE:
+        backend = backends[stage]
+        for position, index in enumerate(todo):
+            number = index + 1
+
+            async def report(percent: float, message: str, stage=stage, backend=backend, done=steps_done,
+                             position=position, number=number):
+                # A backend's finer progress within this scene's step.
+                fraction = min(max(percent, 0), 100) / 100
+                await rt.progress(stage, (position + fraction) / len(todo) * 100,
+                                  (done + fraction) / steps_total * 100, message,
+                                  scene=number, sceneCount=count, backend=backend.name)
+
+            await rt.progress(stage, position / len(todo) * 100, steps_done / steps_total * 100,
+                              STEP_MESSAGES[stage].format(n=number, count=count),
+                              scene=number, sceneCount=count, backend=backend.name)
+            started = time.monotonic()
+            outcome = await rt.run_stage(stage, backend, requests[index][stage], report)
+            timings[stage] += time.monotonic() - started
+            steps_done += 1
+            if stage == "tts":
+                if not isinstance(outcome, TtsResult):
+                    raise StageFailure("tts", "INTERNAL", f"{backend.name} returned no audio length.", True)
+                audio_seconds[index] = outcome.audio_seconds
+        await rt.progress(stage, 100, steps_done / steps_total * 100 if steps_total else 100,
+                          f"{len(todo)} of {count} scenes done", sceneCount=count, backend=backend.name)
+    for index in todo:
+        rt.storage.delete(_work_key(job_id, index))
+
+    return {
+        "kind": "render",
+        "jobId": job_id,
+        "scenes": [
+            {
+                "index": i,
+                "audioKey": scene_key(job_id, i, "wav"),
+                "imageKey": scene_key(job_id, i, "png"),
+                "audioSeconds": audio_seconds[i],
+                "seconds": scenes[i]["seconds"],
+                "reused": i in kept,
+            }
+            for i in range(count)
+        ],
+        "backends": {stage: backend.info() for stage, backend in backends.items()},
+        "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+    }
+
+
+def _work_key(job_id: str, index: int) -> str:
+    """The picture between the visuals and upscale stages; deleted once the scene is upscaled."""
+    return f"jobs/{job_id}/work/scene-{index + 1:02d}-visual.png"
+
+
+def _scene_requests(job: dict, index: int, count: int) -> dict:
+    """What each stage is asked to do for one scene."""
+    job_id, plan = job["jobId"], job["plan"]
+    scene, number = plan["scenes"][index], index + 1
+    work_key = _work_key(job_id, index)
+    return {
+        "tts": TtsRequest(
+            text=scene["narration"], language=plan["language"], voice_engine=plan["voice"]["engine"],
+            voice_id=plan["voice"]["id"], speed=plan["voice"]["speed"],
+            reference_key=plan["voice"].get("referenceKey"), max_seconds=scene["seconds"],
+            out_key=scene_key(job_id, index, "wav")),
+        "visuals": VisualsRequest(
+            prompt=scene["visualPrompt"], seed=job["seed"],
+            # Scene 1 without its own text opens with the title.
+            text=scene["onScreenText"] or (plan["title"] if index == 0 else ""),
+            scene=number, scene_count=count, width=FRAME_W, height=FRAME_H,
+            reference_image_key=job.get("referenceImageKey"), out_key=work_key),
+        "upscale": UpscaleRequest(in_key=work_key, out_key=scene_key(job_id, index, "png"),
+                                  width=FRAME_W, height=FRAME_H),
+    }
+
+
+def _check_inputs(job: dict, storage: Storage) -> None:
+    inputs = [("visuals", "reference image", job.get("referenceImageKey")),
+              ("tts", "reference voice sample", job["plan"]["voice"].get("referenceKey"))]
+    for stage, what, key in inputs:
+        if key and not storage.exists(key):
+            raise StageFailure(stage, "MISSING_ARTIFACT", f"The {what} ({key}) is not in storage; upload it again.", False)
+
+
+def _reusable_scenes(job: dict, storage: Storage) -> dict[int, float]:
+    """Scenes the job asks to keep whose audio and picture are both still stored."""
+    kept = {}
+    for index in sorted(set(job.get("reuseScenes") or [])):
+        if index >= len(job["plan"]["scenes"]):
+            continue
+        audio, image = scene_key(job["jobId"], index, "wav"), scene_key(job["jobId"], index, "png")
+        if not storage.exists(image):
+            continue
+        try:
+            with storage.open(audio) as stream:
+                kept[index] = round(wav_seconds(stream), 3)
+        except Exception:  # missing or unreadable: render the scene again
+            continue
+    return kept

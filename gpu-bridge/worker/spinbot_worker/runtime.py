@@ -1,0 +1,63 @@
+"""What one job runs with: storage, backend choice, a scratch folder, progress, stage tracking."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from .backends import BackendRegistry, StageBackend, StageContext
+from .errors import StageFailure, unexpected
+from .storage import Storage
+
+ProgressSink = Callable[[dict], Awaitable[Any]]
+
+
+@dataclass
+class JobRuntime:
+    job_id: str
+    storage: Storage
+    registry: BackendRegistry
+    workdir: Path
+    send_progress: ProgressSink
+    attempt: int = 1
+    operator_choices: dict[str, str] = field(default_factory=dict)  # from SPINBOT_*_BACKEND
+    stage: str = "validate"  # the stage under way: blamed for errors nobody anticipated
+
+    def choose_backend(self, stage: str, requested: str = "auto") -> StageBackend:
+        """The operator's setting wins when it is not 'auto' (e.g. a pinned or test backend);
+        otherwise the job's own request (auto|cpu|gpu)."""
+        self.stage = stage
+        operator = self.operator_choices.get(stage, "auto")
+        return self.registry.select(stage, operator if operator != "auto" else requested)
+
+    async def progress(self, stage: str, percent: float, overall: float, message: str, **extra) -> None:
+        event = {"stage": stage, "percent": _pct(percent), "overall": _pct(overall), "message": message[:200]}
+        event.update({k: v for k, v in extra.items() if v is not None})
+        if "backend" in event:
+            event["backend"] = event["backend"][:80]
+        await self.send_progress(event)
+
+    async def run_stage(self, stage: str, backend: StageBackend, request: Any,
+                        report: Callable[[float, str], Awaitable[None]] | None = None) -> Any:
+        """backend.run in a thread (the event loop keeps renewing the job's lock meanwhile)."""
+        self.stage = stage
+        loop = asyncio.get_running_loop()
+
+        def report_from_thread(percent: float, message: str) -> None:
+            if report is not None:
+                asyncio.run_coroutine_threadsafe(report(percent, message), loop)
+
+        ctx = StageContext(job_id=self.job_id, attempt=self.attempt, storage=self.storage,
+                           workdir=self.workdir, report=report_from_thread)
+        try:
+            return await asyncio.to_thread(backend.run, request, ctx)
+        except StageFailure:
+            raise
+        except Exception as error:
+            raise unexpected(stage, error) from error
+
+
+def _pct(value: float) -> float:
+    return round(min(100.0, max(0.0, float(value))), 1)

@@ -1,0 +1,169 @@
+"""The BullMQ worker process: consume SPINBOT_QUEUE, run each job, report progress and errors.
+
+Facts of the Python bullmq 3.4.4 this relies on (see the report in the worker README):
+- Worker(name, processor, opts) must be created inside the running asyncio loop, with
+  opts["connection"] the Redis URL string (a client object gives an empty job.data).
+- A processor returning normally completes the job (its return value is the job's returnvalue);
+  raising UnrecoverableError fails it without retry; any other exception consumes an attempt.
+  failedReason is str(exception), so it is exactly the StageError JSON.
+- Stalled jobs: each worker renews its jobs' locks (lockDuration ms, checked every
+  lockDuration/4, renewed when older than that); every stalledInterval ms a worker moves jobs found active without a lock on
+  two successive checks back to wait (up to maxStalledCount times, then fails them). So a
+  SIGKILLed worker's job is retried by another worker within about lockDuration + 2 stalledInterval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from bullmq import Worker
+
+from .backends import BackendRegistry, build_registry, detect_gpu
+from .config import CONFIGURABLE_STAGES, Config, ConfigError
+from .errors import StageFailure, unexpected
+from .pipeline import handle_job
+from .runtime import JobRuntime
+from .storage import FileStorage, Storage
+
+log = logging.getLogger("spinbot_worker")
+
+
+def make_registry(config: Config) -> BackendRegistry:
+    """CPU backends + plugins; unknown backend names in the configuration are start-up errors."""
+    try:
+        registry = build_registry(config.plugins)
+    except Exception as error:  # ImportError, a plugin's own failure, a duplicate name
+        raise ConfigError([f"SPINBOT_BACKEND_PLUGINS: cannot load {', '.join(config.plugins)}: {error}"]) from error
+    problems = []
+    for stage, variable in CONFIGURABLE_STAGES.items():
+        choice = config.backend_choices.get(stage, "auto")
+        if not registry.is_known_choice(stage, choice):
+            known = ", ".join(["auto", "cpu", "gpu"] + [b.id for b in registry.for_stage(stage)])
+            problems.append(f"{variable}={choice!r} is not a known {stage} backend (choose one of: {known})")
+    if problems:
+        raise ConfigError(problems)
+    return registry
+
+
+def make_processor(config: Config, registry: BackendRegistry, storage: Storage):
+    async def process(job, token):
+        data = job.data
+        job_id = data.get("jobId") if isinstance(data, dict) and isinstance(data.get("jobId"), str) else str(job.id)
+        kind = data.get("kind") if isinstance(data, dict) else None
+        attempt = job.attemptsMade + 1
+        started = time.monotonic()
+        log.info("job %s start (kind=%s, attempt %d)", job.id, kind, attempt)
+        with tempfile.TemporaryDirectory(prefix="spinbot-job-") as workdir:
+            rt = JobRuntime(job_id=job_id, storage=storage, registry=registry, workdir=Path(workdir),
+                            send_progress=job.updateProgress, attempt=attempt,
+                            operator_choices=config.backend_choices)
+            try:
+                result = await handle_job(data, rt)
+            except StageFailure as failure:
+                _log_failure(job, failure, started)
+                raise failure.to_queue_error() from failure
+            except Exception as error:  # e.g. Redis errors while reporting progress
+                failure = unexpected(rt.stage, error)
+                _log_failure(job, failure, started)
+                raise failure.to_queue_error() from error
+        log.info("job %s finished in %.1f s", job.id, time.monotonic() - started)
+        return result
+
+    return process
+
+
+def _log_failure(job, failure: StageFailure, started: float) -> None:
+    log.warning("job %s failed in %.1f s: stage=%s code=%s retryable=%s: %s", job.id, time.monotonic() - started,
+                failure.stage, failure.code, failure.retryable, failure.message)
+
+
+async def _check_redis(config: Config) -> str | None:
+    """None when Redis answers a PING, else why not (without the password)."""
+    client = aioredis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+        return None
+    except Exception as error:
+        return f"{type(error).__name__}: {error}".replace(config.redis_url, config.redis_url_for_logs)
+    finally:
+        await client.aclose()
+
+
+async def run_worker(config: Config) -> int:
+    """Consume jobs until SIGTERM/SIGINT; returns the process exit code."""
+    registry = make_registry(config)
+    storage = FileStorage(config.data_dir)
+    gpu = detect_gpu()
+    log.info("GPU: %s", gpu or "none detected")
+    problem = await _check_redis(config)
+    if problem:
+        log.error("cannot reach Redis at %s: %s", config.redis_url_for_logs, problem)
+        return 1
+
+    worker = Worker(config.queue, make_processor(config, registry, storage), {
+        "connection": config.redis_url,
+        "concurrency": config.concurrency,
+        "lockDuration": config.lock_duration_ms,
+        "stalledInterval": config.stalled_interval_ms,
+        "maxStalledCount": config.max_stalled_count,
+        "autorun": False,
+    })
+    worker.on("error", lambda error, *rest: log.error("bullmq: %s", error))
+    worker.on("stalled", lambda job_id, *rest: log.warning("job %s stalled (its worker died?); back to wait", job_id))
+
+    stop = asyncio.Event()
+    stop_count = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal stop_count
+        stop_count += 1
+        if stop_count == 1:
+            log.info("%s: finishing the current job, then exiting (send again to stop at once)", signal.Signals(signum).name)
+            stop.set()
+        else:
+            # Abandon the job: its lock expires and another worker picks it up.
+            log.warning("%s again: stopping now", signal.Signals(signum).name)
+            asyncio.ensure_future(worker.close(force=True))
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    running = asyncio.ensure_future(worker.run())
+    # Ready means consuming: worker.running turns True once run() has registered and started its
+    # lock and stalled-job timers (closing before that leaves run() reconnecting for seconds).
+    while not worker.running and not running.done():
+        await asyncio.sleep(0.01)
+    backends = ", ".join(f"{stage}={registry.describe(stage, config.backend_choices[stage])}" for stage in CONFIGURABLE_STAGES)
+    print(f"spinbot worker ready (queue={config.queue}, concurrency={config.concurrency}, backends: {backends})", flush=True)
+    log.info("consuming %s on %s", config.queue, config.redis_url_for_logs)
+
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({running, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if running.done() and not stop.is_set():
+        log.error("the bullmq worker loop ended unexpectedly")
+        await worker.close(force=True)
+        return 1
+    await worker.close()
+    await asyncio.gather(running, return_exceptions=True)
+    if stop_count > 1:
+        # A backend call may still be running in its thread, and Python waits for threads at exit:
+        # leave now. The abandoned job's lock expires and another worker runs it again.
+        log.info("worker closed; abandoned the running job")
+        logging.shutdown()
+        os._exit(0)
+    log.info("worker closed")
+    return 0
+
+
+def configure_logging() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s spinbot-worker %(levelname)s %(message)s")

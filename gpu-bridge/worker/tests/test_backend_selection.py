@@ -1,0 +1,73 @@
+"""Which backend runs a stage, and what users are told when none can."""
+
+import pytest
+
+from spinbot_worker.backends import BackendRegistry, StageBackend, build_registry
+from spinbot_worker.config import Config, ConfigError
+from spinbot_worker.errors import StageFailure
+from spinbot_worker.worker import make_registry
+
+
+class FakeGpuTts(StageBackend):
+    stage, id, name, device, licence = "tts", "fake-gpu-tts", "FAKE GPU tts (test only)", "gpu", "test only"
+
+    def available(self):
+        return None
+
+    def run(self, request, ctx):
+        raise AssertionError("not run in these tests")
+
+
+def no_gpu():
+    return None
+
+
+def test_auto_uses_the_cpu_backends_on_a_machine_without_gpu():
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    assert registry.select("tts", "auto").name == "espeak-ng (CPU)"
+    assert registry.select("visuals", "auto").device == "cpu"
+    assert registry.select("upscale", "cpu").device == "cpu"
+
+
+def test_auto_prefers_a_gpu_backend_when_one_is_usable():
+    registry = build_registry(registry=BackendRegistry(gpu_probe=lambda: "FAKE GPU"))
+    registry.register(FakeGpuTts())
+    assert registry.select("tts", "auto").id == "fake-gpu-tts"
+    assert registry.select("tts", "cpu").id == "espeak-ng"
+
+
+@pytest.mark.parametrize("stage, words", [
+    ("train_voice", "Voice training needs a GPU worker; none is available on this machine."),
+    ("train_lora", "needs a GPU worker"),
+    ("lipsync", "Lip-sync needs a GPU worker"),
+])
+def test_gpu_only_stages_fail_with_no_gpu_and_a_readable_message(stage, words):
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    with pytest.raises(StageFailure) as caught:
+        registry.select(stage, "auto")
+    assert (caught.value.code, caught.value.retryable, caught.value.stage) == ("NO_GPU", False, stage)
+    assert words in caught.value.message
+
+
+def test_asking_for_a_gpu_without_one_is_no_gpu():
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    with pytest.raises(StageFailure) as caught:
+        registry.select("visuals", "gpu")
+    assert caught.value.code == "NO_GPU" and "choose auto or cpu" in caught.value.message
+
+
+def test_a_backend_can_be_chosen_by_id_or_name():
+    registry = build_registry(("misbehaving_backends",), BackendRegistry(gpu_probe=no_gpu))
+    assert registry.select("tts", "fake-slow").name == "FAKE slow (test only)"
+    assert registry.select("tts", "espeak-ng (CPU)").id == "espeak-ng"
+    with pytest.raises(StageFailure) as caught:
+        registry.select("tts", "nonexistent")
+    assert caught.value.code == "BACKEND_UNAVAILABLE"
+
+
+def test_configuring_an_unknown_backend_fails_at_start_up(tmp_path):
+    config = Config(redis_url="redis://127.0.0.1:1", data_dir=tmp_path,
+                    backend_choices={"tts": "no-such-voice", "visuals": "auto", "upscale": "auto"})
+    with pytest.raises(ConfigError) as caught:
+        make_registry(config)
+    assert "SPINBOT_TTS_BACKEND='no-such-voice'" in str(caught.value) and "espeak-ng" in str(caught.value)
