@@ -1,0 +1,110 @@
+// The scriptable faces of the product:
+//   npm start -- generate "<prompt>" [--seconds N] [--out FILE]   writes a clip, exits 0
+//   npm start -- plan "<prompt>" [--seconds N] --json            prints the validated plan
+// Failures print one clear line on stderr and exit 1; nothing is enqueued for bad input.
+import { constants } from 'node:fs';
+import { access, mkdir, open, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import { LIMITS } from '../gpu-bridge/contracts/index.ts';
+import { UserError } from '../pipeline/errors.ts';
+import { stopOnSignals } from '../pipeline/services.ts';
+import { openStudio } from '../pipeline/studio.ts';
+import { type Config } from './config.ts';
+import { ProgressBoard } from './console/progress.ts';
+import { formatClip } from './format.ts';
+import { createPlanner } from './planner.ts';
+
+const USAGE = 'Usage: npm start -- generate "<prompt>" [--seconds N] [--out FILE]  |  npm start -- plan "<prompt>" [--seconds N] --json';
+
+interface Request {
+  prompt: string;
+  seconds?: number;
+  out?: string;
+  json: boolean;
+}
+
+export function parseRequest(args: string[]): Request {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { seconds: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
+  } catch (error) {
+    throw new UserError('prompt.empty', `${(error as Error).message}. ${USAGE}`);
+  }
+  const prompt = parsed.positionals.join(' ');
+  let seconds: number | undefined;
+  if (parsed.values.seconds !== undefined) {
+    seconds = Number(parsed.values.seconds);
+    if (!Number.isFinite(seconds) || seconds < LIMITS.minSeconds || seconds > LIMITS.maxSeconds) {
+      throw new UserError(
+        'seconds.outOfRange',
+        `--seconds must be a number from ${LIMITS.minSeconds} to ${LIMITS.maxSeconds}; got "${parsed.values.seconds}".`,
+      );
+    }
+  }
+  return { prompt, seconds, out: parsed.values.out, json: parsed.values.json ?? false };
+}
+
+/** Fails now, not after a render, when the clip could not be written to `out`. */
+export async function checkWritable(out: string): Promise<void> {
+  const path = resolve(out);
+  const existed = await stat(path).then((s) => s, () => null);
+  if (existed?.isDirectory()) throw new UserError('output.unwritable', `--out ${out} is a directory; give a file name such as ${out}/clip.mp4.`);
+  try {
+    await access(dirname(path), constants.W_OK);
+    const handle = await open(path, 'a');
+    await handle.close();
+    if (!existed) await rm(path, { force: true });
+  } catch (error) {
+    throw new UserError('output.unwritable', `Cannot write --out ${out}: ${(error as NodeJS.ErrnoException).code ?? 'not writable'}. Choose a file in a folder you can write to.`, { cause: error });
+  }
+}
+
+export async function runPlanCommand(args: string[], config: Config): Promise<void> {
+  const request = parseRequest(args);
+  const planner = createPlanner(config);
+  const plan = await planner.plan(request);
+  process.stdout.write(request.json ? `${JSON.stringify(plan, null, 2)}\n` : `${JSON.stringify(plan)}\n`);
+}
+
+export async function runGenerateCommand(args: string[], config: Config): Promise<void> {
+  const request = parseRequest(args);
+  const planner = createPlanner(config);
+  planner.validate(request);
+  if (request.out) await checkWritable(request.out);
+
+  const board = new ProgressBoard(process.stderr);
+  // The worker starts while the planner thinks; both take a few seconds.
+  const studioReady = openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
+  studioReady.catch(() => {}); // awaited below; avoid an unhandled rejection while planning
+  let plan: ScriptPlan;
+  try {
+    board.update({ stage: 'plan', percent: 0, message: `Planning with ${planner.label}` });
+    plan = await planner.plan(request);
+    board.update({ stage: 'plan', percent: 100, message: `${plan.scenes.length} scenes` });
+  } catch (error) {
+    await studioReady.then((s) => s.close(), () => {});
+    throw error;
+  }
+  const studio = await studioReady;
+  const stop = () => studio.close();
+  stopOnSignals(stop);
+  try {
+    const clip = await studio.render({ plan, requestedBy: { platform: 'cli', userId: process.env.USER ?? 'local' } }, (p) => board.update(p));
+    board.complete();
+    let location = clip.location;
+    if (request.out) {
+      location = resolve(request.out);
+      await mkdir(dirname(location), { recursive: true });
+      await studio.storage.getToFile(clip.key, location);
+    }
+    process.stdout.write(`${formatClip(clip, location)}\n`);
+  } finally {
+    await stop();
+  }
+}

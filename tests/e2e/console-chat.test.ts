@@ -1,0 +1,84 @@
+// The console chat, driven as a person would type into it: greeting, a request, the plan, approval,
+// progress, and the clip's path, duration and size. The planner here is a fake that returns a
+// hand-written plan (the real model is exercised in cli.test.ts and tests/agent).
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { runConsoleChat } from '../../bot/console/chat.ts';
+import type { Planner } from '../../bot/planner.ts';
+import { handWrittenPlan, openTestStudio } from './helpers.ts';
+
+function fakePlanner(): Planner & { requests: string[] } {
+  const requests: string[] = [];
+  return {
+    label: 'a fake planner (hand-written plan)',
+    requests,
+    validate: () => {},
+    plan: async ({ prompt }) => {
+      requests.push(prompt);
+      return handWrittenPlan(10, 2);
+    },
+  };
+}
+
+/** Types lines into the chat and collects what it prints. */
+function terminal() {
+  const input = new PassThrough();
+  const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
+  let text = '';
+  output.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
+    const started = Date.now();
+    while (!pattern.test(text)) {
+      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { input, output, type: (line: string) => input.write(`${line}\n`), waitFor, text: () => text };
+}
+
+test('console chat: greet, plan, approve, progress per stage, then the clip with its length and size', async (t) => {
+  const studio = await openTestStudio(t);
+  const planner = fakePlanner();
+  const term = terminal();
+  const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
+
+  await term.waitFor(/make a 20 second video about why the sky is blue/);
+  term.type('make a 10 second video about why the sky is blue');
+  await term.waitFor(/Approve\?/);
+  assert.match(term.text(), /Plan: "Why the sky is blue" — 2 scenes, 10 s, voice en-us/);
+  assert.match(term.text(), /1\. \(5 s\) Sunlight looks white/);
+  assert.match(term.text(), /Estimated render time: about \d+ s/);
+
+  term.type('yes');
+  const done = /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: espeak-ng.*; visuals: .*\./;
+  await term.waitFor(done);
+  const [, path, seconds] = term.text().match(done)!;
+  assert.ok(existsSync(path!), `the chat named ${path}, which does not exist`);
+  assert.ok(Math.abs(Number(seconds) - 10) < 0.5);
+  for (const stage of ['voice', 'visuals', 'upscale', 'assemble']) assert.match(term.text(), new RegExp(`${stage}\\s+\\[#+\\]\\s+100%`));
+
+  term.type('/quit');
+  await chat;
+  assert.match(term.text(), /Bye\./);
+  assert.deepEqual(planner.requests, ['make a 10 second video about why the sky is blue']);
+});
+
+test('console chat: "no" drops the plan and renders nothing; an edit plans again', async (t) => {
+  const studio = await openTestStudio(t);
+  const planner = fakePlanner();
+  const term = terminal();
+  const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
+  term.type('a video about tea');
+  await term.waitFor(/Approve\?/);
+  term.type('make it more upbeat');
+  await term.waitFor(/Approve\?[\s\S]*Approve\?/);
+  term.type('no');
+  await term.waitFor(/Dropped that plan; nothing was rendered/);
+  term.input.end();
+  await chat;
+  assert.deepEqual(planner.requests, ['a video about tea', 'a video about tea. make it more upbeat']);
+  const counts = await studio.queue.queue.getJobCounts();
+  assert.equal(Object.values(counts).reduce((a, b) => a + b, 0), 0, 'a job was enqueued although the plan was dropped');
+});
