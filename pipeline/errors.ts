@@ -13,7 +13,23 @@ export type UserErrorId =
   | 'render.failed'
   | 'render.noGpu'
   | 'render.cancelled'
-  | 'setup.missing';
+  | 'setup.missing'
+  // planner (agent/): a language tag it cannot use
+  | 'language.invalid'
+  // chat front-ends (bot/): uploads, saved voices, access and limits, jobs
+  | 'upload.tooLarge'
+  | 'upload.unsupported'
+  | 'upload.forbiddenHost'
+  | 'upload.failed'
+  | 'voice.tooShort'
+  | 'voice.tooLong'
+  | 'voice.nameInvalid'
+  | 'voice.notFound'
+  | 'voice.limit'
+  | 'access.denied'
+  | 'limit.running'
+  | 'limit.daily'
+  | 'job.notFound';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

@@ -1,7 +1,7 @@
 // The console chat: the front-end used when no Discord or Telegram token is set. It greets, plans
 // a video from what the user types, shows the plan for approval, renders with a progress bar per
 // stage, and ends with the clip's path, duration and size.
-import { createInterface, type Interface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import type { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { isUserError } from '../../pipeline/errors.ts';
 import type { Studio } from '../../pipeline/studio.ts';
@@ -19,53 +19,51 @@ I show the plan (scenes, narration, visuals, voice, estimated time); answer "yes
 
 export async function runConsoleChat(deps: { studio: Studio; planner: Planner; input?: NodeJS.ReadableStream; output?: NodeJS.WriteStream }) {
   const output = deps.output ?? process.stdout;
-  const rl: Interface = createInterface({ input: deps.input ?? process.stdin, output, terminal: Boolean(output.isTTY) });
+  const rl = createInterface({ input: deps.input ?? process.stdin, output, terminal: Boolean(output.isTTY) });
   const say = (text: string) => output.write(`${text}\n`);
   say(GREETING);
 
   let pending: { plan: ScriptPlan; prompt: string } | null = null;
+  const ask = () => output.write(pending ? 'Approve? (yes / no / your changes) > ' : '> ');
+  ask();
   try {
-    for (;;) {
-      let line: string;
-      try {
-        line = (await rl.question(pending ? 'Approve? (yes / no / your changes) > ' : '> ')).trim();
-      } catch {
-        break; // input closed (Ctrl-D or end of a piped script)
-      }
-      if (!line) continue;
+    // Async iteration ends cleanly at end of input (Ctrl-D, or the end of a piped script).
+    for await (const raw of rl) {
+      const line = raw.trim();
       if (line === '/quit' || line === '/exit') break;
-      if (line === '/help') {
-        say(HELP);
-        continue;
-      }
-      try {
-        if (pending && /^(y|yes|ok|approve|go)$/i.test(line)) {
-          const { plan } = pending;
-          pending = null;
-          const board = new ProgressBoard(output);
-          const clip = await deps.studio.render({ plan, requestedBy: { platform: 'console', userId: 'local' } }, (p) => board.update(p));
-          board.complete();
-          say(formatClip(clip));
-          say('Describe another video whenever you like.');
-          continue;
-        }
-        if (pending && /^(n|no|cancel)$/i.test(line)) {
-          pending = null;
-          say('Dropped that plan; nothing was rendered. Describe another video whenever you like.');
-          continue;
-        }
-        // A change to a pending plan re-plans the original request with the change added.
-        const prompt: string = pending ? `${pending.prompt}. ${line}` : line;
-        say(`Planning with ${deps.planner.label}…`);
-        const plan = await deps.planner.plan({ prompt });
-        pending = { plan, prompt };
-        say(formatPlan(plan));
-      } catch (error) {
-        say(isUserError(error) ? error.message : `Something went wrong: ${(error as Error).message}`);
-      }
+      if (line === '/help') say(HELP);
+      else if (line) pending = await handle(line, pending);
+      ask();
     }
   } finally {
     rl.close();
   }
   say('Bye.');
+
+  /** One turn of the conversation; returns the plan still awaiting approval, if any. */
+  async function handle(line: string, pending: { plan: ScriptPlan; prompt: string } | null) {
+    try {
+      if (pending && /^(y|yes|ok|approve|go)$/i.test(line)) {
+        const board = new ProgressBoard(output);
+        const clip = await deps.studio.render({ plan: pending.plan, requestedBy: { platform: 'console', userId: 'local' } }, (p) => board.update(p));
+        board.complete();
+        say(formatClip(clip));
+        say('Describe another video whenever you like.');
+        return null;
+      }
+      if (pending && /^(n|no|cancel)$/i.test(line)) {
+        say('Dropped that plan; nothing was rendered. Describe another video whenever you like.');
+        return null;
+      }
+      // A change to a pending plan re-plans the original request with the change added.
+      const prompt: string = pending ? `${pending.prompt}. ${line}` : line;
+      say(`Planning with ${deps.planner.label}…`);
+      const plan = await deps.planner.plan({ prompt });
+      say(formatPlan(plan));
+      return { plan, prompt };
+    } catch (error) {
+      say(isUserError(error) ? error.message : `Something went wrong: ${(error as Error).message}`);
+      return pending;
+    }
+  }
 }

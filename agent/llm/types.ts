@@ -1,0 +1,29 @@
+// The one interface the agent talks to, whichever provider answers (Ollama or the embedded model).
+import type { BaseChatModel, BaseChatModelCallOptions } from '@langchain/core/language_models/chat_models';
+
+/** A JSON Schema object (the subset both Ollama and node-llama-cpp's grammar understand). */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * Call options every provider honours. `format` is Ollama's own name for structured output
+ * (a JSON Schema object, or "json"); the embedded model turns the same value into a grammar.
+ */
+export interface PlannerCallOptions extends BaseChatModelCallOptions {
+  format?: string | JsonSchema;
+  /** Upper bound on generated tokens (a runaway small model otherwise loops until the context fills). */
+  maxTokens?: number;
+}
+
+export type PlannerChatModel = BaseChatModel<PlannerCallOptions>;
+
+/** What `createChatModel` returns; also what `planVideo` needs (structurally). */
+export interface ChatModelHandle {
+  model: PlannerChatModel;
+  /** Human name for logs and /status, e.g. "gemma-3-270m (embedded, CPU)" or "ollama qwen2.5:7b-instruct". */
+  label: string;
+  /**
+   * Checks that the provider can answer (Ollama reachable and the model pulled; the embedded model
+   * file present and loaded). Throws a UserError. Cheap after the first success.
+   */
+  ready(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+// understand: code only. Validates the request against LIMITS, works out the length, the scene
+// count, the language and the voice. Nothing here asks the model, so bad input costs nothing.
+import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import { UserError } from '../../pipeline/errors.ts';
+import type { PlanBrief, PlannerStateType, PlannerUpdate, PlanRequest } from '../state.ts';
+import { normalizeLanguage, voiceFor } from '../voices.ts';
+
+export const DEFAULT_SECONDS = 30;
+/** Target scene length: scenes of about 4-6 s keep the picture moving. */
+export const TARGET_SCENE_SECONDS = 5;
+
+// Seconds in words start at five: "a second" / "one second" are figures of speech, not lengths.
+const SECOND_WORDS: Record<string, number> = {
+  five: 5, ten: 10, fifteen: 15, twenty: 20, thirty: 30, forty: 40, 'forty-five': 45, fifty: 50,
+  sixty: 60, ninety: 90,
+};
+const MINUTE_WORDS: Record<string, number> = { a: 1, an: 1, one: 1, two: 2, three: 3, 'half a': 0.5 };
+const NUMBER_WORDS: Record<string, number> = { ...SECOND_WORDS, ...MINUTE_WORDS };
+const alternation = (words: Record<string, number>) =>
+  Object.keys(words)
+    .sort((a, b) => b.length - a.length)
+    .map((w) => w.replace(' ', '\\s+'))
+    .join('|');
+const MIN_NUM = `(\\d+(?:\\.\\d+)?|${alternation(MINUTE_WORDS)})`;
+const NUM = `(\\d+(?:\\.\\d+)?|${alternation(SECOND_WORDS)})`;
+const MIN_UNIT = '(?:minutes?|mins?)';
+const SEC_UNIT = '(?:seconds?|secs?)';
+
+interface DurationMatch {
+  index: number;
+  length: number;
+  seconds: number;
+}
+
+function toNumber(token: string): number {
+  const word = token.toLowerCase().replace(/\s+/g, ' ');
+  return NUMBER_WORDS[word] ?? Number(token);
+}
+
+const PATTERNS: { regex: RegExp; seconds: (m: RegExpExecArray) => number | undefined }[] = [
+  // "1 minute 30 seconds", "2 min and 10 s"
+  {
+    regex: new RegExp(`\\b${MIN_NUM}[\\s-]*${MIN_UNIT}\\s*(?:and\\s+)?(\\d+)[\\s-]*(?:${SEC_UNIT}|s)\\b`, 'gi'),
+    seconds: (m) => toNumber(m[1]!) * 60 + Number(m[2]),
+  },
+  // "1 minute", "a minute", "1.5-minute", "2 mins"
+  { regex: new RegExp(`\\b${MIN_NUM}[\\s-]*${MIN_UNIT}\\b`, 'gi'), seconds: (m) => toNumber(m[1]!) * 60 },
+  // "20 second", "30-second", "90 sec", "thirty seconds"
+  { regex: new RegExp(`\\b${NUM}[\\s-]*${SEC_UNIT}\\b`, 'gi'), seconds: (m) => toNumber(m[1]!) },
+  // "20s", but not decades: "the 80s", "80s music", "1920s" (four digits never match)
+  {
+    regex: /\b(\d{1,3})s\b/gi,
+    seconds: (m) => {
+      const before = m.input.slice(0, m.index);
+      const after = m.input.slice(m.index + m[0].length);
+      if (/(?:\bthe|\bearly|\blate|\bmid|['’])[\s-]*$/i.test(before)) return undefined;
+      if (/^\s+(?:music|songs?|style|fashion|movies?|films?|cartoons?|tv|era|kids|vibes?|aesthetic|culture|hits|rock|pop|cars?)\b/i.test(after)) {
+        return undefined;
+      }
+      return Number(m[1]);
+    },
+  },
+];
+
+function findDurations(text: string): DurationMatch[] {
+  const found: DurationMatch[] = [];
+  for (const { regex, seconds } of PATTERNS) {
+    for (const m of text.matchAll(regex)) {
+      const value = seconds(m as RegExpExecArray);
+      if (value !== undefined && Number.isFinite(value)) found.push({ index: m.index!, length: m[0].length, seconds: value });
+    }
+  }
+  // The first mention wins; at the same place the longest reading ("1 minute 30 seconds").
+  return found.sort((a, b) => a.index - b.index || b.length - a.length);
+}
+
+/** The video length a prompt asks for, in seconds, or undefined when it names none. */
+export function parseDurationSeconds(text: string): number | undefined {
+  return findDurations(text)[0]?.seconds;
+}
+
+/** "Make a 20 second explainer about why the sky is blue" -> "why the sky is blue". */
+export function topicOf(prompt: string): string {
+  let topic = prompt;
+  for (const d of findDurations(prompt).reverse()) {
+    topic = topic.slice(0, d.index) + topic.slice(d.index + d.length);
+  }
+  topic = topic
+    .replace(/\s+/g, ' ')
+    .replace(/^\s*(?:please\s+)?(?:(?:make|create|generate|produce|render|give|write|do)\s+(?:me\s+|us\s+)?)?/i, '')
+    .replace(/^(?:a|an|the|one)\b\s*/i, '')
+    .replace(/^(?:short|quick|little|brief|long)\b\s*/i, '')
+    .replace(/^-?\s*long\b\s*/i, '')
+    .replace(/^(?:video|clip|explainer|film|movie|animation|reel|short)s?\b\s*/i, '')
+    .replace(/^-?\s*long\b\s*/i, '')
+    .replace(/^(?:about|on|of|explaining|showing|that explains|that shows|for)\b\s*/i, '')
+    .replace(/^[\s,.:;-]+|[\s,.:;-]+$/g, '');
+  return topic || prompt.trim();
+}
+
+/** About 5 s per scene, at least one scene, at most LIMITS.maxScenes, within the scene length limits. */
+export function sceneCountFor(seconds: number): number {
+  const wanted = Math.round(seconds / TARGET_SCENE_SECONDS);
+  const fewest = Math.ceil(seconds / LIMITS.maxSceneSeconds);
+  const most = Math.min(LIMITS.maxScenes, Math.floor(seconds / LIMITS.minSceneSeconds));
+  return Math.max(1, fewest, Math.min(most, wanted));
+}
+
+function outOfRange(seconds: number): UserError {
+  return new UserError(
+    'seconds.outOfRange',
+    `A video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long; you asked for ${Number(seconds.toFixed(1))}.`,
+  );
+}
+
+/** Validates a request; throws the UserError a user should see. */
+export function understandRequest(request: PlanRequest): PlanBrief {
+  const prompt = (request.prompt ?? '').trim();
+  if (!prompt) throw new UserError('prompt.empty', 'Tell me what the video should be about, e.g. "a 20 second explainer about why the sky is blue".');
+  if (prompt.length > LIMITS.maxPromptChars) {
+    throw new UserError(
+      'prompt.tooLong',
+      `That request is ${prompt.length} characters long; please keep it under ${LIMITS.maxPromptChars}.`,
+    );
+  }
+  // An explicit length (a slash-command option) wins over one written in the prompt.
+  const asked = request.seconds ?? parseDurationSeconds(prompt) ?? DEFAULT_SECONDS;
+  if (!Number.isFinite(asked) || asked < LIMITS.minSeconds || asked > LIMITS.maxSeconds) throw outOfRange(asked);
+  // Whole seconds: scene lengths then add up exactly.
+  const seconds = Math.round(asked);
+  const language = normalizeLanguage(request.language);
+  return {
+    prompt,
+    topic: topicOf(prompt),
+    seconds,
+    sceneCount: sceneCountFor(seconds),
+    language,
+    voice: voiceFor(language, request.voiceId),
+  };
+}
+
+export function understand(state: PlannerStateType): PlannerUpdate {
+  return { brief: understandRequest(state.request) };
+}

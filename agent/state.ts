@@ -1,0 +1,52 @@
+// The planner graph's state and its run-time context (the chat model, passed per run).
+// Later issues add messages, approval and memory channels here.
+import { Annotation } from '@langchain/langgraph';
+import type { ScriptPlan, Voice } from '../gpu-bridge/contracts/index.ts';
+import type { PlannerChatModel } from './llm/types.ts';
+import type { DraftPlan } from './schema.ts';
+
+/** What a user (or a slash command) asks for. */
+export interface PlanRequest {
+  prompt: string;
+  /** Total length; parsed from the prompt when absent ("a 20 second ..."), else 30. */
+  seconds?: number;
+  /** Narration language tag, e.g. "en" or "pt-br"; default "en". */
+  language?: string;
+  /** espeak-ng voice name; default from the language. */
+  voiceId?: string;
+}
+
+/** The request after validation: every number here is already within LIMITS. */
+export interface PlanBrief {
+  /** The user's prompt, trimmed. */
+  prompt: string;
+  /** The subject without the length and "make a video" words, for fallbacks ("why the sky is blue"). */
+  topic: string;
+  seconds: number;
+  sceneCount: number;
+  language: string;
+  voice: Voice;
+}
+
+export const PlannerState = Annotation.Root({
+  request: Annotation<PlanRequest>,
+  brief: Annotation<PlanBrief | undefined>,
+  /** The model's validated answer (before caps are enforced). */
+  draft: Annotation<DraftPlan | undefined>,
+  /** Model calls made for this plan (1, or 2 after a retry). */
+  llmCalls: Annotation<number | undefined>,
+  scriptPlan: Annotation<ScriptPlan | undefined>,
+});
+export type PlannerStateType = typeof PlannerState.State;
+export type PlannerUpdate = typeof PlannerState.Update;
+
+/** Dependencies for one run, passed as LangGraph's `context` (not part of the checkpointed state). */
+export const PlannerContextSchema = Annotation.Root({
+  model: Annotation<PlannerChatModel>,
+  /** Provider check before the first model call (Ollama reachable, model pulled / file present). */
+  ready: Annotation<(() => Promise<void>) | undefined>,
+});
+export interface PlannerContext {
+  model: PlannerChatModel;
+  ready?: () => Promise<void>;
+}

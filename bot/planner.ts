@@ -1,0 +1,27 @@
+// The planner as front-ends see it: validate a request cheaply (before any worker or queue is
+// touched), then plan it with whichever model the configuration selects.
+import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import { planVideo, type PlanRequest } from '../agent/graph.ts';
+import { createChatModel } from '../agent/llm/index.ts';
+import { understandRequest } from '../agent/nodes/understand.ts';
+import type { Config } from './config.ts';
+
+export type { PlanRequest } from '../agent/graph.ts';
+
+export interface Planner {
+  /** e.g. "gemma-3-270m (embedded, CPU)" */
+  label: string;
+  /** Throws a UserError for bad input; never calls the model. */
+  validate(request: PlanRequest): void;
+  plan(request: PlanRequest): Promise<ScriptPlan>;
+}
+
+export function createPlanner(config: Config): Planner {
+  // The model loads lazily on the first plan, so a refused request costs nothing.
+  const handle = createChatModel({ ...process.env, OLLAMA_BASE_URL: config.OLLAMA_BASE_URL, OLLAMA_MODEL: config.OLLAMA_MODEL });
+  return {
+    label: handle.label,
+    validate: (request) => void understandRequest(request),
+    plan: (request) => planVideo(request, handle),
+  };
+}

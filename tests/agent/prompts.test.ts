@@ -1,0 +1,39 @@
+// Every prompt file renders with sample inputs, leaving no {{placeholder}} for a model to read.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { listPrompts, promptVariables, renderPrompt } from '../../agent/prompts.ts';
+
+/** One sample per variable any prompt uses; a prompt with a new variable fails until it is added here. */
+const SAMPLES: Record<string, string | number> = {
+  request: 'a 20 second explainer about why the sky is blue',
+  seconds: 20,
+  sceneCount: 4,
+  maxWords: 12,
+  languageName: 'English',
+  error: 'it is not valid JSON',
+};
+
+test('prompts/ holds versioned templates', () => {
+  const names = listPrompts();
+  assert.ok(names.includes('plan.v1') && names.includes('plan-system.v1') && names.includes('plan-retry.v1'), names.join(', '));
+  for (const name of names) assert.match(name, /^[a-z0-9-]+\.v\d+$/);
+});
+
+for (const name of listPrompts()) {
+  test(`${name} renders with sample inputs and no leftover {{...}}`, () => {
+    const text = renderPrompt(name, SAMPLES);
+    assert.ok(text.length > 0);
+    assert.doesNotMatch(text, /\{\{|\}\}/);
+    assert.doesNotMatch(text, /<!--/, 'comments are for people, not the model');
+    for (const variable of promptVariables(name)) assert.ok(text.includes(String(SAMPLES[variable])), variable);
+  });
+}
+
+test('a missing variable throws instead of reaching the model', () => {
+  assert.throws(() => renderPrompt('plan.v1', { seconds: 20 }), /missing variable\(s\) .*sceneCount/);
+});
+
+test('user text is inserted literally, not rendered again', () => {
+  const text = renderPrompt('plan.v1', { ...SAMPLES, request: 'cats {{sceneCount}}' });
+  assert.match(text, /The video: cats \{\{sceneCount\}\}/);
+});
