@@ -90,11 +90,13 @@ function systemTools() {
 
 function npmDependencies() {
   const ran = stamped('npm', [fileText('package.json'), fileText('package-lock.json'), String(existsSync(join(root, 'node_modules')))], () => {
-    say('  … installing npm dependencies (npm ci)');
+    say('  … installing npm dependencies (npm install, as locked)');
     try {
-      run('npm', ['ci', '--no-audit', '--no-fund']);
+      // Not `npm ci`: npm 11 leaves other platforms' optional packages out of the lock file and
+      // then refuses it as out of sync. `npm install` still installs the locked versions.
+      run('npm', ['install', '--no-audit', '--no-fund']);
     } catch (error) {
-      fail(`npm ci failed:\n${error.output}`);
+      fail(`npm install failed:\n${error.output}`);
     }
   });
   done(`npm dependencies${ran ? ' installed' : ''}`);
