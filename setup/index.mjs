@@ -47,14 +47,14 @@ function run(command, args, options = {}) {
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
-/** Runs `action` unless the stamp file already holds the hash of `inputs`. */
+/** Runs `action` unless the stamp file holds the hash of `inputs()` (read again after it ran). */
 function stamped(name, inputs, action) {
-  const hash = createHash('sha256').update(inputs.join('\0')).digest('hex');
+  const hash = () => createHash('sha256').update(inputs().join('\0')).digest('hex');
   const stamp = join(stateDir, 'stamps', name);
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return false;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash()) return false;
   action();
   mkdirSync(dirname(stamp), { recursive: true });
-  writeFileSync(stamp, hash);
+  writeFileSync(stamp, hash());
   return true;
 }
 
@@ -89,7 +89,7 @@ function systemTools() {
 }
 
 function npmDependencies() {
-  const ran = stamped('npm', [fileText('package.json'), fileText('package-lock.json'), String(existsSync(join(root, 'node_modules')))], () => {
+  const ran = stamped('npm', () => [fileText('package.json'), fileText('package-lock.json'), String(existsSync(join(root, 'node_modules')))], () => {
     say('  … installing npm dependencies (npm install, as locked)');
     try {
       // Not `npm ci`: npm 11 leaves other platforms' optional packages out of the lock file and
@@ -104,7 +104,7 @@ function npmDependencies() {
 
 function pythonWorker() {
   const requirements = forTests ? 'gpu-bridge/worker/requirements-dev.txt' : 'gpu-bridge/worker/requirements.txt';
-  const ran = stamped(forTests ? 'venv-dev' : 'venv', [fileText('gpu-bridge/worker/requirements.txt'), fileText(requirements), String(existsSync(venvPython))], () => {
+  const ran = stamped(forTests ? 'venv-dev' : 'venv', () => [fileText('gpu-bridge/worker/requirements.txt'), fileText(requirements), String(existsSync(venvPython))], () => {
     if (!existsSync(venvPython)) {
       say('  … creating the Python virtual environment (.venv)');
       try {
