@@ -53,7 +53,14 @@ def make_registry(config: Config) -> BackendRegistry:
     return registry
 
 
-def make_processor(config: Config, registry: BackendRegistry, storage: Storage):
+class ActiveJobs:
+    """How many jobs this process is running right now (bullmq counts its idle fetch too)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+def make_processor(config: Config, registry: BackendRegistry, storage: Storage, active: ActiveJobs):
     async def process(job, token):
         data = job.data
         job_id = data.get("jobId") if isinstance(data, dict) and isinstance(data.get("jobId"), str) else str(job.id)
@@ -61,6 +68,13 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage):
         attempt = job.attemptsMade + 1
         started = time.monotonic()
         log.info("job %s start (kind=%s, attempt %d)", job.id, kind, attempt)
+        active.count += 1
+        try:
+            return await _run(job, data, job_id, started, attempt)
+        finally:
+            active.count -= 1
+
+    async def _run(job, data, job_id, started, attempt):
         with tempfile.TemporaryDirectory(prefix="spinbot-job-") as workdir:
             rt = JobRuntime(job_id=job_id, storage=storage, registry=registry, workdir=Path(workdir),
                             send_progress=job.updateProgress, attempt=attempt,
@@ -108,7 +122,8 @@ async def run_worker(config: Config) -> int:
         log.error("cannot reach Redis at %s: %s", config.redis_url_for_logs, problem)
         return 1
 
-    worker = Worker(config.queue, make_processor(config, registry, storage), {
+    active = ActiveJobs()
+    worker = Worker(config.queue, make_processor(config, registry, storage, active), {
         "connection": config.redis_url,
         "concurrency": config.concurrency,
         "lockDuration": config.lock_duration_ms,
@@ -152,7 +167,7 @@ async def run_worker(config: Config) -> int:
         log.error("the bullmq worker loop ended unexpectedly")
         await worker.close(force=True)
         return 1
-    await worker.close()
+    await _close_gracefully(worker, active)
     await asyncio.gather(running, return_exceptions=True)
     if stop_count > 1:
         # A backend call may still be running in its thread, and Python waits for threads at exit:
@@ -162,6 +177,18 @@ async def run_worker(config: Config) -> int:
         os._exit(0)
     log.info("worker closed")
     return 0
+
+
+async def _close_gracefully(worker: Worker, active: ActiveJobs) -> None:
+    """Let the running job finish, then close. bullmq's graceful close also waits for its idle
+    blocking fetch, which can take many seconds; once no job is running, forcing loses nothing."""
+    closing = asyncio.ensure_future(worker.close())
+    while not closing.done():
+        await asyncio.wait({closing}, timeout=0.5)
+        if not closing.done() and active.count == 0:
+            await worker.close(force=True)
+            break
+    await asyncio.gather(closing, return_exceptions=True)
 
 
 def configure_logging() -> None:
