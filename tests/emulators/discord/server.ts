@@ -9,7 +9,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { parseBody, sendJson, type ParsedBody, type UploadedPart } from './http.ts';
+import { parseBody, sendJson, type MultipartOptions, type ParsedBody, type UploadedPart } from '../shared/http.ts';
+import { createWaiters } from '../shared/wait.ts';
+
+// files[n] carries its attachment index; payload_json carries the message body
+const DISCORD_MULTIPART: MultipartOptions = { indexFromField: true, payloadJson: true };
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -520,48 +524,7 @@ export async function startDiscordEmulator(options: DiscordEmulatorOptions = {})
   const stats: GatewayStats = { connections: 0, identifies: [], resumes: 0, heartbeats: 0, connectQueries: [] };
 
   // change notification for waitFor
-  const listeners = new Set<() => boolean>();
-  const waiterRejects = new Set<(e: Error) => void>();
-  function changed(): void {
-    for (const listener of [...listeners]) listener();
-  }
-  function waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let poll: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        if (poll) clearInterval(poll);
-        listeners.delete(check);
-        waiterRejects.delete(rejectNow);
-      };
-      const rejectNow = (e: Error) => {
-        cleanup();
-        reject(e);
-      };
-      const check = (): boolean => {
-        let value: T | undefined | null | false;
-        try {
-          value = predicate();
-        } catch (e) {
-          rejectNow(e as Error);
-          return true;
-        }
-        if (value) {
-          cleanup();
-          resolve(value);
-          return true;
-        }
-        return false;
-      };
-      if (check()) return;
-      listeners.add(check);
-      waiterRejects.add(rejectNow);
-      // predicates may also look at state outside the emulator (what the client received): poll too
-      poll = setInterval(check, 20);
-      timer = setTimeout(() => rejectNow(new Error(`discord emulator: waitFor timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
-  }
+  const { changed, waitFor, rejectAll: rejectWaiters } = createWaiters('discord emulator');
 
   // --- server
   const server = http.createServer((req, res) => {
@@ -1371,7 +1334,7 @@ export async function startDiscordEmulator(options: DiscordEmulatorOptions = {})
     requestLog.push(entry);
     try {
       try {
-        parsed = await parseBody(req);
+        parsed = await parseBody(req, DISCORD_MULTIPART);
       } catch {
         throw new HttpError(400, { message: '400: Bad Request', code: 0 });
       }
@@ -1787,7 +1750,7 @@ export async function startDiscordEmulator(options: DiscordEmulatorOptions = {})
   async function stop(): Promise<void> {
     if (stopped) return;
     stopped = true;
-    for (const reject of [...waiterRejects]) reject(new Error('discord emulator stopped'));
+    rejectWaiters(new Error('discord emulator stopped'));
     for (const connection of connections) {
       connection.deflate?.close();
       connection.ws.terminate();

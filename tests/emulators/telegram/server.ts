@@ -8,7 +8,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { parseBody, sendJson, type UploadedPart } from './http.ts';
+import { parseBody, sendJson, type UploadedPart } from '../shared/http.ts';
+import { createWaiters } from '../shared/wait.ts';
+import { quoteUnquotedFilenames } from './http.ts';
 import { EntityParseError, parseEntities, type MessageEntity } from './entities.ts';
 import { imageSize, mp4Info } from './media-info.ts';
 
@@ -390,48 +392,7 @@ export async function startTelegramEmulator(options: TelegramEmulatorOptions = {
   const botSettings = new Map<string, unknown>();
 
   // --- waitFor
-  const listeners = new Set<() => boolean>();
-  const waiterRejects = new Set<(e: Error) => void>();
-  function changed(): void {
-    for (const listener of [...listeners]) listener();
-  }
-  function waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let poll: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        if (poll) clearInterval(poll);
-        listeners.delete(check);
-        waiterRejects.delete(rejectNow);
-      };
-      const rejectNow = (e: Error) => {
-        cleanup();
-        reject(e);
-      };
-      const check = (): boolean => {
-        let value: T | undefined | null | false;
-        try {
-          value = predicate();
-        } catch (e) {
-          rejectNow(e as Error);
-          return true;
-        }
-        if (value) {
-          cleanup();
-          resolve(value);
-          return true;
-        }
-        return false;
-      };
-      if (check()) return;
-      listeners.add(check);
-      waiterRejects.add(rejectNow);
-      // predicates may look at state outside the emulator too: poll as well
-      poll = setInterval(check, 20);
-      timer = setTimeout(() => rejectNow(new Error(`telegram emulator: waitFor timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
-  }
+  const { changed, waitFor, rejectAll: rejectWaiters } = createWaiters('telegram emulator');
 
   // --- files
 
@@ -1094,7 +1055,7 @@ export async function startTelegramEmulator(options: TelegramEmulatorOptions = {
     try {
       let body;
       try {
-        body = await parseBody(req);
+        body = await parseBody(req, { rewrite: quoteUnquotedFilenames });
       } catch {
         throw bad("can't parse request body");
       }
@@ -1133,7 +1094,7 @@ export async function startTelegramEmulator(options: TelegramEmulatorOptions = {
   async function stop(): Promise<void> {
     if (stopped) return;
     stopped = true;
-    for (const reject of [...waiterRejects]) reject(new Error('telegram emulator stopped'));
+    rejectWaiters(new Error('telegram emulator stopped'));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
     for (const socket of sockets) socket.destroy();

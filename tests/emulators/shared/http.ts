@@ -1,4 +1,4 @@
-// Request-body parsing and JSON replies for the Discord emulator.
+// Request-body parsing and JSON replies shared by the Discord and Telegram emulators.
 // Multipart goes through busboy: it is what a real server-side parser looks like and it
 // tolerates every header style the clients emit.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,7 +7,7 @@ import busboy from 'busboy';
 export interface UploadedPart {
   /** form field name as sent, e.g. "files[0]" */
   field: string;
-  /** n of "files[n]"/"file[n]", or the order of appearance when the name carries no index */
+  /** n of "files[n]" with `indexFromField`, otherwise (or when the name has no index) the order of appearance */
   index: number;
   filename: string;
   contentType: string;
@@ -16,10 +16,20 @@ export interface UploadedPart {
 
 export interface ParsedBody {
   kind: 'none' | 'json' | 'multipart' | 'urlencoded' | 'other';
-  /** JSON body, or payload_json of a multipart body, or the plain fields when there is no payload_json */
+  /** JSON body, payload_json of a multipart body with `payloadJson`, or else the plain fields */
   json: unknown;
   fields: Record<string, string>;
   files: UploadedPart[];
+}
+
+/** The per-platform differences in how multipart bodies are read. */
+export interface MultipartOptions {
+  /** Discord: a part named "files[n]" goes to index n */
+  indexFromField?: boolean;
+  /** Discord: the payload_json field, when present, is the JSON body */
+  payloadJson?: boolean;
+  /** Telegram: fix the raw body before busboy sees it (buffers the whole body first) */
+  rewrite?: (body: Buffer, boundary: string) => Buffer;
 }
 
 export async function readRaw(req: IncomingMessage): Promise<Buffer> {
@@ -28,9 +38,9 @@ export async function readRaw(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
+export async function parseBody(req: IncomingMessage, options: MultipartOptions = {}): Promise<ParsedBody> {
   const type = (req.headers['content-type'] ?? '').toLowerCase();
-  if (type.startsWith('multipart/form-data')) return parseMultipart(req);
+  if (type.startsWith('multipart/form-data')) return parseMultipart(req, options);
   const raw = await readRaw(req);
   if (raw.length === 0) return { kind: 'none', json: undefined, fields: {}, files: [] };
   if (type.startsWith('application/json')) {
@@ -43,7 +53,13 @@ export async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
   return { kind: 'other', json: undefined, fields: {}, files: [] };
 }
 
-function parseMultipart(req: IncomingMessage): Promise<ParsedBody> {
+async function parseMultipart(req: IncomingMessage, options: MultipartOptions): Promise<ParsedBody> {
+  let body: Buffer | undefined;
+  if (options.rewrite) {
+    const boundary = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(req.headers['content-type'] ?? '');
+    body = await readRaw(req);
+    if (boundary) body = options.rewrite(body, boundary[1] ?? boundary[2]!);
+  }
   return new Promise((resolve, reject) => {
     const fields: Record<string, string> = {};
     const files: UploadedPart[] = [];
@@ -63,7 +79,7 @@ function parseMultipart(req: IncomingMessage): Promise<ParsedBody> {
         (async () => {
           const chunks: Buffer[] = [];
           for await (const chunk of stream) chunks.push(chunk as Buffer);
-          const match = /\[(\d+)\]$/.exec(name);
+          const match = options.indexFromField ? /\[(\d+)\]$/.exec(name) : null;
           files.push({
             field: name,
             index: match ? Number(match[1]) : position,
@@ -78,7 +94,7 @@ function parseMultipart(req: IncomingMessage): Promise<ParsedBody> {
     bb.on('close', () => {
       Promise.all(pending).then(() => {
         let json: unknown = fields;
-        if (fields.payload_json !== undefined) {
+        if (options.payloadJson && fields.payload_json !== undefined) {
           try {
             json = JSON.parse(fields.payload_json);
           } catch (err) {
@@ -90,7 +106,8 @@ function parseMultipart(req: IncomingMessage): Promise<ParsedBody> {
         resolve({ kind: 'multipart', json, fields, files });
       }, reject);
     });
-    req.pipe(bb);
+    if (body) bb.end(body);
+    else req.pipe(bb);
   });
 }
 
