@@ -3,9 +3,9 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { REPO_ROOT } from '../pipeline/services.ts';
+import { ChatEnv, describeChatConfig } from './chat-config.ts';
 
 const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url().optional());
-const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
 
 const Env = z.object({
   REDIS_URL: optionalUrl.refine((v) => !v || /^rediss?:\/\//.test(v), 'REDIS_URL must start with redis:// or rediss://'),
@@ -13,11 +13,10 @@ const Env = z.object({
   SPINBOT_STATE_DIR: z.string().default(join(REPO_ROOT, '.spinbot')),
   OLLAMA_BASE_URL: optionalUrl,
   OLLAMA_MODEL: z.string().default('qwen2.5:7b-instruct'),
-  DISCORD_TOKEN: optionalText,
-  TELEGRAM_BOT_TOKEN: optionalText,
-});
+}).extend(ChatEnv.shape);
 
-export type Config = z.infer<typeof Env> & { frontEnd: 'console' };
+/** The console chat runs when no chat token is set; otherwise Discord and/or Telegram. */
+export type Config = z.infer<typeof Env> & { frontEnd: 'console' | 'chat' };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = Env.safeParse(env);
@@ -25,12 +24,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`Invalid configuration: ${problems}`, { cause: parsed.error });
   }
-  return { ...parsed.data, frontEnd: 'console' };
+  const chat = parsed.data.DISCORD_TOKEN || parsed.data.TELEGRAM_BOT_TOKEN;
+  return { ...parsed.data, frontEnd: chat ? 'chat' : 'console' };
 }
 
 /** What `npm start` may print about its configuration: no tokens, no passwords. */
 export function describeConfig(config: Config): string {
   const redis = config.REDIS_URL ? new URL(config.REDIS_URL).host : 'private redis-server';
   const llm = config.OLLAMA_BASE_URL ? `Ollama ${config.OLLAMA_MODEL}` : 'embedded model (CPU)';
-  return `queue: ${redis} · planner: ${llm} · data: ${config.SPINBOT_DATA_DIR}`;
+  const base = `queue: ${redis} · planner: ${llm} · data: ${config.SPINBOT_DATA_DIR}`;
+  return config.frontEnd === 'chat' ? `${base} · ${describeChatConfig(config)}` : base;
 }

@@ -1,10 +1,12 @@
-// `npm start` lands here after set-up: the console chat, or a one-shot command.
+// `npm start` lands here after set-up: the console chat (no chat token set), the Discord and/or
+// Telegram front-ends, or a one-shot command.
 import { isUserError } from '../pipeline/errors.ts';
 import { stopOnSignals } from '../pipeline/services.ts';
 import { openStudio } from '../pipeline/studio.ts';
 import { runGenerateCommand, runPlanCommand } from './cli.ts';
 import { describeConfig, loadConfig } from './config.ts';
 import { runConsoleChat } from './console/chat.ts';
+import { startChatFrontEnds } from './frontends.ts';
 import { createPlanner } from './planner.ts';
 
 async function main(): Promise<void> {
@@ -14,19 +16,30 @@ async function main(): Promise<void> {
   if (command === 'plan') return runPlanCommand(args, config);
   if (command !== undefined) throw new Error(`Unknown command "${command}". Use: npm start  |  npm start -- generate "<prompt>"  |  npm start -- plan "<prompt>" --json`);
 
-  if (config.DISCORD_TOKEN || config.TELEGRAM_BOT_TOKEN) {
-    process.stderr.write('Note: this build has only the console chat; the Discord and Telegram front-ends come next.\n');
-  }
   process.stderr.write(`Starting: ${describeConfig(config)}\n`);
   const planner = createPlanner(config);
   const studio = await openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
-  const stop = () => studio.close();
-  stopOnSignals(stop);
-  try {
-    await runConsoleChat({ studio, planner });
-  } finally {
-    await stop();
+  if (config.frontEnd === 'console') {
+    const stop = () => studio.close();
+    stopOnSignals(stop);
+    try {
+      await runConsoleChat({ studio, planner });
+    } finally {
+      await stop();
+    }
+    return;
   }
+  // Discord and/or Telegram: run until SIGINT/SIGTERM, then stop the front-ends before the studio.
+  let frontEnds: Awaited<ReturnType<typeof startChatFrontEnds>>;
+  try {
+    frontEnds = await startChatFrontEnds({ studio, planner, config });
+  } catch (error) {
+    await studio.close();
+    throw error;
+  }
+  process.stderr.write(`Running: ${frontEnds.started.join(' and ')}. Ctrl-C stops everything.\n`);
+  stopOnSignals(() => frontEnds.stop().then(() => studio.close()));
+  await new Promise(() => {}); // until a signal
 }
 
 main().then(

@@ -96,6 +96,8 @@ export class GpuQueue {
   /** Resolves with the worker's validated result; rejects with a StageFailure. */
   async waitForRender(job: Job, options: WaitOptions = {}): Promise<RenderResult> {
     const jobId = job.id!;
+    // A signal that was aborted before this call never fires 'abort' again.
+    if (options.signal?.aborted) throw options.signal.reason;
     if (options.onProgress) this.progressListeners.set(jobId, options.onProgress);
     try {
       const finished = job.waitUntilFinished(this.events);
@@ -122,6 +124,34 @@ export class GpuQueue {
     // getWaiting lists newest first; the worker takes the oldest.
     const index = waiting.reverse().findIndex((j) => j.id === jobId);
     return index < 0 ? null : index + 1;
+  }
+
+  /**
+   * Cancels a job: a waiting job is removed from the queue at once ('removed'); an active one
+   * cannot be taken from the worker from here, so a cancel flag is set in Redis for the worker to
+   * check between stages ('signalled', key: cancelKey(jobId), expires after a day). 'finished'
+   * when it already completed or failed, 'unknown' when there is no such job.
+   */
+  async cancel(jobId: string): Promise<'removed' | 'signalled' | 'finished' | 'unknown'> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await this.queue.getJobState(jobId);
+      if (state === 'unknown') return 'unknown';
+      if (state === 'completed' || state === 'failed') return 'finished';
+      if (state !== 'active') {
+        // 1 removed; 0 when the worker took (locked) it in the meantime: look again.
+        if ((await this.queue.remove(jobId)) === 1) return 'removed';
+        continue;
+      }
+      const client = await this.queue.getBackend().client;
+      await client.set(this.cancelKey(jobId), '1', { EX: 24 * 3600 });
+      return 'signalled';
+    }
+    return 'signalled';
+  }
+
+  /** The Redis key the worker checks to stop an active job (e.g. bull:spinbot-gpu:cancel:<jobId>). */
+  cancelKey(jobId: string): string {
+    return this.queue.toKey(`cancel:${jobId}`);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,256 @@
+// A Discord interaction as a ChatChannel. Messages go through the interaction's webhook token
+// (first the deferred reply, then follow-ups); the status message is edited in place, throttled.
+// The token lives 15 minutes: after that (or when Discord says it is gone) the conversation
+// continues with ordinary channel messages that mention the user. Errors are ephemeral.
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  DiscordAPIError,
+  MessageFlags,
+  type ButtonInteraction,
+  type Message,
+  type RepliableInteraction,
+  type SendableChannels,
+} from 'discord.js';
+import path from 'node:path';
+import {
+  clip,
+  describeFailure,
+  formatProgress,
+  PendingAsks,
+  ThrottledStatus,
+  type ChannelButton,
+  type ChatChannel,
+  type ProgressView,
+} from '../channel.ts';
+
+const MAX_CONTENT = 2000;
+/** Discord: interaction tokens are valid for 15 minutes; stop using one a little before. */
+export const TOKEN_LIFETIME_MS = 15 * 60_000;
+const TOKEN_MARGIN_MS = 30_000;
+
+const STYLES: Record<NonNullable<ChannelButton['style']>, ButtonStyle> = {
+  primary: ButtonStyle.Primary,
+  secondary: ButtonStyle.Secondary,
+  success: ButtonStyle.Success,
+  danger: ButtonStyle.Danger,
+};
+
+export function buttonRows(buttons: ChannelButton[] | undefined): ActionRowBuilder<ButtonBuilder>[] {
+  const rows: ActionRowBuilder<ButtonBuilder>[] = [];
+  for (let i = 0; i < (buttons?.length ?? 0) && rows.length < 5; i += 5) {
+    rows.push(
+      new ActionRowBuilder<ButtonBuilder>().addComponents(
+        buttons!.slice(i, i + 5).map((b) => new ButtonBuilder().setCustomId(b.id).setLabel(b.label).setStyle(STYLES[b.style ?? 'secondary'])),
+      ),
+    );
+  }
+  return rows;
+}
+
+/** Discord answers 401/50027 (Invalid Webhook Token) or 404/10015 (Unknown Webhook) once a token is gone. */
+export function isTokenGone(error: unknown): boolean {
+  return error instanceof DiscordAPIError && (error.code === 50027 || error.code === 10015);
+}
+
+interface Body {
+  content: string;
+  components: ActionRowBuilder<ButtonBuilder>[];
+  files?: Array<{ attachment: string; name: string }>;
+}
+
+type Ref = { kind: 'webhook'; id: string } | { kind: 'channel'; message: Message };
+
+export interface DiscordChannelOptions {
+  asks: PendingAsks;
+  /** Configured upload limit; the interaction's own (boosted guilds allow more) is respected too. */
+  uploadLimitBytes: number;
+  progressIntervalMs: number;
+  log?: (line: string) => void;
+}
+
+export class DiscordChannel implements ChatChannel {
+  readonly platform = 'discord' as const;
+  readonly userId: string;
+  readonly chatId: string;
+  readonly uploadLimitBytes: number;
+  /** Whether the deferred reply still shows "thinking…" (nothing was put into it yet). */
+  private originalUsed = false;
+  private ephemeralDefer = false;
+  private tokenGone = false;
+  private statusRef: Ref | null = null;
+  private status: ThrottledStatus;
+
+  constructor(
+    readonly interaction: RepliableInteraction,
+    private readonly options: DiscordChannelOptions,
+  ) {
+    this.userId = interaction.user.id;
+    this.chatId = interaction.channelId ?? interaction.user.id;
+    const platformLimit = interaction.attachmentSizeLimit > 0 ? interaction.attachmentSizeLimit : Number.POSITIVE_INFINITY;
+    this.uploadLimitBytes = Math.min(options.uploadLimitBytes, platformLimit);
+    this.status = this.newStatus();
+  }
+
+  private newStatus(): ThrottledStatus {
+    return new ThrottledStatus(
+      this.options.progressIntervalMs,
+      async (content, first) => {
+        const body = { content: clip(content.text, MAX_CONTENT), components: buttonRows(content.buttons) };
+        this.statusRef = first || !this.statusRef ? await this.post(body) : await this.edit(this.statusRef, body);
+      },
+      (error) => this.options.log?.(`discord status edit failed: ${String(error)}`),
+    );
+  }
+
+  /** Acknowledges the interaction ("thinking…"); must happen within 3 s of it arriving. */
+  async acknowledge(options: { ephemeral?: boolean } = {}): Promise<void> {
+    if (this.interaction.deferred || this.interaction.replied) return;
+    this.ephemeralDefer = Boolean(options.ephemeral);
+    await this.interaction.deferReply(options.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+  }
+
+  private tokenAlive(): boolean {
+    return !this.tokenGone && Date.now() < this.interaction.createdTimestamp + TOKEN_LIFETIME_MS - TOKEN_MARGIN_MS;
+  }
+
+  private async sendable(): Promise<SendableChannels> {
+    const channel = this.interaction.channel ?? (await this.interaction.client.channels.fetch(this.chatId));
+    if (!channel?.isSendable()) throw new Error(`cannot post in channel ${this.chatId}`);
+    return channel;
+  }
+
+  /** A new message: the deferred reply first, then follow-ups; channel messages once the token is gone. */
+  private async post(body: Body): Promise<Ref> {
+    if (this.tokenAlive()) {
+      try {
+        if (!this.interaction.deferred && !this.interaction.replied) {
+          await this.interaction.reply(body);
+          this.originalUsed = true;
+          return { kind: 'webhook', id: '@original' };
+        }
+        if (!this.originalUsed) {
+          await this.interaction.editReply(body);
+          this.originalUsed = true;
+          return { kind: 'webhook', id: '@original' };
+        }
+        const message = await this.interaction.followUp(body);
+        return { kind: 'webhook', id: message.id };
+      } catch (error) {
+        if (!isTokenGone(error)) throw error;
+        this.tokenGone = true;
+      }
+    }
+    const channel = await this.sendable();
+    const message = await channel.send({
+      ...body,
+      content: clip(`<@${this.userId}> ${body.content}`, MAX_CONTENT),
+      allowedMentions: { users: [this.userId] },
+    });
+    return { kind: 'channel', message };
+  }
+
+  private async edit(ref: Ref, body: Body): Promise<Ref> {
+    if (ref.kind === 'channel') {
+      await ref.message.edit({ content: clip(`<@${this.userId}> ${body.content}`, MAX_CONTENT), components: body.components });
+      return ref;
+    }
+    if (this.tokenAlive()) {
+      try {
+        await this.interaction.editReply({ ...body, message: ref.id });
+        return ref;
+      } catch (error) {
+        if (!isTokenGone(error)) throw error;
+        this.tokenGone = true;
+      }
+    }
+    // The old message can no longer be edited: carry on in a new channel message.
+    return this.post(body);
+  }
+
+  async reply(text: string, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({ content: clip(text, MAX_CONTENT), components: buttonRows(options?.buttons) });
+  }
+
+  async progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    await this.status.update({ text: formatProgress(view), buttons: options?.buttons ?? [] });
+  }
+
+  async finishProgress(text: string): Promise<void> {
+    await this.status.finish({ text, buttons: [] });
+    // A later job on this channel (none today) would start a new status message.
+    this.status = this.newStatus();
+    this.statusRef = null;
+  }
+
+  async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({
+      content: clip(video.caption, MAX_CONTENT),
+      components: buttonRows(video.buttons),
+      files: [{ attachment: video.path, name: path.basename(video.path) }],
+    });
+  }
+
+  async sendLink(link: { url: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({ content: clip(`${link.caption}\n${link.url}`, MAX_CONTENT), components: buttonRows(link.buttons) });
+  }
+
+  async ask(question: string, choices: ChannelButton[], options?: { timeoutMs?: number }): Promise<string | null> {
+    const { buttons, answer } = this.options.asks.open(this.userId, choices, options?.timeoutMs);
+    const ref = await this.post({ content: clip(question, MAX_CONTENT), components: buttonRows(buttons) });
+    const choice = await answer;
+    if (choice === null) {
+      // Nobody answered: take the buttons away so they cannot be pressed later.
+      await this.edit(ref, { content: clip(`${question}\n(no answer; the question expired)`, MAX_CONTENT), components: [] }).catch(() => {});
+    }
+    return choice;
+  }
+
+  async fail(reason: unknown): Promise<void> {
+    const content = clip(`⚠️ ${describeFailure(reason)}`, MAX_CONTENT);
+    const ephemeral = { content, flags: MessageFlags.Ephemeral } as const;
+    if (this.tokenAlive()) {
+      try {
+        if (!this.interaction.deferred && !this.interaction.replied) {
+          await this.interaction.reply(ephemeral);
+          return;
+        }
+        if (!this.originalUsed) {
+          if (this.ephemeralDefer) {
+            await this.interaction.editReply({ content, components: [] });
+          } else {
+            // A public "thinking…" cannot become private: remove it and answer privately.
+            await this.interaction.deleteReply();
+            await this.interaction.followUp(ephemeral);
+          }
+          this.originalUsed = true;
+          return;
+        }
+        await this.interaction.followUp(ephemeral);
+        return;
+      } catch (error) {
+        if (!isTokenGone(error)) throw error;
+        this.tokenGone = true;
+      }
+    }
+    await this.post({ content, components: [] });
+  }
+}
+
+/**
+ * A press of an "ask:" button: settles the question and takes the buttons off the message (or
+ * tells a different user, privately, that the question is not theirs).
+ */
+export async function answerAskButton(interaction: ButtonInteraction, asks: PendingAsks): Promise<void> {
+  const result = asks.answer(interaction.customId, interaction.user.id);
+  if (result.outcome === 'notYours') {
+    await interaction.reply({ content: '⚠️ That question is for someone else.', flags: MessageFlags.Ephemeral });
+    return;
+  }
+  const label = (interaction.component as { label?: string | null }).label ?? result.choice;
+  await interaction.update({
+    content: clip(`${interaction.message.content}\n→ ${result.outcome === 'answered' ? label : '(this question has expired)'}`, MAX_CONTENT),
+    components: [],
+  });
+}

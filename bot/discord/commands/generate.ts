@@ -1,0 +1,68 @@
+// /generate prompt [seconds] [voice] [style] [image] [voice_sample]: acknowledge at once, check
+// everything that can be checked without waiting, plan, then hand the job to the runner, which
+// edits the reply with progress and posts the clip.
+import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
+import { checkDeclaredSize } from '../../uploads/download.ts';
+import type { Reservation } from '../../jobs.ts';
+import { normalizeVoiceName } from '../../uploads/voices.ts';
+import { ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
+
+export const data = new SlashCommandBuilder()
+  .setName('generate')
+  .setDescription('Make a short narrated video from a description')
+  .addStringOption((o) => o.setName('prompt').setDescription('What the video is about').setRequired(true).setMaxLength(LIMITS.maxPromptChars))
+  .addIntegerOption((o) => o.setName('seconds').setDescription(`Length in seconds (${LIMITS.minSeconds}-${LIMITS.maxSeconds})`).setMinValue(LIMITS.minSeconds).setMaxValue(LIMITS.maxSeconds))
+  .addStringOption((o) => o.setName('voice').setDescription('One of your saved voices').setAutocomplete(true))
+  .addStringOption((o) => o.setName('style').setDescription('A visual style, e.g. "watercolour" or "neon"').setMaxLength(100))
+  .addAttachmentOption((o) => o.setName('image').setDescription('A reference picture (PNG, JPEG or WebP)'))
+  .addAttachmentOption((o) => o.setName('voice_sample').setDescription('3-30 s of your voice, saved under the "voice" name (default: sample)'));
+
+export async function execute(interaction: ChatInputCommandInteraction, ctx: DiscordContext): Promise<void> {
+  const channel = ctx.channelFor(interaction);
+  const owner = ownerOf(interaction);
+  const style = interaction.options.getString('style');
+  const prompt = interaction.options.getString('prompt', true) + (style ? ` (visual style: ${style})` : '');
+  const seconds = interaction.options.getInteger('seconds') ?? undefined;
+  const voiceOption = interaction.options.getString('voice');
+  const image = interaction.options.getAttachment('image');
+  const sample = interaction.options.getAttachment('voice_sample');
+
+  // Checks that need no waiting come first, so that a refusal is a private reply of its own.
+  let reservation: Reservation | undefined;
+  try {
+    ctx.planner.validate({ prompt, seconds });
+    reservation = ctx.jobs.reserve(owner);
+    for (const attachment of [image, sample]) {
+      if (attachment) checkDeclaredSize({ url: attachment.url, declaredBytes: attachment.size, name: attachment.name }, ctx.downloads);
+    }
+    if (voiceOption) normalizeVoiceName(voiceOption);
+  } catch (error) {
+    reservation?.release();
+    return channel.fail(error);
+  }
+
+  try {
+    await channel.acknowledge();
+    let voiceName = voiceOption ?? undefined;
+    if (sample) {
+      const saved = await ctx.voices.addFromUpload(owner, voiceOption ?? 'sample', { url: sample.url, declaredBytes: sample.size, name: sample.name }, ctx.downloads);
+      voiceName = saved.name;
+    } else if (voiceName) {
+      voiceName = (await ctx.voices.require(owner, voiceName)).name;
+    }
+    const referenceImageKey = image
+      ? (await ctx.images.addFromUpload(owner, { url: image.url, declaredBytes: image.size, name: image.name }, ctx.downloads)).key
+      : undefined;
+    const plan = await ctx.planner.plan({ prompt, seconds, voiceId: voiceName });
+    await ctx.jobs.start(channel, { plan, voiceName, referenceImageKey }, reservation);
+  } catch (error) {
+    await channel.fail(error);
+  } finally {
+    reservation?.release();
+  }
+}
+
+export const autocomplete = voiceChoices;
+
+export const generate: DiscordCommand = { data, execute, autocomplete };

@@ -1,0 +1,50 @@
+// Starting the chat front-ends: what bot/main.ts calls. Each front-end gets the same deps (the
+// studio, the planner, the configuration) and returns stop(); startChatFrontEnds starts every
+// front-end whose token is set.
+import type { Studio } from '../pipeline/studio.ts';
+import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
+import type { Planner } from './planner.ts';
+
+export interface FrontEndDeps {
+  studio: Studio;
+  planner: Planner;
+  /**
+   * A parsed ChatConfig (loadChatConfig(), or bot/config.ts's Config once it merges ChatEnv), or
+   * an env-like object with the variables of bot/chat-config.ts (tests).
+   */
+  config: ChatConfig | Record<string, unknown>;
+  /** Where the front-end logs (default: stderr). Tokens are redacted from every line. */
+  log?: (line: string) => void;
+}
+
+export interface FrontEnd {
+  stop(): Promise<void>;
+}
+
+/** Replaces every secret that occurs in a log line (tokens can appear in URLs, e.g. Telegram file links). */
+export function redactor(secrets: Array<string | undefined>, log: (line: string) => void): (line: string) => void {
+  const present = secrets.filter((s): s is string => Boolean(s && s.length >= 8));
+  return (line) => log(present.reduce((text, secret) => text.split(secret).join('<redacted>'), line));
+}
+
+export async function startChatFrontEnds(deps: FrontEndDeps): Promise<FrontEnd & { started: Array<'discord' | 'telegram'> }> {
+  const config = resolveChatConfig(deps.config);
+  const running: Array<{ name: 'discord' | 'telegram'; frontEnd: FrontEnd }> = [];
+  const stopAll = async () => {
+    await Promise.allSettled(running.map((r) => r.frontEnd.stop()));
+  };
+  try {
+    if (config.DISCORD_TOKEN) {
+      const { startDiscordFrontEnd } = await import('./discord/front-end.ts');
+      running.push({ name: 'discord', frontEnd: await startDiscordFrontEnd({ ...deps, config }) });
+    }
+    if (config.TELEGRAM_BOT_TOKEN) {
+      const { startTelegramFrontEnd } = await import('./telegram/front-end.ts');
+      running.push({ name: 'telegram', frontEnd: await startTelegramFrontEnd({ ...deps, config }) });
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return { started: running.map((r) => r.name), stop: stopAll };
+}

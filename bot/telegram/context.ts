@@ -1,0 +1,52 @@
+// What every Telegram feature gets: the shared services of the front-end.
+import type { Api } from 'grammy';
+import { GrammyError } from 'grammy';
+import type { Studio } from '../../pipeline/studio.ts';
+import { UserError } from '../../pipeline/errors.ts';
+import type { PendingAsks } from '../channel.ts';
+import type { ChatConfig } from '../chat-config.ts';
+import type { JobRunner } from '../jobs.ts';
+import type { Planner } from '../planner.ts';
+import { checkDeclaredSize, tooLarge, type DownloadPolicy, type UploadSource } from '../uploads/download.ts';
+import type { Owner, ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import type { TelegramChannel } from './channel.ts';
+
+export interface TelegramServices {
+  config: ChatConfig;
+  token: string;
+  studio: Studio;
+  planner: Planner;
+  jobs: JobRunner;
+  voices: VoiceLibrary;
+  images: ReferenceImages;
+  asks: PendingAsks;
+  downloads: DownloadPolicy;
+  channelFor(chatId: number | string, userId: number | string): TelegramChannel;
+  /** Runs slow work outside the update loop (grammY handles updates one at a time). */
+  background(name: string, task: () => Promise<unknown>): void;
+  log(line: string): void;
+}
+
+export function ownerOf(userId: number | string): Owner {
+  return { platform: 'telegram', userId: String(userId) };
+}
+
+/**
+ * A file a user sent, as a download source: its declared size is checked first (nothing is asked
+ * of Telegram for a file over the limit), then getFile gives its path on the Bot API's file host.
+ */
+export async function telegramFile(api: Api, services: TelegramServices, file: { file_id: string; file_size?: number }, name?: string): Promise<UploadSource> {
+  checkDeclaredSize({ url: '', declaredBytes: file.file_size, name }, services.downloads);
+  let info;
+  try {
+    info = await api.getFile(file.file_id);
+  } catch (error) {
+    if (error instanceof GrammyError && /file is too big/i.test(error.description)) {
+      throw tooLarge(file.file_size ?? services.downloads.maxBytes + 1, services.downloads.maxBytes);
+    }
+    throw new UserError('upload.failed', 'Telegram would not give me that file; please send it again.', { cause: error });
+  }
+  if (!info.file_path) throw new UserError('upload.failed', 'Telegram has no copy of that file any more; please send it again.');
+  const root = services.config.TELEGRAM_API_ROOT.replace(/\/+$/, '');
+  return { url: `${root}/file/bot${services.token}/${info.file_path}`, declaredBytes: info.file_size ?? file.file_size, name };
+}

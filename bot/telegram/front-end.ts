@@ -1,0 +1,93 @@
+// The Telegram front-end: publishes the command menu, polls for updates and runs the bot until
+// stop(). Long work (downloads, planning, renders) runs outside the update loop.
+import { JobLimits, RedisDailyCounter } from '../access.ts';
+import { PendingAsks } from '../channel.ts';
+import { mib, resolveChatConfig } from '../chat-config.ts';
+import { redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
+import { JobRunner } from '../jobs.ts';
+import { ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import { ChatPacer, TelegramChannel } from './channel.ts';
+import type { TelegramServices } from './context.ts';
+import { createBot, TELEGRAM_COMMANDS } from './create-bot.ts';
+
+export interface TelegramFrontEnd extends FrontEnd {
+  jobs: JobRunner;
+}
+
+export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<TelegramFrontEnd> {
+  const config = resolveChatConfig(deps.config);
+  const token = config.TELEGRAM_BOT_TOKEN;
+  if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set.');
+  // The token is part of every Bot API and file URL: keep it out of the logs.
+  const log = redactor([token], deps.log ?? ((line: string) => process.stderr.write(`[telegram] ${line}\n`)));
+  const limits = new JobLimits({
+    maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
+    daily: config.SPINBOT_DAILY_JOBS,
+    counter: new RedisDailyCounter(deps.studio.services.redisUrl),
+  });
+  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
+  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
+  const asks = new PendingAsks();
+  const pacer = new ChatPacer(Math.min(config.SPINBOT_PROGRESS_EDIT_MS, 1000));
+  const tasks = new Set<Promise<unknown>>();
+
+  let bot: ReturnType<typeof createBot>;
+  const services: TelegramServices = {
+    config,
+    token,
+    studio: deps.studio,
+    planner: deps.planner,
+    jobs,
+    voices,
+    images: new ReferenceImages(deps.studio.storage),
+    asks,
+    downloads: {
+      allowedHosts: [new URL(config.TELEGRAM_API_ROOT).host],
+      maxBytes: mib(Math.min(config.TELEGRAM_DOWNLOAD_LIMIT_MB, config.SPINBOT_MAX_UPLOAD_MB)),
+    },
+    channelFor: (chatId, userId) =>
+      new TelegramChannel(bot.api, chatId, userId, {
+        asks,
+        pacer,
+        uploadLimitBytes: mib(config.TELEGRAM_UPLOAD_LIMIT_MB),
+        progressIntervalMs: config.SPINBOT_PROGRESS_EDIT_MS,
+        log,
+      }),
+    background: (name, task) => {
+      const running = task().catch((error: unknown) => log(`${name}: ${(error as Error)?.stack ?? String(error)}`));
+      tasks.add(running);
+      void running.finally(() => tasks.delete(running));
+    },
+    log,
+  };
+  bot = createBot(services);
+
+  try {
+    await bot.init();
+    await bot.api.setMyCommands(TELEGRAM_COMMANDS);
+  } catch (error) {
+    await limits.close();
+    throw new Error(`Telegram start-up failed: ${(error as Error).message}`, { cause: error });
+  }
+  const polling = bot.start({ drop_pending_updates: false, allowed_updates: ['message', 'callback_query'] });
+  polling.catch((error: unknown) => log(`polling stopped: ${String(error)}`));
+  log(`connected as @${bot.botInfo.username}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    jobs,
+    stop: () =>
+      (stopping ??= (async () => {
+        try {
+          asks.closeAll();
+          await jobs.close();
+          // bot.stop() confirms the handled updates with one last getUpdates; the server may be gone.
+          if (bot.isRunning()) await bot.stop().catch((error: unknown) => log(`stop: ${String(error)}`));
+          await polling.catch(() => {});
+          await Promise.allSettled([...tasks]);
+        } finally {
+          await limits.close();
+        }
+      })()),
+  };
+}

@@ -1,0 +1,83 @@
+// Shared pieces of the chat front-end tests: a fake planner that returns a hand-written plan (the
+// planner is not what these tests are about), real audio made with espeak-ng + ffmpeg, and a
+// studio shared by all tests of one file.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after } from 'node:test';
+import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
+import { UserError } from '../../pipeline/errors.ts';
+import type { Studio } from '../../pipeline/studio.ts';
+import type { Planner, PlanRequest } from '../../bot/planner.ts';
+import { openTestStudio } from '../e2e/helpers.ts';
+
+/** A FAKE planner: no model; it returns a short hand-written plan titled after the prompt. */
+export function fakePlanner(options: { seconds?: number; scenes?: number } = {}): Planner & { requests: PlanRequest[] } {
+  const requests: PlanRequest[] = [];
+  return {
+    label: 'fake planner (hand-written plan, tests only)',
+    requests,
+    validate(request) {
+      if (!request.prompt.trim()) throw new UserError('prompt.empty', 'Describe the video you want first.');
+      if (request.seconds !== undefined && (request.seconds < 5 || request.seconds > 180)) {
+        throw new UserError('seconds.outOfRange', 'The length must be 5-180 seconds.');
+      }
+    },
+    async plan(request) {
+      this.validate(request);
+      requests.push(request);
+      const scenes = options.scenes ?? 2;
+      const seconds = options.seconds ?? 6;
+      const lines = [
+        ['Sunlight is a mix of every colour.', 'sunlight through a prism', 'White light'],
+        ['Blue light scatters the most in air.', 'a clear blue sky', 'Blue scatters'],
+        ['So the sky looks blue to us.', 'hills under a blue sky', 'Blue sky'],
+      ];
+      return ScriptPlan.parse({
+        title: request.prompt.slice(0, 60).trim() || 'Untitled',
+        language: 'en',
+        voice: { engine: 'espeak-ng', id: 'en-us', speed: 1 },
+        scenes: Array.from({ length: scenes }, (_, i) => {
+          const [narration, visualPrompt, onScreenText] = lines[i % lines.length]!;
+          return { narration, visualPrompt, onScreenText, seconds: seconds / scenes };
+        }),
+      });
+    },
+  };
+}
+
+/** One studio (private redis + Python worker) for every test in the file. */
+export async function sharedStudio(): Promise<Studio> {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  return openTestStudio({ after: (fn) => cleanups.push(fn) });
+}
+
+const SPEECH = 'Hello, this is my voice. I am recording a short sample for the video studio, so it can learn how I sound.';
+
+/**
+ * Real speech (espeak-ng) with half a second of silence at both ends, encoded as `format`.
+ * `seconds` cuts the speech (e.g. 1 for a too-short sample).
+ */
+export function speechSample(format: 'ogg' | 'wav' | 'mp3', options: { seconds?: number; text?: string } = {}): Buffer {
+  const dir = mkdtempSync(path.join(tmpdir(), 'spinbot-fixture-'));
+  try {
+    const wav = path.join(dir, 'speech.wav');
+    execFileSync('espeak-ng', ['-v', 'en-us', '-w', wav, options.text ?? SPEECH]);
+    const out = path.join(dir, `sample.${format}`);
+    const cut = options.seconds ? ['-t', String(options.seconds)] : [];
+    const codec = format === 'ogg' ? ['-c:a', 'libopus', '-b:a', '32k'] : format === 'mp3' ? ['-c:a', 'libmp3lame'] : ['-c:a', 'pcm_s16le'];
+    execFileSync('ffmpeg', ['-v', 'error', '-i', wav, ...cut, '-af', 'adelay=500:all=1,apad=pad_dur=0.5', '-ar', '48000', ...codec, out]);
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A real 64x64 PNG picture. */
+export function pngImage(): Buffer {
+  return execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=s=64x64:d=1', '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', '-']);
+}
