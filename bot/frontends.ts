@@ -2,7 +2,11 @@
 // studio, the planner, the configuration) and returns stop(); startChatFrontEnds starts every
 // front-end whose token is set.
 import type { Studio } from '../pipeline/studio.ts';
+import { JobLimits, RedisDailyCounter } from './access.ts';
+import { PendingAsks } from './channel.ts';
 import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
+import { JobRunner } from './jobs.ts';
+import { VoiceLibrary } from './uploads/voices.ts';
 import type { Planner } from './planner.ts';
 
 export interface FrontEndDeps {
@@ -25,6 +29,18 @@ export interface FrontEnd {
 export function redactor(secrets: Array<string | undefined>, log: (line: string) => void): (line: string) => void {
   const present = secrets.filter((s): s is string => Boolean(s && s.length >= 8));
   return (line) => log(present.reduce((text, secret) => text.split(secret).join('<redacted>'), line));
+}
+
+/** What every chat front-end builds on: per-user limits, the voice library, jobs, pending questions. */
+export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (line: string) => void) {
+  const limits = new JobLimits({
+    maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
+    daily: config.SPINBOT_DAILY_JOBS,
+    counter: new RedisDailyCounter(deps.studio.services.redisUrl),
+  });
+  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
+  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
+  return { limits, voices, jobs, asks: new PendingAsks() };
 }
 
 export async function startChatFrontEnds(deps: FrontEndDeps): Promise<FrontEnd & { started: Array<'discord' | 'telegram'> }> {

@@ -11,12 +11,12 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import { isUserError } from '../../pipeline/errors.ts';
-import { checkDiscordAccess, JobLimits, RedisDailyCounter } from '../access.ts';
+import { checkDiscordAccess } from '../access.ts';
 import { describeFailure, parseJobButton, PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
-import { redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
+import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner, type Reservation } from '../jobs.ts';
-import { ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import { ReferenceImages } from '../uploads/voices.ts';
 import { answerAskButton, DiscordChannel } from './channel.ts';
 import { findCommand } from './commands/index.ts';
 import { ownerOf, type DiscordContext } from './context.ts';
@@ -30,14 +30,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   const config = resolveChatConfig(deps.config);
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is not set.');
   const log = redactor([config.DISCORD_TOKEN], deps.log ?? ((line: string) => process.stderr.write(`[discord] ${line}\n`)));
-  const limits = new JobLimits({
-    maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
-    daily: config.SPINBOT_DAILY_JOBS,
-    counter: new RedisDailyCounter(deps.studio.services.redisUrl),
-  });
-  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
-  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
-  const asks = new PendingAsks();
+  const { limits, voices, jobs, asks } = createJobServices(deps, config, log);
   const ctx: DiscordContext = {
     config,
     studio: deps.studio,

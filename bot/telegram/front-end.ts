@@ -1,11 +1,9 @@
 // The Telegram front-end: publishes the command menu, polls for updates and runs the bot until
 // stop(). Long work (downloads, planning, renders) runs outside the update loop.
-import { JobLimits, RedisDailyCounter } from '../access.ts';
-import { PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
-import { redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
+import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner } from '../jobs.ts';
-import { ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import { ReferenceImages } from '../uploads/voices.ts';
 import { ChatPacer, TelegramChannel } from './channel.ts';
 import type { TelegramServices } from './context.ts';
 import { createBot, TELEGRAM_COMMANDS } from './create-bot.ts';
@@ -20,14 +18,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set.');
   // The token is part of every Bot API and file URL: keep it out of the logs.
   const log = redactor([token], deps.log ?? ((line: string) => process.stderr.write(`[telegram] ${line}\n`)));
-  const limits = new JobLimits({
-    maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
-    daily: config.SPINBOT_DAILY_JOBS,
-    counter: new RedisDailyCounter(deps.studio.services.redisUrl),
-  });
-  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
-  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
-  const asks = new PendingAsks();
+  const { limits, voices, jobs, asks } = createJobServices(deps, config, log);
   const pacer = new ChatPacer(Math.min(config.SPINBOT_PROGRESS_EDIT_MS, 1000));
   const tasks = new Set<Promise<unknown>>();
 
