@@ -286,6 +286,7 @@ export class JobRunner {
           requestedBy: { platform: record.owner.platform, userId: record.owner.userId, chatId: record.chatId },
           jobId: record.jobId,
           seed: record.spec.seed,
+          referenceImageKey: record.spec.referenceImageKey,
           signal,
         },
         (p) => {
@@ -314,10 +315,11 @@ export class JobRunner {
 
     try {
       record.clip = clip;
-      await channel.progress({ title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' });
-      await this.deliver(channel, record, clip);
+      // The clip exists: the user's running-job slot is free while it is being posted.
       record.state = 'done';
       record.finishedAt = Date.now();
+      await channel.progress({ title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' });
+      await this.deliver(channel, record, clip);
       await channel.finishProgress(`✅ "${title}" is ready (${formatDuration((record.finishedAt - record.createdAt) / 1000)}).`);
     } catch (error) {
       record.state = 'failed';

@@ -20,6 +20,8 @@ export interface RenderRequest {
   requestedBy: { platform: 'console' | 'cli' | 'discord' | 'telegram' | 'test'; userId: string; chatId?: string };
   jobId?: string;
   seed?: number;
+  /** A stored reference image (e.g. the user's photo) for image-conditioned visuals. */
+  referenceImageKey?: string;
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
 }
@@ -59,6 +61,7 @@ export async function renderVideo(
       requestedBy: request.requestedBy,
       plan: request.plan,
       seed: request.seed ?? 0,
+      referenceImageKey: request.referenceImageKey,
     });
     result = await deps.queue.waitForRender(job, {
       signal: request.signal,
@@ -67,6 +70,7 @@ export async function renderVideo(
   } catch (error) {
     if (error instanceof StageFailure) {
       const { stage, code, message } = error.detail;
+      if (code === 'CANCELLED') throw new UserError('render.cancelled', 'Cancelled.', { cause: error });
       throw new UserError(code === 'NO_GPU' ? 'render.noGpu' : 'render.failed', `The ${stage} stage failed: ${message}`, {
         cause: error,
       });

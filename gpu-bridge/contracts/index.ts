@@ -178,6 +178,7 @@ export const ErrorCode = z.enum([
   'OOM', // out of (GPU) memory: retried with backoff
   'TIMEOUT', // a stage ran too long: retried with backoff
   'INTERNAL', // anything else: retried with backoff
+  'CANCELLED', // the user cancelled: never retried
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

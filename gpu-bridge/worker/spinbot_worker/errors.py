@@ -21,6 +21,7 @@ RETRYABLE_BY_CODE = {
     "OOM": True,
     "TIMEOUT": True,
     "INTERNAL": True,
+    "CANCELLED": False,  # the user cancelled the job: never retried
 }
 MAX_MESSAGE_CHARS = 500  # StageError.message max length in the contract
 

@@ -40,6 +40,12 @@ async def render(job: dict, rt: JobRuntime) -> dict:
     # Stage by stage over all scenes, not scene by scene: a GPU backend then loads its model
     # once per job (one model in memory at a time), and each stage's progress runs 0 -> 100 once.
     requests = {index: _scene_requests(job, index, count) for index in todo}
+    written: list[str] = []  # keys this attempt stored, removed again when the job is cancelled
+
+    def remove_partial_artifacts() -> None:
+        for key in written + [_work_key(job_id, index) for index in todo]:
+            rt.storage.delete(key)
+
     for stage in PIPELINE:
         backend = backends[stage]
         for position, index in enumerate(todo):
@@ -53,11 +59,13 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                                   (done + fraction) / steps_total * 100, message,
                                   scene=number, sceneCount=count, backend=backend.name)
 
+            await rt.check_cancelled(stage, remove_partial_artifacts)
             await rt.progress(stage, position / len(todo) * 100, steps_done / steps_total * 100,
                               STEP_MESSAGES[stage].format(n=number, count=count),
                               scene=number, sceneCount=count, backend=backend.name)
             started = time.monotonic()
             outcome = await rt.run_stage(stage, backend, requests[index][stage], report)
+            written.append(requests[index][stage].out_key)
             timings[stage] += time.monotonic() - started
             steps_done += 1
             if stage == "tts":

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from .backends import BackendRegistry, StageBackend, StageContext
 from .errors import StageFailure, unexpected
 from .storage import Storage
 
 ProgressSink = Callable[[dict], Awaitable[Any]]
+CANCELLED_MESSAGE = "Cancelled by the user."
+
+
+class CancelFlag(Protocol):
+    """Whether the user asked to stop this job (the producer's cancel key for an active job)."""
+
+    async def is_set(self) -> bool: ...
+
+    async def clear(self) -> None: ...
 
 
 @dataclass
@@ -24,6 +33,7 @@ class JobRuntime:
     attempt: int = 1
     operator_choices: dict[str, str] = field(default_factory=dict)  # from SPINBOT_*_BACKEND
     stage: str = "validate"  # the stage under way: blamed for errors nobody anticipated
+    cancel_flag: CancelFlag | None = None  # None: this job cannot be cancelled while it runs
 
     def choose_backend(self, stage: str, requested: str = "auto") -> StageBackend:
         """The operator's setting wins when it is not 'auto' (e.g. a pinned or test backend);
@@ -38,6 +48,17 @@ class JobRuntime:
         if "backend" in event:
             event["backend"] = event["backend"][:80]
         await self.send_progress(event)
+
+    async def check_cancelled(self, stage: str, clean_up: Callable[[], None] | None = None) -> None:
+        """Between steps: when the user cancelled the job, clean up (the caller's partial
+        artifacts), clear the flag and fail with CANCELLED, which is never retried."""
+        if self.cancel_flag is None or not await self.cancel_flag.is_set():
+            return
+        self.stage = stage
+        if clean_up is not None:
+            clean_up()
+        await self.cancel_flag.clear()
+        raise StageFailure(stage, "CANCELLED", CANCELLED_MESSAGE, retryable=False)
 
     async def run_stage(self, stage: str, backend: StageBackend, request: Any,
                         report: Callable[[float, str], Awaitable[None]] | None = None) -> Any:

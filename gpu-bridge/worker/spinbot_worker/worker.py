@@ -53,6 +53,32 @@ def make_registry(config: Config) -> BackendRegistry:
     return registry
 
 
+def cancel_key(queue: str, job_id: str) -> str:
+    """The key the producer sets to stop an active job: GpuQueue.cancelKey in gpu-bridge/producer.ts."""
+    return f"bull:{queue}:cancel:{job_id}"
+
+
+class RedisCancelFlag:
+    """The producer's cancel key for one job, read through the worker's shared Redis client."""
+
+    def __init__(self, client: aioredis.Redis, key: str):
+        self.client = client
+        self.key = key
+
+    async def is_set(self) -> bool:
+        try:
+            return bool(await self.client.exists(self.key))
+        except Exception as error:  # a Redis hiccup must not fail the render: look again next step
+            log.warning("cannot read the cancel key %s: %s: %s", self.key, type(error).__name__, error)
+            return False
+
+    async def clear(self) -> None:
+        try:
+            await self.client.delete(self.key)
+        except Exception as error:  # it expires on its own (after a day)
+            log.warning("cannot delete the cancel key %s: %s: %s", self.key, type(error).__name__, error)
+
+
 class ActiveJobs:
     """How many jobs this process is running right now (bullmq counts its idle fetch too)."""
 
@@ -60,7 +86,8 @@ class ActiveJobs:
         self.count = 0
 
 
-def make_processor(config: Config, registry: BackendRegistry, storage: Storage, active: ActiveJobs):
+def make_processor(config: Config, registry: BackendRegistry, storage: Storage, active: ActiveJobs,
+                   redis_client: aioredis.Redis | None = None):
     async def process(job, token):
         data = job.data
         job_id = data.get("jobId") if isinstance(data, dict) and isinstance(data.get("jobId"), str) else str(job.id)
@@ -75,12 +102,16 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
             active.count -= 1
 
     async def _run(job, data, job_id, started, attempt):
+        # The producer cancels by the BullMQ job id (the contract's jobId for jobs it submits).
+        cancel_flag = RedisCancelFlag(redis_client, cancel_key(config.queue, str(job.id))) if redis_client else None
         with tempfile.TemporaryDirectory(prefix="spinbot-job-") as workdir:
             rt = JobRuntime(job_id=job_id, storage=storage, registry=registry, workdir=Path(workdir),
                             send_progress=job.updateProgress, attempt=attempt,
-                            operator_choices=config.backend_choices)
+                            operator_choices=config.backend_choices, cancel_flag=cancel_flag)
             try:
                 result = await handle_job(data, rt)
+                if cancel_flag is not None:
+                    await cancel_flag.clear()  # a cancel that came after the last step: too late
             except StageFailure as failure:
                 _log_failure(job, failure, started)
                 raise failure.to_queue_error() from failure
@@ -122,8 +153,17 @@ async def run_worker(config: Config) -> int:
         log.error("cannot reach Redis at %s: %s", config.redis_url_for_logs, problem)
         return 1
 
+    # One client for the whole process (cancel checks); bullmq opens its own connections.
+    redis_client = aioredis.from_url(config.redis_url)
+    try:
+        return await _consume(config, registry, storage, redis_client)
+    finally:
+        await redis_client.aclose()
+
+
+async def _consume(config: Config, registry: BackendRegistry, storage: Storage, redis_client: aioredis.Redis) -> int:
     active = ActiveJobs()
-    worker = Worker(config.queue, make_processor(config, registry, storage, active), {
+    worker = Worker(config.queue, make_processor(config, registry, storage, active, redis_client), {
         "connection": config.redis_url,
         "concurrency": config.concurrency,
         "lockDuration": config.lock_duration_ms,

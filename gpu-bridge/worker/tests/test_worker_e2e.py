@@ -120,6 +120,32 @@ def test_a_second_sigterm_stops_at_once_and_leaves_the_job_for_another_worker(st
     assert run_async(job_counts(redis_url, queue_name))["active"] == 1
 
 
+def test_cancelling_a_running_job_stops_it_before_the_next_step_and_removes_its_scenes(
+        start_worker, redis_url, queue_name, data_dir):
+    worker = start_worker(SPINBOT_TTS_BACKEND="fake-slow", SPINBOT_FAKE_SLOW_SECONDS="1")
+    job_id = run_async(enqueue(redis_url, queue_name, contract_fixture("valid-render.json"), attempts=3))
+    deadline = time.monotonic() + 30
+    while not any(e["stage"] == "tts" for e in progress_events(redis_url, queue_name, job_id)):
+        assert worker.process.poll() is None and time.monotonic() < deadline, worker.log()
+        time.sleep(0.02)
+    # What GpuQueue.cancel (gpu-bridge/producer.ts) does for an active job.
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    cancel_key = f"bull:{queue_name}:cancel:{job_id}"
+    client.set(cancel_key, "1", ex=24 * 3600)
+
+    job = run_async(wait_finished(redis_url, queue_name, job_id))
+    assert json.loads(job.failedReason) == {
+        "stage": "tts", "code": "CANCELLED", "message": "Cancelled by the user.", "retryable": False}
+    assert job.attemptsMade == 1  # attempts=3, but a cancelled job is never retried
+    assert schema_errors("stage-error", json.loads(job.failedReason)) == []
+    # Scene 1's narration was recorded before the cancel was seen; it is gone again, scene 2 never started.
+    assert not any(e["stage"] == "tts" and e.get("scene") == 2 for e in progress_events(redis_url, queue_name, job_id))
+    assert FileStorage(data_dir).list() == []
+    assert client.exists(cancel_key) == 0
+    client.close()
+    assert worker.terminate() == 0
+
+
 def test_configuration_errors_are_clear_and_secrets_stay_out_of_logs(start_worker, redis_url, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(WORKER_DIR)}
     missing = subprocess.run([sys.executable, "-m", "spinbot_worker"], cwd=REPO_ROOT, env=env,
