@@ -1,7 +1,12 @@
 // Texts every front-end shows: the plan to approve and the finished clip.
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import type { RenderedClip } from '../pipeline/render.ts';
-import { formatBytes } from './console/progress.ts';
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} B`;
+}
 
 /** A rough CPU-backend estimate (bench/ figures): start-up plus work per second of video. */
 export function estimateRenderSeconds(plan: ScriptPlan): number {

@@ -13,8 +13,7 @@ import type { Studio } from '../pipeline/studio.ts';
 import { keys } from '../storage/keys.ts';
 import type { JobLimits } from './access.ts';
 import { describeFailure, formatDuration, jobButtons, stageLabel, type ChatChannel, type ProgressView } from './channel.ts';
-import { formatBytes } from './console/progress.ts';
-import { estimateRenderSeconds, formatClip } from './format.ts';
+import { estimateRenderSeconds, formatBytes, formatClip } from './format.ts';
 import type { Owner, VoiceLibrary } from './uploads/voices.ts';
 
 export interface GenerateSpec {
