@@ -31,18 +31,22 @@ function waitForOutput(child: ChildProcess, text: string, what: string, timeoutM
       if (seen.includes(text)) done();
     };
     const onExit = (code: number | null) => done(new Error(`${what} exited (code ${code}) before it was ready.\n${logTail()}`));
+    // A program that cannot be started at all (not installed) emits 'error' and never 'exit'.
+    const onError = (error: Error) => done(new Error(`${what} could not be started: ${error.message}`));
     const timer = setTimeout(() => done(new Error(`${what} was not ready after ${timeoutMs / 1000} s.\n${logTail()}`)), timeoutMs);
     function done(error?: Error) {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
       child.stderr?.off('data', onData);
       child.off('exit', onExit);
+      child.off('error', onError);
       if (error) reject(error);
       else resolveReady();
     }
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     child.once('exit', onExit);
+    child.once('error', onError);
   });
 }
 
@@ -90,7 +94,6 @@ export async function startRedis(options: { dir?: string; logFile?: string } = {
   }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail = captureOutput(child, options.logFile);
-  child.once('error', () => {}); // reported through waitForOutput's exit/timeout
   await waitForOutput(child, 'Ready to accept connections', 'redis-server', 15_000, tail);
   return { url: `redis://127.0.0.1:${port}`, process: child, stop: () => stopProcess(child) };
 }
