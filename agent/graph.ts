@@ -1,6 +1,6 @@
 // The planner: understand (code) -> plan (LLM) -> enforce (code). `graph` is the compiled graph;
 // `planVideo` is the one call the CLI, the chat front-ends and the pipeline need.
-// Later issues add approve (interrupt()) and dispatch nodes, and a checkpointer per chat thread.
+// The conversation around it (intents, approval, refine) is agent/conversation/.
 import { END, START, StateGraph, type BaseCheckpointSaver } from '@langchain/langgraph';
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { enforce } from './nodes/enforce.ts';
@@ -21,12 +21,15 @@ export function buildPlannerGraph() {
     .addEdge('enforce', END);
 }
 
-export function createPlannerGraph(options: { checkpointer?: BaseCheckpointSaver } = {}) {
+export function createPlannerGraph(options: { checkpointer?: BaseCheckpointSaver | false } = {}) {
   return buildPlannerGraph().compile({ ...options, name: 'planner' });
 }
 
-/** The compiled planner (no checkpointer). Run it with `{ context: { model, ready } }`. */
-export const graph = createPlannerGraph();
+/**
+ * The compiled planner. Run it with `{ context: { model, ready } }`. Never checkpointed, also when
+ * the conversation graph runs it inside a node: a plan is made in one go or not at all.
+ */
+export const graph = createPlannerGraph({ checkpointer: false });
 
 export interface PlanOptions {
   signal?: AbortSignal;

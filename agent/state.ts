@@ -1,7 +1,6 @@
 // The planner graph's state and its run-time context (the chat model, passed per run).
-// Later issues add messages, approval and memory channels here.
 import { Annotation } from '@langchain/langgraph';
-import type { ScriptPlan, Voice } from '../gpu-bridge/contracts/index.ts';
+import type { Aspect, ScriptPlan, Voice } from '../gpu-bridge/contracts/index.ts';
 import type { PlannerChatModel } from './llm/types.ts';
 import type { DraftPlan } from './schema.ts';
 
@@ -14,6 +13,12 @@ export interface PlanRequest {
   language?: string;
   /** espeak-ng voice name; default from the language. */
   voiceId?: string;
+  /** Visual style; else read from the prompt ("in watercolour style"), else none. */
+  style?: string;
+  /** Frame shape; else read from the prompt ("vertical", "square"), else 16:9. */
+  aspect?: Aspect;
+  /** Music bed; else read from the prompt ("with music", "no music"), else off. */
+  music?: boolean;
 }
 
 /** The request after validation: every number here is already within LIMITS. */
@@ -26,6 +31,9 @@ export interface PlanBrief {
   sceneCount: number;
   language: string;
   voice: Voice;
+  style: string;
+  aspect: Aspect;
+  music: boolean;
 }
 
 export const PlannerState = Annotation.Root({

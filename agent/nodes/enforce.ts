@@ -136,7 +136,7 @@ export function enforcePlan(draft: DraftPlan | undefined, brief: PlanBrief): Scr
   });
 
   const title = cutChars(clean(draft?.title) || sentence(brief.topic).replace(/[.!?…]$/, ''), MAX_TITLE_CHARS);
-  return ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, scenes });
+  return ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, style: brief.style, aspect: brief.aspect, music: brief.music, scenes });
 }
 
 export function enforce(state: PlannerStateType): PlannerUpdate {

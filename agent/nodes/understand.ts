@@ -1,6 +1,6 @@
 // understand: code only. Validates the request against LIMITS, works out the length, the scene
 // count, the language and the voice. Nothing here asks the model, so bad input costs nothing.
-import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import { LIMITS, type Aspect } from '../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { PlanBrief, PlannerStateType, PlannerUpdate, PlanRequest } from '../state.ts';
 import { normalizeLanguage, voiceFor } from '../voices.ts';
@@ -113,6 +113,34 @@ function outOfRange(seconds: number): UserError {
   );
 }
 
+const STYLE_LIMIT = 100;
+
+/** "vertical" / "9:16" / "for TikTok" -> 9:16; "square" / "1:1" -> 1:1; else undefined. */
+export function parseAspect(text: string): Aspect | undefined {
+  if (/\b9\s*[:x×]\s*16\b|\b(?:vertical|portrait)\b|\b(?:for|on)\s+(?:tiktok|reels|instagram reels|shorts|youtube shorts|stories)\b/i.test(text)) return '9:16';
+  if (/\b1\s*[:x×]\s*1\b|\bsquare\b/i.test(text)) return '1:1';
+  if (/\b16\s*[:x×]\s*9\b|\b(?:landscape|widescreen)\b/i.test(text)) return '16:9';
+  return undefined;
+}
+
+/** "with music" / "add some music" -> true; "no music" / "without music" -> false; else undefined. */
+export function parseMusic(text: string): boolean | undefined {
+  if (/\b(?:no|without|skip(?:\s+the)?|drop(?:\s+the)?|remove(?:\s+the)?|turn\s+off(?:\s+the)?)\s+(?:background\s+)?music\b|\bmusic\s+off\b/i.test(text)) return false;
+  if (/\b(?:with|add|some|plus|and)\s+(?:(?:some|a|the|soft|calm|upbeat|background|little)\s+){0,2}(?:music|soundtrack)\b|\bmusic\s+on\b/i.test(text)) return true;
+  return undefined;
+}
+
+/** "in watercolour style", "watercolour-style", "in the style of a comic" -> the style words. */
+export function parseStyle(text: string): string | undefined {
+  const match =
+    /\bin\s+(?:the\s+)?style\s+of\s+([^,.;!?]{2,60})/i.exec(text) ??
+    /\bin\s+(?:an?\s+)?((?:[\p{L}'-]+\s+){0,2}[\p{L}'-]+)[\s-]style\b/iu.exec(text) ??
+    /\b(\p{L}+)-style\b/iu.exec(text) ??
+    /\bvisual style:\s*([^,.;!?)]{2,60})/i.exec(text);
+  const style = match?.[1]?.trim();
+  return style ? style.slice(0, STYLE_LIMIT) : undefined;
+}
+
 /** Validates a request; throws the UserError a user should see. */
 export function understandRequest(request: PlanRequest): PlanBrief {
   const prompt = (request.prompt ?? '').trim();
@@ -136,6 +164,10 @@ export function understandRequest(request: PlanRequest): PlanBrief {
     sceneCount: sceneCountFor(seconds),
     language,
     voice: voiceFor(language, request.voiceId),
+    // Explicit options win over words in the prompt; the style is plain text, cut to its limit.
+    style: (request.style ?? parseStyle(prompt) ?? '').trim().slice(0, STYLE_LIMIT),
+    aspect: request.aspect ?? parseAspect(prompt) ?? '16:9',
+    music: request.music ?? parseMusic(prompt) ?? false,
   };
 }
 

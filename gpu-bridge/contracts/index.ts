@@ -67,11 +67,27 @@ export const Scene = z.object({
 });
 export type Scene = z.infer<typeof Scene>;
 
+/** Frame shape of the clip: landscape (the default), vertical (phones: Shorts, Reels) or square. */
+export const Aspect = z.enum(['16:9', '9:16', '1:1']);
+export type Aspect = z.infer<typeof Aspect>;
+
+/** Output frame size per aspect (the worker mirrors this table in render.py). */
+export const FRAME_SIZES: Record<Aspect, { width: number; height: number }> = {
+  '16:9': { width: 1280, height: 720 },
+  '9:16': { width: 720, height: 1280 },
+  '1:1': { width: 720, height: 720 },
+};
+
 export const ScriptPlan = z.object({
   title: z.string().trim().min(1).max(100),
   /** BCP-47-ish language tag of the narration, e.g. "en" or "pt-br". */
   language: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/).default('en'),
   voice: Voice,
+  /** A visual style for every scene ("watercolour", "neon"); empty: the backend's own look. */
+  style: z.string().trim().max(100).default(''),
+  aspect: Aspect.default('16:9'),
+  /** A quiet music bed under the narration. */
+  music: z.boolean().default(false),
   scenes: z.array(Scene).min(1).max(LIMITS.maxScenes),
 });
 export type ScriptPlan = z.infer<typeof ScriptPlan>;

@@ -1,0 +1,168 @@
+// The conversation: one LangGraph thread per chat and user, checkpointed (agent/checkpoint/), so a
+// restart of the bot resumes every conversation and every plan waiting for approval.
+//
+//   route ─┬─ generate ─┐
+//          ├─ revise ───┴─ approve ── interrupt() ──┬─ dispatch
+//          └─ answer (status, voices, cancel,       ├─ revise (Edit, or a change typed)
+//                    help, small talk)              ├─ route  (something else typed)
+//                                                   └─ end    (Cancel)
+import { randomBytes } from 'node:crypto';
+import { Command, END, interrupt, START, StateGraph, type BaseCheckpointSaver, type LangGraphRunnableConfig } from '@langchain/langgraph';
+import { describeFailure } from '../../bot/channel.ts';
+import { isUserError } from '../../pipeline/errors.ts';
+import { planVideo, type PlanRequest } from '../graph.ts';
+import { revisePlan, unchangedScenes } from './revise.ts';
+import { routeIntent } from './route.ts';
+import {
+  ConversationContextSchema,
+  ConversationState,
+  type ApprovalAnswer,
+  type ApprovalRequest,
+  type ConversationContext,
+  type ConversationStateType,
+  type ConversationUpdate,
+} from './state.ts';
+import { answeringTools, generateVideo, refineVideo, type AnsweringToolName } from './tools.ts';
+
+type Config = LangGraphRunnableConfig<ConversationContext>;
+
+function contextOf(config: Config): ConversationContext {
+  const context = config.context;
+  if (!context?.model || !context.actions) throw new Error('conversation: pass { context: { model, actions } } on every turn');
+  return context;
+}
+
+const newPlanId = () => randomBytes(4).toString('hex');
+const say = (text: string) => [{ text }];
+
+export const APPROVE_WORDS = /^(?:y|yes|yep|yeah|ok|okay|sure|approve|approved|go|go ahead|do it|render it|looks good|lgtm|👍)[.!\s]*$/i;
+export const CANCEL_WORDS = /^(?:n|no|nope|cancel|stop|drop it|never ?mind|forget it)[.!\s]*$/i;
+
+async function route(state: ConversationStateType, config: Config): Promise<Command> {
+  const context = contextOf(config);
+  const intent = await routeIntent(state.turn, { pending: state.pending, lastJob: state.lastJob }, state.history, {
+    model: context.model,
+    ready: context.ready,
+    signal: config.signal,
+  });
+  const next = intent.tool === 'generate_video' ? 'generate' : intent.tool === 'refine_video' ? 'revise' : 'answer';
+  return new Command({ goto: next, update: { intent, history: [{ role: 'user', text: state.turn }] } });
+}
+
+/** A failure the user should read ends the turn with one sentence; anything else is a bug. */
+function failed(error: unknown, state: ConversationStateType): Command {
+  if (!isUserError(error)) throw error;
+  return new Command({ goto: state.pending ? 'approve' : END, update: { outbox: say(describeFailure(error)) } });
+}
+
+async function generate(state: ConversationStateType, config: Config): Promise<Command> {
+  const context = contextOf(config);
+  try {
+    const args = generateVideo.schema.parse(state.intent?.args ?? {});
+    const request: PlanRequest = { ...context.defaults, prompt: args.prompt, seconds: args.seconds, style: args.style, aspect: args.aspect, music: args.music };
+    const plan = await planVideo(request, context, config.signal ? { signal: config.signal } : {});
+    return new Command({ goto: 'approve', update: { pending: { planId: newPlanId(), request, plan, voiceName: args.voice } } });
+  } catch (error) {
+    return failed(error, state);
+  }
+}
+
+async function revise(state: ConversationStateType, config: Config): Promise<Command> {
+  const context = contextOf(config);
+  const args = refineVideo.schema.parse(state.intent?.args ?? {});
+  // A plan on screen is revised in place; otherwise the video just made is the starting point.
+  const base = state.pending ?? state.lastJob;
+  if (!base) {
+    return new Command({ goto: END, update: { outbox: say('There is nothing to change yet: describe a video first, e.g. "a 20 second video about tea".') } });
+  }
+  try {
+    const revision = await revisePlan(base, args.change, args.scene, context, config.signal);
+    // Refining a made clip: its unchanged scenes are reused instead of rendered again.
+    const fromJob = state.pending ? state.pending.reuse : state.lastJob ? { jobId: state.lastJob.jobId, plan: state.lastJob.plan } : undefined;
+    const reuse = fromJob && 'plan' in fromJob ? { jobId: fromJob.jobId, scenes: unchangedScenes(fromJob.plan, revision.plan) } : fromJob;
+    const pending = { planId: newPlanId(), request: revision.request, plan: revision.plan, voiceName: base.voiceName, reuse, changed: revision.changed };
+    return new Command({ goto: 'approve', update: { pending } });
+  } catch (error) {
+    return failed(error, state);
+  }
+}
+
+const dropped = () =>
+  new Command({ goto: END, update: { pending: null, outbox: say('Dropped that plan; nothing was rendered. Describe another video whenever you like.') } });
+
+function approve(state: ConversationStateType, config: Config): Command {
+  const pending = state.pending;
+  if (!pending) return new Command({ goto: END });
+  if (contextOf(config).autoApprove) return new Command({ goto: 'dispatch' });
+  // The same plan asked about again (after a side question) is shown briefly.
+  const reminder = state.intent !== undefined && state.intent.tool !== 'generate_video' && state.intent.tool !== 'refine_video';
+  const answer = interrupt<ApprovalRequest, ApprovalAnswer>({ planId: pending.planId, plan: pending.plan, changed: pending.changed, reminder });
+  if (answer.action === 'approve') return new Command({ goto: 'dispatch' });
+  if (answer.action === 'cancel') return dropped();
+  if (answer.action === 'edit') {
+    return new Command({
+      goto: 'revise',
+      update: { intent: { tool: 'refine_video', args: { change: answer.text }, via: 'rule' }, history: [{ role: 'user', text: answer.text }] },
+    });
+  }
+  // Typed while the plan waits: yes / no, or a new message (a change, a question, a new video).
+  const text = answer.text.trim();
+  if (APPROVE_WORDS.test(text)) return new Command({ goto: 'dispatch' });
+  if (CANCEL_WORDS.test(text)) return dropped();
+  return new Command({ goto: 'route', update: { turn: text } });
+}
+
+async function dispatch(state: ConversationStateType, config: Config): Promise<Command> {
+  const pending = state.pending;
+  if (!pending) return new Command({ goto: END });
+  const { actions } = contextOf(config);
+  try {
+    const reuse = pending.reuse?.scenes.length ? pending.reuse : undefined;
+    const job = await actions.dispatch({ dispatchId: pending.planId, plan: pending.plan, voiceName: pending.voiceName, reuse });
+    const kept = reuse ? ` Keeping ${reuse.scenes.length} of ${pending.plan.scenes.length} scenes from the last video.` : '';
+    const line = job.queuePosition && job.queuePosition > 1 ? ` Number ${job.queuePosition} in line.` : '';
+    return new Command({
+      goto: END,
+      update: {
+        pending: null,
+        lastJob: { jobId: job.jobId, plan: pending.plan, request: pending.request, voiceName: pending.voiceName },
+        outbox: say(`Approved: making "${pending.plan.title}".${line}${kept}`),
+      },
+    });
+  } catch (error) {
+    // Not started (e.g. the daily limit): the plan stays, so it can be approved later.
+    if (!isUserError(error)) throw error;
+    return new Command({ goto: 'approve', update: { outbox: say(describeFailure(error)) } });
+  }
+}
+
+async function answer(state: ConversationStateType, config: Config): Promise<Command> {
+  const intent = state.intent;
+  const tools = answeringTools(contextOf(config).actions);
+  // Each tool checks its own arguments against its zod schema when invoked.
+  const chosen = tools[(intent?.tool ?? 'show_help') as AnsweringToolName] as unknown as { invoke(args: unknown): Promise<unknown> };
+  let reply: string;
+  try {
+    reply = String(await chosen.invoke(intent?.args ?? {}));
+  } catch (error) {
+    if (!isUserError(error)) throw error;
+    reply = describeFailure(error);
+  }
+  return new Command({ goto: state.pending ? 'approve' : END, update: { outbox: say(reply), history: [{ role: 'bot', text: reply }] } });
+}
+
+export function buildConversationGraph() {
+  return new StateGraph(ConversationState, ConversationContextSchema)
+    .addNode('route', route, { ends: ['generate', 'revise', 'answer'] })
+    .addNode('generate', generate, { ends: ['approve', END] })
+    .addNode('revise', revise, { ends: ['approve', END] })
+    .addNode('approve', approve, { ends: ['dispatch', 'revise', 'route', END] })
+    .addNode('dispatch', dispatch, { ends: ['approve', END] })
+    .addNode('answer', answer, { ends: ['approve', END] })
+    .addEdge(START, 'route');
+}
+
+export function createConversationGraph(checkpointer: BaseCheckpointSaver) {
+  return buildConversationGraph().compile({ checkpointer, name: 'conversation' });
+}
+export type ConversationGraph = ReturnType<typeof createConversationGraph>;

@@ -1,0 +1,111 @@
+// The conversation as front-ends use it: a message in, replies and (maybe) a plan to approve out.
+// Turns of one thread run one at a time; threads are independent.
+import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
+import type { ChatModelHandle } from '../llm/types.ts';
+import { createConversationGraph, type ConversationGraph } from './graph.ts';
+import type { ApprovalAnswer, ApprovalRequest, ConversationContext, ConversationStateType, PendingPlan } from './state.ts';
+import type { AgentActions } from './tools.ts';
+
+export type { AgentActions, DispatchRequest } from './tools.ts';
+export type { ApprovalAnswer, ApprovalRequest, PendingPlan } from './state.ts';
+export { HELP_TEXT } from './tools.ts';
+
+export interface TurnResult {
+  /** Replies to post, in order. */
+  replies: string[];
+  /** A plan waiting for Approve / Edit / Cancel, to show with buttons. */
+  approval?: ApprovalRequest;
+  /** The job this turn queued. */
+  dispatchedJobId?: string;
+}
+
+export interface TurnOptions {
+  actions: AgentActions;
+  /** Request fields from the platform (the user's language). */
+  defaults?: ConversationContext['defaults'];
+  /** Skip the approval step (one-shot use). */
+  autoApprove?: boolean;
+  signal?: AbortSignal;
+}
+
+export const STALE_PLAN_REPLY = 'That plan is no longer waiting for an answer (it was approved, changed or dropped).';
+
+/** One thread per chat and user: people in one group chat each have their own conversation. */
+export function threadIdFor(platform: string, chatId: string, userId: string): string {
+  return `${platform}:${chatId}:${userId}`;
+}
+
+export class ConversationAgent {
+  private readonly graph: ConversationGraph;
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly llm: Pick<ChatModelHandle, 'model' | 'ready'>,
+    checkpointer: BaseCheckpointSaver,
+    private readonly options: { autoApprove?: boolean } = {},
+  ) {
+    this.graph = createConversationGraph(checkpointer);
+  }
+
+  /** A message from the user: a new request, or an answer to the plan on screen. */
+  message(threadId: string, text: string, turn: TurnOptions): Promise<TurnResult> {
+    return this.serial(threadId, async () => {
+      const config = this.config(threadId, turn);
+      const waiting = await this.waitingApproval(threadId);
+      return this.run(config, waiting ? new Command({ resume: { action: 'text', text } satisfies ApprovalAnswer }) : { turn: text });
+    });
+  }
+
+  /** A press of Approve / Edit / Cancel on the plan `planId` (a press on an older plan is refused). */
+  decide(threadId: string, answer: Exclude<ApprovalAnswer, { action: 'text' }> & { planId: string }, turn: TurnOptions): Promise<TurnResult> {
+    return this.serial(threadId, async () => {
+      const waiting = await this.waitingApproval(threadId);
+      if (!waiting || waiting.planId !== answer.planId) return { replies: [STALE_PLAN_REPLY] };
+      return this.run(this.config(threadId, turn), new Command({ resume: answer }));
+    });
+  }
+
+  /** The plan waiting for approval in this thread, if any (e.g. to show it again after a restart). */
+  async waitingApproval(threadId: string): Promise<ApprovalRequest | undefined> {
+    const snapshot = await this.graph.getState({ configurable: { thread_id: threadId } });
+    return snapshot.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
+  }
+
+  async pending(threadId: string): Promise<PendingPlan | null> {
+    const snapshot = await this.graph.getState({ configurable: { thread_id: threadId } });
+    return (snapshot.values as Partial<ConversationStateType>).pending ?? null;
+  }
+
+  private config(threadId: string, turn: TurnOptions) {
+    const context: ConversationContext = {
+      model: this.llm.model,
+      ready: this.llm.ready,
+      actions: turn.actions,
+      defaults: turn.defaults,
+      autoApprove: turn.autoApprove ?? this.options.autoApprove,
+    };
+    return { configurable: { thread_id: threadId }, context, ...(turn.signal ? { signal: turn.signal } : {}) };
+  }
+
+  private async run(config: ReturnType<ConversationAgent['config']>, input: Command | { turn: string }): Promise<TurnResult> {
+    const before = (await this.graph.getState(config)).values as Partial<ConversationStateType>;
+    const lastSeq = before.outbox?.at(-1)?.seq ?? 0;
+    await this.graph.invoke(input as never, config);
+    const after = await this.graph.getState(config);
+    const values = after.values as ConversationStateType;
+    const approval = after.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
+    const dispatched = values.lastJob && values.lastJob.jobId !== before.lastJob?.jobId ? values.lastJob.jobId : undefined;
+    return { replies: values.outbox.filter((m) => m.seq > lastSeq).map((m) => m.text), approval, dispatchedJobId: dispatched };
+  }
+
+  private serial<T>(threadId: string, step: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(threadId) ?? Promise.resolve();
+    const result = previous.then(step, step);
+    const tail = result.catch(() => {});
+    this.queues.set(threadId, tail);
+    void tail.then(() => {
+      if (this.queues.get(threadId) === tail) this.queues.delete(threadId);
+    });
+    return result;
+  }
+}

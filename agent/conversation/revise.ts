@@ -1,0 +1,136 @@
+// Changing a plan: "redo scene 2 with a sunset" rewrites one scene (the model writes it, code caps
+// it); "shorter" / "40 seconds" re-plans at the new length; "vertical", "with music", "in neon
+// style" change those settings without asking the model; anything else re-plans the request with
+// the change added. Afterwards every plan passes the same caps as a new one (enforcePlan).
+import { HumanMessage } from '@langchain/core/messages';
+import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
+import { planVideo, type PlannerContext, type PlanRequest } from '../graph.ts';
+import { enforcePlan } from '../nodes/enforce.ts';
+import { parseAspect, parseDurationSeconds, parseMusic, parseStyle, understandRequest } from '../nodes/understand.ts';
+import { renderPrompt } from '../prompts.ts';
+import { DraftScene } from '../schema.ts';
+
+export const REVISE_PROMPT = 'revise-scene.v1';
+
+export interface Revision {
+  plan: ScriptPlan;
+  request: PlanRequest;
+  /** 0-based scenes that differ from the plan before. */
+  changed: number[];
+}
+
+const totalSeconds = (plan: ScriptPlan) => plan.scenes.reduce((sum, s) => sum + s.seconds, 0);
+
+/** 0-based scenes of `after` that are the same as in `before` (same words, picture, length and look). */
+export function unchangedScenes(before: ScriptPlan, after: ScriptPlan): number[] {
+  const sameLook =
+    before.aspect === after.aspect && before.style === after.style && before.language === after.language && JSON.stringify(before.voice) === JSON.stringify(after.voice);
+  if (!sameLook) return [];
+  return after.scenes.flatMap((scene, i) => {
+    const old = before.scenes[i];
+    const same = old && old.narration === scene.narration && old.visualPrompt === scene.visualPrompt && old.onScreenText === scene.onScreenText && old.seconds === scene.seconds;
+    return same ? [i] : [];
+  });
+}
+
+function changedScenes(before: ScriptPlan, after: ScriptPlan): number[] {
+  const same = new Set(unchangedScenes(before, after));
+  return after.scenes.map((_, i) => i).filter((i) => !same.has(i));
+}
+
+/** A new length when the change asks for one ("shorter", "longer", "make it 40 seconds"). */
+export function lengthChange(change: string, currentSeconds: number): number | undefined {
+  const named = parseDurationSeconds(change);
+  if (named !== undefined) return named;
+  if (/\b(?:shorter|quicker|less\s+long|cut\s+it\s+down)\b/i.test(change)) return Math.max(LIMITS.minSeconds, Math.round(currentSeconds * 0.66));
+  if (/\b(?:longer|extend|more\s+time)\b/i.test(change)) return Math.min(LIMITS.maxSeconds, Math.round(currentSeconds * 1.5));
+  return undefined;
+}
+
+/** Words left after the settings a change names ("vertical", "with music") are taken out. */
+function hasMoreThanSettings(change: string): boolean {
+  const rest = change
+    .replace(/\b(?:please|make|it|the|video|clip|a|an|and|but|just|now|use|set|turn|to|be|in|with|without|no|add|some|style|format|shape|on|off)\b/gi, ' ')
+    .replace(/\b(?:vertical|portrait|square|landscape|widescreen|9:16|16:9|1:1|music|soundtrack|background|upbeat|soft|calm)\b/gi, ' ');
+  const style = parseStyle(change);
+  const remaining = (style ? rest.replace(style, ' ') : rest).replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return remaining.split(' ').filter(Boolean).length > 0;
+}
+
+async function rewriteScene(plan: ScriptPlan, index: number, change: string, deps: PlannerContext, signal?: AbortSignal) {
+  const scene = plan.scenes[index]!;
+  const maxWords = Math.max(4, Math.floor(scene.seconds * LIMITS.maxWordsPerSecond * 0.8));
+  const schema = {
+    type: 'object',
+    properties: {
+      narration: { type: 'string', maxLength: maxWords * 8 },
+      visualPrompt: { type: 'string', maxLength: 200 },
+      onScreenText: { type: 'string', maxLength: 60 },
+    },
+    required: ['narration', 'visualPrompt', 'onScreenText'],
+    additionalProperties: false,
+  };
+  const prompt = renderPrompt(REVISE_PROMPT, {
+    sceneNumber: index + 1,
+    narration: scene.narration,
+    visualPrompt: scene.visualPrompt,
+    change,
+    maxWords,
+  });
+  await deps.ready?.();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const answer = await deps.model.invoke([new HumanMessage(prompt)], { format: schema, maxTokens: 64 + maxWords * 3, ...(signal ? { signal } : {}) });
+    try {
+      const text = answer.text;
+      const parsed = DraftScene.safeParse(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)));
+      if (parsed.success && (parsed.data.narration.trim() || parsed.data.visualPrompt.trim())) return parsed.data;
+    } catch {
+      // not JSON: ask once more
+    }
+  }
+  // The model could not do it: the change itself becomes part of the picture.
+  const wish = change.replace(/^(?:please\s+)?(?:redo|re-do|change|make)\s+/i, '').replace(/\b(?:the\s+)?(?:scene\s*#?\d+|\w+\s+scene)\b/i, '').trim();
+  return { narration: scene.narration, visualPrompt: `${scene.visualPrompt}, ${wish}`.slice(0, 200), onScreenText: scene.onScreenText };
+}
+
+/**
+ * The plan after a change request. `scene` is 1-based (from the router) and targets one scene;
+ * without it the whole plan may change. Throws the planner's UserErrors (e.g. a length out of range).
+ */
+export async function revisePlan(
+  base: { plan: ScriptPlan; request: PlanRequest },
+  change: string,
+  scene: number | undefined,
+  deps: PlannerContext,
+  signal?: AbortSignal,
+): Promise<Revision> {
+  const { plan } = base;
+  const settings = {
+    style: parseStyle(change) ?? plan.style,
+    aspect: parseAspect(change) ?? plan.aspect,
+    music: parseMusic(change) ?? plan.music,
+  };
+  const request: PlanRequest = { ...base.request, ...settings };
+  const seconds = lengthChange(change, totalSeconds(plan));
+
+  let next: ScriptPlan;
+  if (scene !== undefined && scene >= 1 && scene <= plan.scenes.length && seconds === undefined) {
+    const rewritten = await rewriteScene(plan, scene - 1, change, deps, signal);
+    const draft = { title: plan.title, scenes: plan.scenes.map((s, i) => (i === scene - 1 ? rewritten : s)) };
+    // Same length and scene count as before, so every other scene comes out of the caps unchanged.
+    next = enforcePlan(draft, understandRequest({ ...request, seconds: totalSeconds(plan) }));
+  } else if (seconds !== undefined) {
+    const asked: PlanRequest = { ...request, seconds };
+    understandRequest(asked); // a length out of range is the user's message, before any model call
+    next = await planVideo(asked, deps, signal ? { signal } : {});
+    return { plan: next, request: asked, changed: changedScenes(plan, next) };
+  } else if (!hasMoreThanSettings(change)) {
+    next = { ...plan, ...settings };
+  } else {
+    const prompt = `${base.request.prompt}. ${change}`.slice(0, LIMITS.maxPromptChars);
+    const asked: PlanRequest = { ...request, prompt, seconds: base.request.seconds ?? totalSeconds(plan) };
+    next = await planVideo(asked, deps, signal ? { signal } : {});
+    return { plan: next, request: asked, changed: changedScenes(plan, next) };
+  }
+  return { plan: next, request, changed: changedScenes(plan, next) };
+}
