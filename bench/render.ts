@@ -29,13 +29,17 @@ try {
     const clip = await studio.render({ plan, requestedBy: { platform: 'test', userId: 'bench' } });
     endToEnd.push(seconds(start));
 
-    const scenes = plan.scenes.map((scene, index) => ({
-      imagePath: studio.storage.pathOf(keys.sceneImage(clip.jobId, index)),
-      audioPath: studio.storage.pathOf(keys.sceneAudio(clip.jobId, index)),
-      seconds: scene.seconds,
-      narration: scene.narration,
-    }));
+    // The same inputs as local files (the store may be S3), copied before the clock starts.
     const workDir = await mkdtemp(join(tmpdir(), 'spinbot-bench-base-'));
+    const scenes = await Promise.all(
+      plan.scenes.map(async (scene, index) => {
+        const imagePath = join(workDir, `scene-${index}.png`);
+        const audioPath = join(workDir, `scene-${index}.wav`);
+        await studio.storage.getToFile(keys.sceneImage(clip.jobId, index), imagePath);
+        await studio.storage.getToFile(keys.sceneAudio(clip.jobId, index), audioPath);
+        return { imagePath, audioPath, seconds: scene.seconds, narration: scene.narration };
+      }),
+    );
     start = process.hrtime.bigint();
     await encodeBaseline({ scenes, outPath: join(workDir, 'baseline.mp4'), workDir });
     baseline.push(seconds(start));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { abortError, MediaError } from './errors.ts';
 import { runFfmpeg, type FfmpegInput } from './ffmpeg.ts';
-import { buildClipGraph, buildLoudnessGraph, LIMIT_DBFS, OUTPUT, planTimeline, type GraphScene, type TimelineScene } from './graph.ts';
+import { buildClipGraph, buildLoudnessGraph, LIMIT_DBFS, musicBed, OUTPUT, planTimeline, type FrameSize, type GraphScene, type TimelineScene } from './graph.ts';
 import { buildAssDocument, narrationCues } from './subtitles.ts';
 
 export interface SceneInput {
@@ -31,6 +31,10 @@ export interface AssembleInput {
   onProgress?: (percent: number) => void;
   /** Aborting kills ffmpeg; the promise rejects with an AbortError and no output is left behind. */
   signal?: AbortSignal;
+  /** Output frame size; default 1280x720. */
+  size?: FrameSize;
+  /** A quiet generated music bed under the narration. */
+  music?: boolean;
 }
 
 export interface AssembleResult {
@@ -92,10 +96,17 @@ export async function assembleClip(input: AssembleInput): Promise<AssembleResult
       }),
     );
     const subtitlesPath = path.join(prepared.workDir, `subtitles-${randomUUID().slice(0, 8)}.ass`);
-    await writeFile(subtitlesPath, buildAssDocument(cues, { width: OUTPUT.width, height: OUTPUT.height }), 'utf8');
+    const size = input.size ?? OUTPUT;
+    await writeFile(subtitlesPath, buildAssDocument(cues, { width: size.width, height: size.height }), 'utf8');
     prepared.scratch.push(subtitlesPath);
 
-    const graph = buildClipGraph(prepared.graphScenes, { motion: true, subtitlesPath, gainDb });
+    let musicInput: number | undefined;
+    if (input.music) {
+      // Generated here (no music files to license): a soft chord, as one more ffmpeg input.
+      musicInput = prepared.inputs.length;
+      prepared.inputs.push(musicBed(prepared.timeline.reduce((sum, scene) => sum + scene.seconds, 0)));
+    }
+    const graph = buildClipGraph(prepared.graphScenes, { motion: true, subtitlesPath, gainDb, size, musicInput });
     return await encode(prepared, graph, input);
   } finally {
     await removeAll(prepared.scratch);

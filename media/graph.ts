@@ -128,15 +128,21 @@ function repeatStill(frames: number, fps: number): string {
   return `loop=loop=-1:size=1:start=0,settb=1/${fps},setpts=N,trim=end_frame=${frames}`;
 }
 
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
 /** A still at exactly the output size, repeated for the scene (the baseline's video). */
-export function stillChain(imageLabel: string, frames: number, outLabel: string): string {
-  return `[${imageLabel}]${coverScale(OUTPUT.width, OUTPUT.height)},${TO_YUV420P},${repeatStill(frames, OUTPUT.fps)}[${outLabel}]`;
+export function stillChain(imageLabel: string, frames: number, outLabel: string, size: FrameSize = OUTPUT): string {
+  return `[${imageLabel}]${coverScale(size.width, size.height)},${TO_YUV420P},${repeatStill(frames, OUTPUT.fps)}[${outLabel}]`;
 }
 
 /** A still with a whole-pixel pan (see the notes at the top of this file). */
-export function panChain(imageLabel: string, frames: number, pan: PanPlan, outLabel: string, tag: string): string {
-  if (pan.travel === 0) return stillChain(imageLabel, frames, outLabel);
-  const { width, height, fps } = OUTPUT;
+export function panChain(imageLabel: string, frames: number, pan: PanPlan, outLabel: string, tag: string, size: FrameSize = OUTPUT): string {
+  if (pan.travel === 0) return stillChain(imageLabel, frames, outLabel, size);
+  const { width, height } = size;
+  const { fps } = OUTPUT;
   const horizontal = pan.direction === 'right' || pan.direction === 'left';
   const forward = pan.direction === 'right' || pan.direction === 'down';
   const copyWidth = horizontal ? pan.scaledWidth - 2 : pan.scaledWidth;
@@ -185,7 +191,14 @@ export interface AssembleGraphOptions {
   gainDb?: number;
   /** Pan the stills; false gives the baseline's static frames. */
   motion: boolean;
+  /** Output frame size; default 1280x720 (the plan's aspect picks it). */
+  size?: FrameSize;
+  /** ffmpeg input index of a music bed, mixed quietly under the narration. */
+  musicInput?: number;
 }
+
+/** The music bed sits this far below the narration (before normalisation). */
+const MUSIC_DB = -14;
 
 /** Peak ceiling after normalisation: -1.5 dBFS, so AAC's overshoot stays below full scale. */
 export const LIMIT_DBFS = -1.5;
@@ -199,19 +212,27 @@ export function normaliseChain(gainDb: number): string {
 /** The whole clip's graph; its outputs are labelled [vout] and [aout]. */
 export function buildClipGraph(scenes: GraphScene[], options: AssembleGraphOptions): string {
   const parts: string[] = [];
+  const size = options.size ?? OUTPUT;
   let concatInputs = '';
   for (const scene of scenes) {
     const i = scene.timeline.index;
     const image = `${scene.imageInput}:v`;
     parts.push(
       options.motion
-        ? panChain(image, scene.timeline.frames, planPan(i, scene.timeline.frames), `v${i}`, `s${i}`)
-        : stillChain(image, scene.timeline.frames, `v${i}`),
+        ? panChain(image, scene.timeline.frames, planPan(i, scene.timeline.frames, size.width, size.height), `v${i}`, `s${i}`, size)
+        : stillChain(image, scene.timeline.frames, `v${i}`, size),
     );
     parts.push(narrationChain(`${scene.audioInput}:a`, scene.timeline.samples, `a${i}`));
     concatInputs += `[v${i}][a${i}]`;
   }
-  parts.push(`${concatInputs}concat=n=${scenes.length}:v=1:a=1[vcat][acat]`);
+  parts.push(`${concatInputs}concat=n=${scenes.length}:v=1:a=1[vcat][${options.musicInput === undefined ? 'acat' : 'voice'}]`);
+  if (options.musicInput !== undefined) {
+    // The bed is looped/cut to the clip by amix's duration=first; narration keeps its level.
+    parts.push(
+      `[${options.musicInput}:a]aformat=sample_fmts=fltp:sample_rates=${OUTPUT.sampleRate}:channel_layouts=mono,volume=${MUSIC_DB}dB[bed]`,
+      `[voice][bed]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[acat]`,
+    );
+  }
   parts.push(options.subtitlesPath !== undefined ? `[vcat]ass=filename=${escapeFilterValue(options.subtitlesPath)}[vout]` : '[vcat]null[vout]');
   parts.push(
     options.gainDb !== undefined
@@ -231,4 +252,14 @@ export function buildLoudnessGraph(scenes: Array<{ timeline: TimelineScene; audi
   const normalise = gainDb === undefined ? '' : `${normaliseChain(gainDb)},`;
   parts.push(`${labels}concat=n=${scenes.length}:v=0:a=1,${normalise}ebur128=framelog=verbose:peak=sample[aout]`);
   return parts.join(';');
+}
+
+/**
+ * A music bed made by ffmpeg itself: a slow A-minor chord of soft sine tones with a gentle swell,
+ * as a lavfi input lasting `seconds`. Quiet and royalty-free; real music would be a later backend.
+ */
+export function musicBed(seconds: number): { path: string; options: string[] } {
+  const tones = [220, 261.63, 329.63, 440].map((f, i) => `${(0.18 / (i + 1)).toFixed(3)}*sin(2*PI*${f}*t)`).join('+');
+  const swell = '(0.75+0.25*sin(2*PI*t/8))';
+  return { path: `aevalsrc=exprs='(${tones})*${swell}':s=${OUTPUT.sampleRate}:d=${seconds.toFixed(3)}`, options: ['-f', 'lavfi'] };
 }

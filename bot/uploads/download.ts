@@ -3,6 +3,7 @@
 // cut off the moment it grows past the limit whatever the declared size said.
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { recordUploadRejection, type UploadRejectionReason } from '../../metrics/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
 
 export interface UploadSource {
@@ -32,9 +33,15 @@ export function tooLarge(bytes: number, maxBytes: number): UserError {
   );
 }
 
+/** Counts the refusal (spinbot_upload_rejections_total) and returns the error to throw. */
+export function rejected(reason: UploadRejectionReason, error: UserError): UserError {
+  recordUploadRejection(reason);
+  return error;
+}
+
 /** Refuses before any download when the declared size is over the limit. */
 export function checkDeclaredSize(source: UploadSource, policy: Pick<DownloadPolicy, 'maxBytes'>): void {
-  if (source.declaredBytes !== undefined && source.declaredBytes > policy.maxBytes) throw tooLarge(source.declaredBytes, policy.maxBytes);
+  if (source.declaredBytes !== undefined && source.declaredBytes > policy.maxBytes) throw rejected('too_large', tooLarge(source.declaredBytes, policy.maxBytes));
 }
 
 export function isAllowedHost(url: URL, allowedHosts: string[]): boolean {
@@ -49,32 +56,32 @@ export async function downloadUpload(source: UploadSource, path: string, policy:
   try {
     url = new URL(source.url);
   } catch {
-    throw new UserError('upload.forbiddenHost', 'That attachment has no usable address; upload it again.');
+    throw rejected('forbidden_host', new UserError('upload.forbiddenHost', 'That attachment has no usable address; upload it again.'));
   }
   if (!isAllowedHost(url, policy.allowedHosts)) {
-    throw new UserError('upload.forbiddenHost', `I only download attachments from the platform's own file host, not from ${url.hostname}.`);
+    throw rejected('forbidden_host', new UserError('upload.forbiddenHost', `I only download attachments from the platform's own file host, not from ${url.hostname}.`));
   }
   const signal = AbortSignal.timeout(policy.timeoutMs ?? 60_000);
   let response: Response;
   try {
     response = await fetch(url, { signal, redirect: 'error' });
   } catch (error) {
-    throw new UserError('upload.failed', 'I could not download that file from the platform; please send it again.', { cause: error });
+    throw rejected('download_failed', new UserError('upload.failed', 'I could not download that file from the platform; please send it again.', { cause: error }));
   }
   if (!response.ok || !response.body) {
-    throw new UserError('upload.failed', `I could not download that file (the platform answered ${response.status}); please send it again.`);
+    throw rejected('download_failed', new UserError('upload.failed', `I could not download that file (the platform answered ${response.status}); please send it again.`));
   }
   const announced = Number(response.headers.get('content-length') ?? NaN);
   if (Number.isFinite(announced) && announced > policy.maxBytes) {
     await response.body.cancel().catch(() => {});
-    throw tooLarge(announced, policy.maxBytes);
+    throw rejected('too_large', tooLarge(announced, policy.maxBytes));
   }
   const out = createWriteStream(path);
   let bytes = 0;
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       bytes += chunk.byteLength;
-      if (bytes > policy.maxBytes) throw tooLarge(bytes, policy.maxBytes);
+      if (bytes > policy.maxBytes) throw rejected('too_large', tooLarge(bytes, policy.maxBytes));
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
     }
     await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
@@ -83,6 +90,6 @@ export async function downloadUpload(source: UploadSource, path: string, policy:
     out.destroy();
     await rm(path, { force: true });
     if (error instanceof Error && error.name === 'UserError') throw error;
-    throw new UserError('upload.failed', 'The download of that file broke off; please send it again.', { cause: error });
+    throw rejected('download_failed', new UserError('upload.failed', 'The download of that file broke off; please send it again.', { cause: error }));
   }
 }

@@ -11,7 +11,7 @@ import { prepareVoiceSample } from '../../media/voice-sample.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { Storage } from '../../storage/index.ts';
 import { keys } from '../../storage/keys.ts';
-import { downloadUpload, type DownloadPolicy, type UploadSource } from './download.ts';
+import { downloadUpload, rejected, type DownloadPolicy, type UploadSource } from './download.ts';
 
 export interface Owner {
   platform: 'console' | 'discord' | 'telegram';
@@ -111,22 +111,30 @@ export class VoiceLibrary {
       await downloadUpload(source, raw, policy);
       const identified = await identifyFile(raw);
       if (identified.kind === 'image' || !identified.media?.audio || (identified.kind !== 'audio' && identified.kind !== 'video')) {
-        throw new UserError('upload.unsupported', `That file is ${identified.description}, not audio. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`);
+        throw rejected('unsupported', new UserError('upload.unsupported', `That file is ${identified.description}, not audio. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`));
       }
       const sample = await prepareVoiceSample(raw, path.join(dir, 'voice.wav')).catch((error: unknown) => {
-        if (isMediaError(error)) throw new UserError('upload.unsupported', `I could not read the audio in that file. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`, { cause: error });
+        if (isMediaError(error)) {
+          throw rejected('unsupported', new UserError('upload.unsupported', `I could not read the audio in that file. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`, { cause: error }));
+        }
         throw error;
       });
       if (sample.seconds < VOICE_SECONDS.min) {
-        throw new UserError(
-          'voice.tooShort',
-          `That sample has only ${sample.seconds.toFixed(1)} s of sound once the silence is trimmed; I need ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech.`,
+        throw rejected(
+          'too_short',
+          new UserError(
+            'voice.tooShort',
+            `That sample has only ${sample.seconds.toFixed(1)} s of sound once the silence is trimmed; I need ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech.`,
+          ),
         );
       }
       if (sample.seconds > VOICE_SECONDS.max) {
-        throw new UserError(
-          'voice.tooLong',
-          `That sample is ${sample.seconds.toFixed(1)} s long; I need ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech. Trim it and send it again.`,
+        throw rejected(
+          'too_long',
+          new UserError(
+            'voice.tooLong',
+            `That sample is ${sample.seconds.toFixed(1)} s long; I need ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech. Trim it and send it again.`,
+          ),
         );
       }
       await this.storage.put(this.key(owner, name), { file: sample.outPath }, { contentType: 'audio/wav' });
@@ -150,7 +158,7 @@ export class ReferenceImages {
       await downloadUpload(source, raw, policy);
       const identified = await identifyFile(raw);
       if (identified.kind !== 'image' || !['png', 'jpeg', 'webp'].includes(identified.format)) {
-        throw new UserError('upload.unsupported', `That file is ${identified.description}, not a picture I can use. Send a PNG, JPEG or WebP image.`);
+        throw rejected('unsupported', new UserError('upload.unsupported', `That file is ${identified.description}, not a picture I can use. Send a PNG, JPEG or WebP image.`));
       }
       const key = `${imagesPrefix(owner)}reference.${identified.format === 'jpeg' ? 'jpg' : identified.format}`;
       const previous = await this.current(owner);

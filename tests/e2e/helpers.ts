@@ -16,9 +16,14 @@ export async function tempDir(t: { after(fn: () => unknown): void }, prefix = 's
   return dir;
 }
 
-export async function openTestStudio(t: { after(fn: () => unknown): void }, workerEnv: Record<string, string> = {}): Promise<Studio> {
+/** `env`: the storage settings (S3_*) for the studio and its worker; default process.env. */
+export async function openTestStudio(
+  t: { after(fn: () => unknown): void },
+  workerEnv: Record<string, string> = {},
+  env?: Record<string, string | undefined>,
+): Promise<Studio> {
   const dataDir = await tempDir(t, 'spinbot-data-');
-  const studio = await openStudio({ dataDir, workerEnv });
+  const studio = await openStudio({ dataDir, workerEnv, env });
   t.after(() => studio.close());
   return studio;
 }

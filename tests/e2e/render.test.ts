@@ -1,9 +1,10 @@
 // A plan becomes a clip through the real queue, the real Python worker and real ffmpeg.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Progress } from '../../gpu-bridge/contracts/index.ts';
 import { keys } from '../../storage/keys.ts';
-import { assertWatchableClip, handWrittenPlan, openTestStudio } from './helpers.ts';
+import { assertWatchableClip, handWrittenPlan, openTestStudio, tempDir } from './helpers.ts';
 
 test('a 20 s plan renders to a watchable 1280x720 clip with narration, through queue and worker', async (t) => {
   const studio = await openTestStudio(t);
@@ -13,7 +14,9 @@ test('a 20 s plan renders to a watchable 1280x720 clip with narration, through q
 
   assert.equal(clip.key, keys.finalClip(clip.jobId));
   assert.ok((await studio.storage.stat(clip.key))!.bytes > 50_000, 'the stored clip is suspiciously small');
-  await assertWatchableClip(studio.storage.pathOf(clip.key), { seconds: 20, sceneStarts: [0, 5, 10, 15], tolerance: 0.05 });
+  const local = join(await tempDir(t), 'final.mp4');
+  await studio.storage.getToFile(clip.key, local);
+  await assertWatchableClip(local, { seconds: 20, sceneStarts: [0, 5, 10, 15], tolerance: 0.05 });
 
   // Progress for every stage, in pipeline order, ending with assembly at 100%.
   const stages = [...new Set(progress.map((p) => p.stage))];

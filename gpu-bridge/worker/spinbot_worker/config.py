@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -22,6 +23,18 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    """Object storage (S3, MinIO); the same S3_* variables as the TypeScript side (storage/select.ts)."""
+
+    endpoint: str  # http(s)://host:port
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)  # never logged: repr=False keeps it out of tracebacks too
+    bucket: str = "spinbot"
+    region: str = "us-east-1"
+    part_size_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Config:
     redis_url: str
     data_dir: Path
@@ -32,6 +45,9 @@ class Config:
     max_stalled_count: int = 1
     backend_choices: dict[str, str] = field(default_factory=lambda: {s: "auto" for s in CONFIGURABLE_STAGES})
     plugins: tuple[str, ...] = ()
+    s3: S3Settings | None = None  # None: files under data_dir
+    metrics_port: int | None = None  # None: no /metrics server; 0: any free port
+    metrics_host: str = "127.0.0.1"
 
     @property
     def redis_url_for_logs(self) -> str:
@@ -75,10 +91,13 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
     elif urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         problems.append(f"REDIS_URL must start with redis://, rediss:// or unix://, got {redact_url(redis_url)!r}")
 
+    s3 = _s3_settings(env, problems, integer)
     data_dir_raw = env.get("SPINBOT_DATA_DIR", "").strip()
     data_dir = Path(data_dir_raw).resolve() if data_dir_raw else Path()
     if not data_dir_raw:
-        problems.append("SPINBOT_DATA_DIR is required (the folder where job artifacts are stored)")
+        # With object storage the worker needs no shared folder (it may run on another host).
+        if s3 is None:
+            problems.append("SPINBOT_DATA_DIR is required (the folder where job artifacts are stored)")
     else:
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +116,11 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
 
     plugins = tuple(p.strip() for p in env.get("SPINBOT_BACKEND_PLUGINS", "").split(",") if p.strip())
 
+    # Unset: no metrics server, so that tests and several workers on one machine do not collide.
+    metrics_port = integer("SPINBOT_WORKER_METRICS_PORT", 0, 0) if env.get("SPINBOT_WORKER_METRICS_PORT", "").strip() else None
+    if metrics_port is not None and metrics_port > 65535:
+        problems.append(f"SPINBOT_WORKER_METRICS_PORT must be a port number (0-65535), got {metrics_port}")
+
     config = Config(
         redis_url=redis_url,
         data_dir=data_dir,
@@ -107,7 +131,42 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         max_stalled_count=integer("SPINBOT_MAX_STALLED_COUNT", 1, 0),
         backend_choices=choices,
         plugins=plugins,
+        s3=s3,
+        metrics_port=metrics_port,
+        metrics_host=env.get("SPINBOT_METRICS_HOST", "").strip() or "127.0.0.1",
     )
     if problems:
         raise ConfigError(problems)
     return config
+
+
+_BUCKET_PATTERN = re.compile(r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _s3_settings(env: Mapping[str, str], problems: list[str], integer) -> S3Settings | None:
+    """S3Settings when S3_ENDPOINT is set, else None; problems name the variable, never a secret."""
+    endpoint = env.get("S3_ENDPOINT", "").strip()
+    if not endpoint:
+        return None
+    try:
+        parts = urlsplit(endpoint)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/") \
+            and parts.username is None and (parts.port is None or parts.port > 0)
+    except ValueError:
+        valid = False
+    if not valid:
+        problems.append("S3_ENDPOINT must be an http:// or https:// URL with only scheme, host and port, e.g. http://minio:9000")
+    access_key = env.get("S3_ACCESS_KEY", "").strip()
+    secret_key = env.get("S3_SECRET_KEY", "").strip()
+    for name, value in (("S3_ACCESS_KEY", access_key), ("S3_SECRET_KEY", secret_key)):
+        if not value:
+            problems.append(f"{name} is required when S3_ENDPOINT is set")
+    bucket = env.get("S3_BUCKET", "").strip() or "spinbot"
+    if not _BUCKET_PATTERN.fullmatch(bucket):
+        problems.append(f"S3_BUCKET must be 3-63 lowercase letters, digits, dots or hyphens, got {bucket!r}")
+    region = env.get("S3_REGION", "").strip() or "us-east-1"
+    if not re.fullmatch(r"[a-z0-9-]{2,32}", region):
+        problems.append(f"S3_REGION must look like us-east-1, got {region!r}")
+    part_mb = integer("S3_PART_SIZE_MB", 16, 5)  # S3's smallest part is 5 MiB
+    return S3Settings(endpoint=endpoint.rstrip("/"), access_key=access_key, secret_key=secret_key, bucket=bucket,
+                      region=region, part_size_bytes=part_mb * 1024 * 1024)

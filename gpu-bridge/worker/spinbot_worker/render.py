@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from . import metrics
 from .backends import TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
 from .errors import StageFailure
 from .runtime import JobRuntime
@@ -12,6 +13,8 @@ from .tools import wav_seconds
 
 PIPELINE = ("tts", "visuals", "upscale")
 FRAME_W, FRAME_H = 1280, 720
+# Frame size per plan aspect: mirrors FRAME_SIZES in gpu-bridge/contracts/index.ts.
+FRAME_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
 STEP_MESSAGES = {
     "tts": "Scene {n}/{count}: recording the narration",
     "visuals": "Scene {n}/{count}: drawing the picture",
@@ -74,6 +77,8 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                 audio_seconds[index] = outcome.audio_seconds
         await rt.progress(stage, 100, steps_done / steps_total * 100 if steps_total else 100,
                           f"{len(todo)} of {count} scenes done", sceneCount=count, backend=backend.name)
+        if todo:  # all scenes kept from the last render: nothing was timed
+            metrics.record_stage(stage, backend.id, timings[stage])
     for index in todo:
         rt.storage.delete(_work_key(job_id, index))
 
@@ -106,6 +111,10 @@ def _scene_requests(job: dict, index: int, count: int) -> dict:
     job_id, plan = job["jobId"], job["plan"]
     scene, number = plan["scenes"][index], index + 1
     work_key = _work_key(job_id, index)
+    width, height = FRAME_SIZES.get(plan.get("aspect", "16:9"), (FRAME_W, FRAME_H))
+    style = plan.get("style") or ""
+    # The style belongs to every picture (a GPU model reads it from the prompt).
+    prompt = f'{scene["visualPrompt"]}, {style} style' if style else scene["visualPrompt"]
     return {
         "tts": TtsRequest(
             text=scene["narration"], language=plan["language"], voice_engine=plan["voice"]["engine"],
@@ -113,13 +122,13 @@ def _scene_requests(job: dict, index: int, count: int) -> dict:
             reference_key=plan["voice"].get("referenceKey"), max_seconds=scene["seconds"],
             out_key=scene_key(job_id, index, "wav")),
         "visuals": VisualsRequest(
-            prompt=scene["visualPrompt"], seed=job["seed"],
+            prompt=prompt, seed=job["seed"],
             # Scene 1 without its own text opens with the title.
             text=scene["onScreenText"] or (plan["title"] if index == 0 else ""),
-            scene=number, scene_count=count, width=FRAME_W, height=FRAME_H,
+            scene=number, scene_count=count, width=width, height=height,
             reference_image_key=job.get("referenceImageKey"), out_key=work_key),
         "upscale": UpscaleRequest(in_key=work_key, out_key=scene_key(job_id, index, "png"),
-                                  width=FRAME_W, height=FRAME_H),
+                                  width=width, height=height),
     }
 
 

@@ -1,8 +1,8 @@
 """Artifact storage by key. The worker reads and writes media only through this interface.
 
 Keys follow the StorageKey contract: relative, no "..", characters [A-Za-z0-9._/-], at most 512
-characters. FileStorage roots keys under SPINBOT_DATA_DIR; an S3/MinIO implementation can
-implement the same methods (put_file/put_bytes map to PUT, get_to_file/open to GET, ...).
+characters. FileStorage roots keys under SPINBOT_DATA_DIR; S3Storage (s3_storage.py) keeps them in
+a bucket when S3_ENDPOINT is set, so the worker can run on another host than the bot.
 """
 
 from __future__ import annotations
@@ -45,6 +45,32 @@ def validate_key(key: str) -> str:
     return key
 
 
+# Mirrors storage/keys.ts: object storage expires a job's intermediates (tagged at write time)
+# through a bucket lifecycle rule; the clip and its plan stay, as do users' files outside jobs/.
+INTERMEDIATE_TAG = ("spinbot-kind", "intermediate")
+_KEPT_JOB_FILES = {"final.mp4", "plan.json"}
+_JOB_FILE = re.compile(r"jobs/[^/]+/(.+)")
+
+_CONTENT_TYPES = {
+    "mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime",
+    "wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "oga": "audio/ogg", "m4a": "audio/mp4", "flac": "audio/flac",
+    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
+    "json": "application/json", "srt": "application/x-subrip", "ass": "text/x-ssa", "vtt": "text/vtt",
+    "txt": "text/plain; charset=utf-8", "md": "text/markdown; charset=utf-8",
+}
+
+
+def is_intermediate(key: str) -> bool:
+    match = _JOB_FILE.fullmatch(key)
+    return match is not None and match.group(1) not in _KEPT_JOB_FILES
+
+
+def content_type_for(key: str) -> str:
+    """The Content-Type stored with an object: from the key's extension."""
+    extension = key.rsplit(".", 1)[-1].lower() if "." in key.rsplit("/", 1)[-1] else ""
+    return _CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
 def scene_key(job_id: str, scene_index: int, extension: str) -> str:
     """jobs/<jobId>/scene-01.<ext> for the first scene (index 0): 1-based, 2 digits."""
     return validate_key(f"jobs/{job_id}/scene-{scene_index + 1:02d}.{extension}")
@@ -82,11 +108,18 @@ class Storage(ABC):
     def delete(self, key: str) -> None:
         """Remove the object; deleting a missing key is not an error."""
 
+    def describe(self) -> str:
+        """Where the objects are, for logs (no credentials)."""
+        return type(self).__name__
+
 
 class FileStorage(Storage):
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def describe(self) -> str:
+        return f"files under {self.root}"
 
     def path_for(self, key: str) -> Path:
         path = (self.root / validate_key(key)).resolve()
@@ -163,3 +196,12 @@ class FileStorage(Storage):
                 folder.rmdir()
             except OSError:  # not empty (or raced by a writer): keep it
                 break
+
+
+def open_storage(config) -> Storage:
+    """The storage the configuration names: S3 when S3_ENDPOINT is set, else files under the data dir."""
+    if config.s3 is not None:
+        from .s3_storage import S3Storage  # boto3 is only imported when it is used
+
+        return S3Storage(config.s3)
+    return FileStorage(config.data_dir)

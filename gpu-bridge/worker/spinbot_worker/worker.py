@@ -26,12 +26,13 @@ from pathlib import Path
 import redis.asyncio as aioredis
 from bullmq import Worker
 
+from . import metrics
 from .backends import BackendRegistry, build_registry, detect_gpu
 from .config import CONFIGURABLE_STAGES, Config, ConfigError
 from .errors import StageFailure, unexpected
 from .pipeline import handle_job
 from .runtime import JobRuntime
-from .storage import FileStorage, Storage
+from .storage import Storage, open_storage
 
 log = logging.getLogger("spinbot_worker")
 
@@ -120,12 +121,14 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
                 _log_failure(job, failure, started)
                 raise failure.to_queue_error() from error
         log.info("job %s finished in %.1f s", job.id, time.monotonic() - started)
+        metrics.record_job("completed")
         return result
 
     return process
 
 
 def _log_failure(job, failure: StageFailure, started: float) -> None:
+    metrics.record_failure(failure)
     log.warning("job %s failed in %.1f s: stage=%s code=%s retryable=%s: %s", job.id, time.monotonic() - started,
                 failure.stage, failure.code, failure.retryable, failure.message)
 
@@ -145,7 +148,12 @@ async def _check_redis(config: Config) -> str | None:
 async def run_worker(config: Config) -> int:
     """Consume jobs until SIGTERM/SIGINT; returns the process exit code."""
     registry = make_registry(config)
-    storage = FileStorage(config.data_dir)
+    try:
+        storage = open_storage(config)
+    except Exception as error:  # unreachable object storage, bad credentials: say so and stop
+        log.error("cannot open storage: %s: %s", type(error).__name__, error)
+        return 1
+    log.info("storage: %s", storage.describe())
     gpu = detect_gpu()
     log.info("GPU: %s", gpu or "none detected")
     problem = await _check_redis(config)
@@ -153,15 +161,27 @@ async def run_worker(config: Config) -> int:
         log.error("cannot reach Redis at %s: %s", config.redis_url_for_logs, problem)
         return 1
 
+    liveness = metrics.Liveness(asyncio.get_running_loop())
+    try:
+        metrics_server = metrics.serve(config.metrics_host, config.metrics_port, liveness)
+    except OSError as error:  # e.g. the port is taken: the operator asked for metrics, so stop
+        log.error("cannot serve metrics on %s:%s (SPINBOT_WORKER_METRICS_PORT): %s", config.metrics_host,
+                  config.metrics_port, error)
+        return 1
+
     # One client for the whole process (cancel checks); bullmq opens its own connections.
     redis_client = aioredis.from_url(config.redis_url)
+    liveness.redis_ping = redis_client.ping
     try:
-        return await _consume(config, registry, storage, redis_client)
+        return await _consume(config, registry, storage, redis_client, liveness)
     finally:
+        if metrics_server is not None:
+            await asyncio.to_thread(metrics_server.close)
         await redis_client.aclose()
 
 
-async def _consume(config: Config, registry: BackendRegistry, storage: Storage, redis_client: aioredis.Redis) -> int:
+async def _consume(config: Config, registry: BackendRegistry, storage: Storage, redis_client: aioredis.Redis,
+                   liveness: metrics.Liveness | None = None) -> int:
     active = ActiveJobs()
     worker = Worker(config.queue, make_processor(config, registry, storage, active, redis_client), {
         "connection": config.redis_url,
@@ -193,6 +213,8 @@ async def _consume(config: Config, registry: BackendRegistry, storage: Storage, 
         loop.add_signal_handler(signum, on_signal, signum)
 
     running = asyncio.ensure_future(worker.run())
+    if liveness is not None:
+        liveness.attach(worker, running, active)
     # Ready means consuming: worker.running turns True once run() has registered and started its
     # lock and stalled-job timers (closing before that leaves run() reconnecting for seconds).
     while not worker.running and not running.done():

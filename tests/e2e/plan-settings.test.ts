@@ -1,0 +1,60 @@
+// A plan's settings reach the clip: the aspect picks the frame size, music adds a bed under the
+// narration, and refining reuses the stored scenes of the earlier job (real worker, real ffmpeg).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { probeMedia } from '../../media/probe.ts';
+import { keys } from '../../storage/keys.ts';
+import { handWrittenPlan, openTestStudio } from './helpers.ts';
+
+test('a vertical plan with music becomes a 720x1280 clip whose quiet parts carry music', async (t) => {
+  const studio = await openTestStudio(t);
+  const base = handWrittenPlan(6, 2);
+  const plain = await studio.render({ plan: base, requestedBy: { platform: 'test', userId: 'u' } });
+  const vertical = await studio.render({ plan: { ...base, aspect: '9:16', music: true }, requestedBy: { platform: 'test', userId: 'u' } });
+
+  const video = (await probeMedia(vertical.location)).video!;
+  assert.equal(`${video.width}x${video.height}`, '720x1280');
+  assert.ok(Math.abs(vertical.seconds - 6) < 0.2, `${vertical.seconds} s`);
+  const plainVideo = (await probeMedia(plain.location)).video!;
+  assert.equal(`${plainVideo.width}x${plainVideo.height}`, '1280x720');
+
+  // The pauses after each narration are silent without music and carry the bed with it.
+  const withMusic = quietestWindowDb(vertical.location, 6);
+  const without = quietestWindowDb(plain.location, 6);
+  assert.ok(without < -60, `the plain clip has silent pauses (${without} dB)`);
+  assert.ok(withMusic > -40 && withMusic > without + 20, `quietest 0.25 s with music ${withMusic} dB vs without ${without} dB`);
+});
+
+test('refining reuses the unchanged scenes of the earlier job and renders only the changed one', async (t) => {
+  const studio = await openTestStudio(t);
+  const plan = handWrittenPlan(6, 2);
+  const first = await studio.render({ plan, requestedBy: { platform: 'test', userId: 'u' } });
+  const changed = { ...plan, scenes: plan.scenes.map((s, i) => (i === 1 ? { ...s, visualPrompt: 'a sunset over the sea', onScreenText: 'Sunset' } : s)) };
+  const stages: string[] = [];
+  const second = await studio.render(
+    { plan: changed, requestedBy: { platform: 'test', userId: 'u' }, reuseFrom: { jobId: first.jobId, scenes: [0] } },
+    (p) => stages.push(`${p.stage}:${p.message}`),
+  );
+  const [a0, b0, a1, b1] = await Promise.all([
+    studio.storage.get(keys.sceneImage(first.jobId, 0)),
+    studio.storage.get(keys.sceneImage(second.jobId, 0)),
+    studio.storage.get(keys.sceneImage(first.jobId, 1)),
+    studio.storage.get(keys.sceneImage(second.jobId, 1)),
+  ]);
+  assert.ok(a0.equals(b0), 'scene 1 is the same picture');
+  assert.ok(!a1.equals(b1), 'scene 2 was drawn again');
+  assert.ok(stages.some((s) => /1 of 2 scenes done/.test(s)), `only one scene rendered per stage: ${stages.join(' | ')}`);
+  assert.ok(Math.abs(second.seconds - 6) < 0.2);
+});
+
+/** Mean volume of the quietest 0.25 s window of the clip's audio (ffmpeg volumedetect per window). */
+function quietestWindowDb(file: string, seconds: number): number {
+  let quietest = Infinity;
+  for (let start = 0; start + 0.25 <= seconds; start += 0.25) {
+    const run = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-ss', String(start), '-t', '0.25', '-i', file, '-map', '0:a:0', '-af', 'volumedetect', '-f', 'null', '-'], { encoding: 'utf8' });
+    const mean = /mean_volume:\s*(-?[\d.]+|-inf) dB/.exec(run.stderr)?.[1];
+    quietest = Math.min(quietest, mean === undefined || mean === '-inf' ? -120 : Number(mean));
+  }
+  return quietest;
+}
