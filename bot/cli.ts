@@ -80,7 +80,13 @@ export async function runGenerateCommand(args: string[], config: Config): Promis
 
   const board = new ProgressBoard(process.stderr);
   // The worker starts while the planner thinks; both take a few seconds.
-  const studioReady = openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
+  // A one-shot command serves no metrics: the long-running bot beside it may hold that port.
+  const studioReady = openStudio({
+    dataDir: config.SPINBOT_DATA_DIR,
+    stateDir: config.SPINBOT_STATE_DIR,
+    redisUrl: config.REDIS_URL,
+    env: { ...process.env, SPINBOT_METRICS_PORT: '' },
+  });
   studioReady.catch(() => {}); // awaited below; avoid an unhandled rejection while planning
   let plan: ScriptPlan;
   try {

@@ -1,11 +1,27 @@
-# The Python worker. The CPU backends need only ffmpeg and espeak-ng; GPU backends (a later
-# release) add a CUDA PyTorch base and requirements-gpu.txt.
-FROM python:3.11-slim-bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core \
+# The Python worker: CPU backends (ffmpeg, espeak-ng) and the GPU backends' CUDA PyTorch.
+# Build from the repository root: docker build -f deploy/worker.Dockerfile .
+# pytorch/pytorch pins PyTorch and the CUDA runtime together; CUDA 12.8 needs an NVIDIA driver
+# of the 570 series or newer on the host and covers Turing through Blackwell (RTX 20xx-50xx) cards.
+FROM pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
+
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
+# Fail the build here, not at run time, if a new base image changes Python under us.
+RUN python -c "import sys; assert sys.version_info >= (3, 11), 'the worker needs Python 3.11+, got ' + sys.version"
+
 WORKDIR /app
-COPY gpu-bridge/worker/requirements.txt gpu-bridge/worker/requirements.txt
-RUN pip install --no-cache-dir -r gpu-bridge/worker/requirements.txt
+COPY gpu-bridge/worker/requirements.txt gpu-bridge/worker/requirements-gpu.txt gpu-bridge/worker/
+# The constraint keeps the base's CUDA build of torch: a requirement that wants another torch fails
+# the build instead of silently swapping it for a different one.
+RUN python -c "import importlib.metadata as m; have = {d.metadata['Name'].lower() for d in m.distributions()}; print('\n'.join(f'{p}=={m.version(p)}' for p in ('torch', 'torchvision', 'torchaudio') if p in have))" \
+        > /tmp/torch-constraints.txt \
+    && grep -q '^torch==' /tmp/torch-constraints.txt \
+    && pip install --no-cache-dir -c /tmp/torch-constraints.txt -r gpu-bridge/worker/requirements.txt -r gpu-bridge/worker/requirements-gpu.txt
 COPY gpu-bridge/ gpu-bridge/
+
+RUN useradd --create-home --uid 1000 spinbot && mkdir -p /data && chown spinbot:spinbot /data
+USER spinbot
 ENV PYTHONPATH=/app/gpu-bridge/worker PYTHONUNBUFFERED=1 SPINBOT_DATA_DIR=/data
 CMD ["python", "-m", "spinbot_worker"]

@@ -138,16 +138,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
 export interface Services {
   redisUrl: string;
-  worker: WorkerHandle;
+  /** null when the workers run elsewhere (SPINBOT_LOCAL_WORKER=false, e.g. the compose stack). */
+  worker: WorkerHandle | null;
   stop(): Promise<void>;
 }
 
-/** Redis (private unless REDIS_URL is given) plus one worker; stop() ends both, worker first. */
+/**
+ * Redis (private unless REDIS_URL is given) plus one worker; stop() ends both, worker first.
+ * `localWorker: false` starts no worker: the queue's workers are separate processes or hosts.
+ */
 export async function startServices(options: {
   dataDir: string;
   stateDir?: string;
   redisUrl?: string;
   workerEnv?: Record<string, string>;
+  localWorker?: boolean;
 }): Promise<Services> {
   const logDir = options.stateDir ? join(options.stateDir, 'logs') : undefined;
   if (logDir) mkdirSync(logDir, { recursive: true });
@@ -157,6 +162,9 @@ export async function startServices(options: {
         dir: options.stateDir && join(options.stateDir, 'redis'),
         logFile: logDir && join(logDir, 'redis.log'),
       });
+  if (options.localWorker === false) {
+    return { redisUrl: redis.url, worker: null, stop: () => redis.stop() };
+  }
   let worker: WorkerHandle;
   try {
     worker = await startWorker({

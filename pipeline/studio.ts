@@ -41,6 +41,8 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
     redisUrl: options.redisUrl,
     // The worker reads and writes the same store.
     workerEnv: { ...storageEnvFor(env), ...options.workerEnv },
+    // In the compose stack the worker is its own container (with the GPU); the bot starts none.
+    localWorker: !/^(?:false|0|no)$/i.test(env.SPINBOT_LOCAL_WORKER ?? ''),
   });
   const queue = new GpuQueue(services.redisUrl);
   try {
