@@ -52,6 +52,11 @@ export const ChatEnv = z.object({
   SPINBOT_MIN_VIDEO_KBPS: count(300),
   /** Minimum time between two edits of a status message. */
   SPINBOT_PROGRESS_EDIT_MS: count(1200),
+  /** Render plans at once instead of asking Approve / Edit / Cancel first ("true" or "false"). */
+  SPINBOT_AUTO_APPROVE: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((value) => value === 'true' || value === '1'),
 });
 
 export type ChatConfig = z.infer<typeof ChatEnv>;

@@ -1,14 +1,14 @@
 // The console as a ChatChannel: text on a stream, progress as the console's own per-stage bars
-// (bot/console/progress.ts), questions answered by typing a choice. bot/console/chat.ts keeps its
-// own loop for now; this adapter is what lets the shared job runner and the agent use the console.
+// (bot/console/progress.ts), questions answered by typing a choice. The console chat
+// (bot/console/chat.ts) runs the shared job runner and conversation agent through it.
 import type { Interface } from 'node:readline/promises';
 import { ProgressBoard } from './console/progress.ts';
 import { describeFailure, formatProgress, type ChannelButton, type ChatChannel, type ProgressView } from './channel.ts';
 
 export interface ConsoleChannelOptions {
   output: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Answers to ask() are read from here. */
-  readline: Interface;
+  /** Answers to ask() are read from here; without one, ask() gets no answer (the console chat asks in words instead). */
+  readline?: Interface;
   userId?: string;
 }
 
@@ -79,6 +79,7 @@ export class ConsoleChannel implements ChatChannel {
   private async readChoice(question: string, labels: string, choices: ChannelButton[], signal: AbortSignal): Promise<string | null> {
     for (;;) {
       let line: string;
+      if (!this.options.readline) return null;
       try {
         line = (await this.options.readline.question(`${question}\n${labels} > `, { signal })).trim().toLowerCase();
       } catch {

@@ -5,6 +5,7 @@ import type { Studio } from '../pipeline/studio.ts';
 import { JobLimits, RedisDailyCounter } from './access.ts';
 import { PendingAsks } from './channel.ts';
 import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
+import { createConversation } from './conversation.ts';
 import { JobRunner } from './jobs.ts';
 import { VoiceLibrary } from './uploads/voices.ts';
 import type { Planner } from './planner.ts';
@@ -40,7 +41,8 @@ export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (
   });
   const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
   const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
-  return { limits, voices, jobs, asks: new PendingAsks() };
+  const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
+  return { limits, voices, jobs, asks: new PendingAsks(), conversation };
 }
 
 export async function startChatFrontEnds(deps: FrontEndDeps): Promise<FrontEnd & { started: Array<'discord' | 'telegram'> }> {

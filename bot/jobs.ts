@@ -23,6 +23,8 @@ export interface GenerateSpec {
   seed?: number;
   /** A stored reference picture (kept for image-conditioned GPU visuals). */
   referenceImageKey?: string;
+  /** Refining a made clip: its unchanged scenes (0-based) are reused instead of rendered. */
+  reuse?: { jobId: string; scenes: number[] };
 }
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -286,6 +288,7 @@ export class JobRunner {
           jobId: record.jobId,
           seed: record.spec.seed,
           referenceImageKey: record.spec.referenceImageKey,
+          reuseFrom: record.spec.reuse,
           signal,
         },
         (p) => {
@@ -337,7 +340,9 @@ export class JobRunner {
       const original = path.join(workDir, 'clip.mp4');
       await this.deps.studio.storage.getToFile(clip.key, original);
       const fit = await fitToSize(original, { maxBytes: channel.uploadLimitBytes, minVideoKbps: this.deps.minVideoKbps, workDir });
-      let summary = formatClip(clip, `"${record.plan.title}"`);
+      // The console user reads files on this machine: the stored clip's own path (or link) is named.
+      const local = channel.platform === 'console';
+      let summary = formatClip(clip, local ? clip.location : `"${record.plan.title}"`);
       if (record.spec.voiceName && !voiceWasCloned(clip)) {
         // Said plainly where the voice is named: the saved voice was not used, and why.
         const tts = clip.backends.tts ?? 'espeak-ng (CPU)';
@@ -346,7 +351,9 @@ export class JobRunner {
       }
       const lines = [summary];
       if (record.spec.referenceImageKey) lines.push('Your reference picture is saved; the CPU title cards do not use pictures yet.');
+      if (record.plan.scenes.length > 1) lines.push(`To change one scene, say e.g. "redo scene 2 with a sunset".`);
       const buttons = [jobButtons.retry(record.jobId), jobButtons.variation(record.jobId)];
+      if (local) return channel.reply(lines.join('\n'));
       if (fit.fits) {
         if (fit.reencoded) lines.push(`Re-encoded to ${formatBytes(fit.bytes)} to fit the ${formatBytes(channel.uploadLimitBytes)} upload limit.`);
         const named = path.join(workDir, `${slug(record.plan.title)}.mp4`);

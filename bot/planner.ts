@@ -3,7 +3,10 @@
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { planVideo, type PlanRequest } from '../agent/graph.ts';
 import { createChatModel } from '../agent/llm/index.ts';
+import type { PlannerChatModel } from '../agent/llm/types.ts';
 import { understandRequest } from '../agent/nodes/understand.ts';
+import { recordPlan, secondsSince } from '../metrics/index.ts';
+import { isUserError } from '../pipeline/errors.ts';
 import type { Config } from './config.ts';
 
 export type { PlanRequest } from '../agent/graph.ts';
@@ -14,6 +17,8 @@ export interface Planner {
   /** Throws a UserError for bad input; never calls the model. */
   validate(request: PlanRequest): void;
   plan(request: PlanRequest): Promise<ScriptPlan>;
+  /** The chat model behind it: the conversation routes messages and rewrites scenes with it too. */
+  llm: { model: PlannerChatModel; ready?: () => Promise<void> };
 }
 
 export function createPlanner(config: Config): Planner {
@@ -22,6 +27,17 @@ export function createPlanner(config: Config): Planner {
   return {
     label: handle.label,
     validate: (request) => void understandRequest(request),
-    plan: (request) => planVideo(request, handle),
+    async plan(request) {
+      const started = performance.now();
+      try {
+        const plan = await planVideo(request, handle);
+        recordPlan(handle.label, 'ok', secondsSince(started));
+        return plan;
+      } catch (error) {
+        recordPlan(handle.label, isUserError(error) && error.id === 'plan.invalid' ? 'invalid' : 'error', secondsSince(started));
+        throw error;
+      }
+    },
+    llm: handle,
   };
 }

@@ -26,33 +26,37 @@ import { answeringTools, generateVideo, refineVideo, type AnsweringToolName } fr
 
 type Config = LangGraphRunnableConfig<ConversationContext>;
 
-function contextOf(config: Config): ConversationContext {
+function contextOf(config: Config): ConversationContext & { plan: NonNullable<ConversationContext['plan']> } {
   const context = config.context;
   if (!context?.model || !context.actions) throw new Error('conversation: pass { context: { model, actions } } on every turn');
-  return context;
+  const plan = context.plan ?? ((request: PlanRequest, signal?: AbortSignal) => planVideo(request, context, signal ? { signal } : {}));
+  return { ...context, plan };
 }
 
 const newPlanId = () => randomBytes(4).toString('hex');
 const say = (text: string) => [{ text }];
+const sayError = (error: unknown) => [{ text: describeFailure(error), error: true }];
 
 export const APPROVE_WORDS = /^(?:y|yes|yep|yeah|ok|okay|sure|approve|approved|go|go ahead|do it|render it|looks good|lgtm|👍)[.!\s]*$/i;
 export const CANCEL_WORDS = /^(?:n|no|nope|cancel|stop|drop it|never ?mind|forget it)[.!\s]*$/i;
 
 async function route(state: ConversationStateType, config: Config): Promise<Command> {
   const context = contextOf(config);
-  const intent = await routeIntent(state.turn, { pending: state.pending, lastJob: state.lastJob }, state.history, {
-    model: context.model,
-    ready: context.ready,
-    signal: config.signal,
-  });
+  const intent =
+    state.direct ??
+    (await routeIntent(state.turn, { pending: state.pending, lastJob: state.lastJob }, state.history, {
+      model: context.model,
+      ready: context.ready,
+      signal: config.signal,
+    }));
   const next = intent.tool === 'generate_video' ? 'generate' : intent.tool === 'refine_video' ? 'revise' : 'answer';
-  return new Command({ goto: next, update: { intent, history: [{ role: 'user', text: state.turn }] } });
+  return new Command({ goto: next, update: { intent, direct: null, history: [{ role: 'user', text: state.turn }] } });
 }
 
 /** A failure the user should read ends the turn with one sentence; anything else is a bug. */
 function failed(error: unknown, state: ConversationStateType): Command {
   if (!isUserError(error)) throw error;
-  return new Command({ goto: state.pending ? 'approve' : END, update: { outbox: say(describeFailure(error)) } });
+  return new Command({ goto: state.pending ? 'approve' : END, update: { outbox: sayError(error) } });
 }
 
 async function generate(state: ConversationStateType, config: Config): Promise<Command> {
@@ -60,7 +64,7 @@ async function generate(state: ConversationStateType, config: Config): Promise<C
   try {
     const args = generateVideo.schema.parse(state.intent?.args ?? {});
     const request: PlanRequest = { ...context.defaults, prompt: args.prompt, seconds: args.seconds, style: args.style, aspect: args.aspect, music: args.music };
-    const plan = await planVideo(request, context, config.signal ? { signal: config.signal } : {});
+    const plan = await context.plan(request, config.signal);
     return new Command({ goto: 'approve', update: { pending: { planId: newPlanId(), request, plan, voiceName: args.voice } } });
   } catch (error) {
     return failed(error, state);
@@ -121,18 +125,22 @@ async function dispatch(state: ConversationStateType, config: Config): Promise<C
     const job = await actions.dispatch({ dispatchId: pending.planId, plan: pending.plan, voiceName: pending.voiceName, reuse });
     const kept = reuse ? ` Keeping ${reuse.scenes.length} of ${pending.plan.scenes.length} scenes from the last video.` : '';
     const line = job.queuePosition && job.queuePosition > 1 ? ` Number ${job.queuePosition} in line.` : '';
+    // One-shot use (auto-approve) needs no "approved" line; the status message says it all.
+    const note = contextOf(config).autoApprove && !kept ? [] : say(`Approved: making "${pending.plan.title}".${line}${kept}`);
     return new Command({
       goto: END,
       update: {
         pending: null,
         lastJob: { jobId: job.jobId, plan: pending.plan, request: pending.request, voiceName: pending.voiceName },
-        outbox: say(`Approved: making "${pending.plan.title}".${line}${kept}`),
+        outbox: note,
       },
     });
   } catch (error) {
-    // Not started (e.g. the daily limit): the plan stays, so it can be approved later.
+    // Not started (e.g. the daily limit): the plan stays, so it can be approved later - unless
+    // nobody is asked (auto-approve), where it is dropped instead of retried in a loop.
     if (!isUserError(error)) throw error;
-    return new Command({ goto: 'approve', update: { outbox: say(describeFailure(error)) } });
+    if (contextOf(config).autoApprove) return new Command({ goto: END, update: { pending: null, outbox: sayError(error) } });
+    return new Command({ goto: 'approve', update: { outbox: sayError(error) } });
   }
 }
 
@@ -141,14 +149,14 @@ async function answer(state: ConversationStateType, config: Config): Promise<Com
   const tools = answeringTools(contextOf(config).actions);
   // Each tool checks its own arguments against its zod schema when invoked.
   const chosen = tools[(intent?.tool ?? 'show_help') as AnsweringToolName] as unknown as { invoke(args: unknown): Promise<unknown> };
-  let reply: string;
+  const goto = state.pending ? 'approve' : END;
   try {
-    reply = String(await chosen.invoke(intent?.args ?? {}));
+    const reply = String(await chosen.invoke(intent?.args ?? {}));
+    return new Command({ goto, update: { outbox: say(reply), history: [{ role: 'bot', text: reply }] } });
   } catch (error) {
     if (!isUserError(error)) throw error;
-    reply = describeFailure(error);
+    return new Command({ goto, update: { outbox: sayError(error) } });
   }
-  return new Command({ goto: state.pending ? 'approve' : END, update: { outbox: say(reply), history: [{ role: 'bot', text: reply }] } });
 }
 
 export function buildConversationGraph() {

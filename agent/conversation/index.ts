@@ -3,7 +3,7 @@
 import { Command, type BaseCheckpointSaver } from '@langchain/langgraph';
 import type { ChatModelHandle } from '../llm/types.ts';
 import { createConversationGraph, type ConversationGraph } from './graph.ts';
-import type { ApprovalAnswer, ApprovalRequest, ConversationContext, ConversationStateType, PendingPlan } from './state.ts';
+import type { ApprovalAnswer, ApprovalRequest, ConversationContext, ConversationStateType, Intent, PendingPlan } from './state.ts';
 import type { AgentActions } from './tools.ts';
 
 export type { AgentActions, DispatchRequest } from './tools.ts';
@@ -13,6 +13,8 @@ export { HELP_TEXT } from './tools.ts';
 export interface TurnResult {
   /** Replies to post, in order. */
   replies: string[];
+  /** What went wrong this turn (one sentence each), to show privately where the platform can. */
+  errors: string[];
   /** A plan waiting for Approve / Edit / Cancel, to show with buttons. */
   approval?: ApprovalRequest;
   /** The job this turn queued. */
@@ -40,7 +42,7 @@ export class ConversationAgent {
   private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly llm: Pick<ChatModelHandle, 'model' | 'ready'>,
+    private readonly llm: Pick<ChatModelHandle, 'model'> & Partial<Pick<ChatModelHandle, 'ready'>> & { plan?: ConversationContext['plan'] },
     checkpointer: BaseCheckpointSaver,
     private readonly options: { autoApprove?: boolean } = {},
   ) {
@@ -56,11 +58,22 @@ export class ConversationAgent {
     });
   }
 
+  /** A command with its options already parsed (e.g. /generate): planned without asking the router. */
+  command(threadId: string, text: string, intent: Omit<Intent, 'via'>, turn: TurnOptions): Promise<TurnResult> {
+    return this.serial(threadId, async () => {
+      const direct: Intent = { ...intent, via: 'rule' };
+      // A command replaces a plan still waiting: the old plan is dropped first.
+      const config = this.config(threadId, turn);
+      if (await this.waitingApproval(threadId)) await this.graph.invoke(new Command({ resume: { action: 'cancel' } satisfies ApprovalAnswer }), config);
+      return this.run(config, { turn: text, direct });
+    });
+  }
+
   /** A press of Approve / Edit / Cancel on the plan `planId` (a press on an older plan is refused). */
   decide(threadId: string, answer: Exclude<ApprovalAnswer, { action: 'text' }> & { planId: string }, turn: TurnOptions): Promise<TurnResult> {
     return this.serial(threadId, async () => {
       const waiting = await this.waitingApproval(threadId);
-      if (!waiting || waiting.planId !== answer.planId) return { replies: [STALE_PLAN_REPLY] };
+      if (!waiting || waiting.planId !== answer.planId) return { replies: [], errors: [STALE_PLAN_REPLY] };
       return this.run(this.config(threadId, turn), new Command({ resume: answer }));
     });
   }
@@ -80,6 +93,7 @@ export class ConversationAgent {
     const context: ConversationContext = {
       model: this.llm.model,
       ready: this.llm.ready,
+      plan: this.llm.plan,
       actions: turn.actions,
       defaults: turn.defaults,
       autoApprove: turn.autoApprove ?? this.options.autoApprove,
@@ -87,7 +101,7 @@ export class ConversationAgent {
     return { configurable: { thread_id: threadId }, context, ...(turn.signal ? { signal: turn.signal } : {}) };
   }
 
-  private async run(config: ReturnType<ConversationAgent['config']>, input: Command | { turn: string }): Promise<TurnResult> {
+  private async run(config: ReturnType<ConversationAgent['config']>, input: Command | { turn: string; direct?: Intent }): Promise<TurnResult> {
     const before = (await this.graph.getState(config)).values as Partial<ConversationStateType>;
     const lastSeq = before.outbox?.at(-1)?.seq ?? 0;
     await this.graph.invoke(input as never, config);
@@ -95,7 +109,13 @@ export class ConversationAgent {
     const values = after.values as ConversationStateType;
     const approval = after.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
     const dispatched = values.lastJob && values.lastJob.jobId !== before.lastJob?.jobId ? values.lastJob.jobId : undefined;
-    return { replies: values.outbox.filter((m) => m.seq > lastSeq).map((m) => m.text), approval, dispatchedJobId: dispatched };
+    const added = values.outbox.filter((m) => m.seq > lastSeq);
+    return {
+      replies: added.filter((m) => !m.error).map((m) => m.text),
+      errors: added.filter((m) => m.error).map((m) => m.text),
+      approval,
+      dispatchedJobId: dispatched,
+    };
   }
 
   private serial<T>(threadId: string, step: () => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@
 // the change added. Afterwards every plan passes the same caps as a new one (enforcePlan).
 import { HumanMessage } from '@langchain/core/messages';
 import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
-import { planVideo, type PlannerContext, type PlanRequest } from '../graph.ts';
+import type { PlannerContext, PlanRequest } from '../graph.ts';
 import { enforcePlan } from '../nodes/enforce.ts';
 import { parseAspect, parseDurationSeconds, parseMusic, parseStyle, understandRequest } from '../nodes/understand.ts';
 import { renderPrompt } from '../prompts.ts';
@@ -101,7 +101,7 @@ export async function revisePlan(
   base: { plan: ScriptPlan; request: PlanRequest },
   change: string,
   scene: number | undefined,
-  deps: PlannerContext,
+  deps: PlannerContext & { plan: (request: PlanRequest, signal?: AbortSignal) => Promise<ScriptPlan> },
   signal?: AbortSignal,
 ): Promise<Revision> {
   const { plan } = base;
@@ -122,14 +122,14 @@ export async function revisePlan(
   } else if (seconds !== undefined) {
     const asked: PlanRequest = { ...request, seconds };
     understandRequest(asked); // a length out of range is the user's message, before any model call
-    next = await planVideo(asked, deps, signal ? { signal } : {});
+    next = await deps.plan(asked, signal);
     return { plan: next, request: asked, changed: changedScenes(plan, next) };
   } else if (!hasMoreThanSettings(change)) {
     next = { ...plan, ...settings };
   } else {
     const prompt = `${base.request.prompt}. ${change}`.slice(0, LIMITS.maxPromptChars);
     const asked: PlanRequest = { ...request, prompt, seconds: base.request.seconds ?? totalSeconds(plan) };
-    next = await planVideo(asked, deps, signal ? { signal } : {});
+    next = await deps.plan(asked, signal);
     return { plan: next, request: asked, changed: changedScenes(plan, next) };
   }
   return { plan: next, request, changed: changedScenes(plan, next) };

@@ -41,6 +41,8 @@ export interface HistoryEntry {
 export interface Outgoing {
   seq: number;
   text: string;
+  /** Something went wrong (a limit, a length out of range): shown privately where possible. */
+  error?: boolean;
 }
 
 /** What the approval interrupt shows; the front-end turns it into a message with buttons. */
@@ -71,6 +73,8 @@ export const ConversationState = Annotation.Root({
     default: () => [],
   }),
   intent: Annotation<Intent | undefined>,
+  /** An intent given by a command (e.g. /generate with options): routing is skipped once. */
+  direct: Annotation<Intent | null>({ reducer: (_, next) => next, default: () => null }),
   pending: Annotation<PendingPlan | null>({ reducer: (_, next) => next, default: () => null }),
   lastJob: Annotation<LastJob | null>({ reducer: (_, next) => next, default: () => null }),
   /** Replies to the user, numbered so a front-end posts each exactly once. */
@@ -91,6 +95,8 @@ export const ConversationContextSchema = Annotation.Root({
   ready: Annotation<(() => Promise<void>) | undefined>,
   actions: Annotation<AgentActions>,
   autoApprove: Annotation<boolean | undefined>,
+  /** Plans a request; default: the planner graph with `model` (front-end tests pass a fake planner). */
+  plan: Annotation<((request: PlanRequest, signal?: AbortSignal) => Promise<ScriptPlan>) | undefined>,
   /** Request fields from the platform, e.g. the user's language. */
   defaults: Annotation<Partial<PlanRequest> | undefined>,
 });

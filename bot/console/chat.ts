@@ -1,69 +1,91 @@
-// The console chat: the front-end used when no Discord or Telegram token is set. It greets, plans
-// a video from what the user types, shows the plan for approval, renders with a progress bar per
-// stage, and ends with the clip's path, duration and size.
+// The console chat: the front-end used when no Discord or Telegram token is set. The same
+// conversation agent and job runner as the chat platforms: it plans what the user types, shows the
+// plan for approval (words instead of buttons), renders with a progress bar per stage, and ends
+// with the clip's path, duration and size. The conversation lives in Redis, so a plan left waiting
+// is still there after a restart.
 import { createInterface } from 'node:readline';
-import type { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
-import { isUserError } from '../../pipeline/errors.ts';
+import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import { HELP_TEXT, type TurnResult } from '../../agent/conversation/index.ts';
 import type { Studio } from '../../pipeline/studio.ts';
+import { JobLimits, MemoryDailyCounter } from '../access.ts';
+import { describeFailure } from '../channel.ts';
+import { ConsoleChannel } from '../console-channel.ts';
+import { agentActions, createConversation, formatApproval, threadOf } from '../conversation.ts';
+import { JobRunner } from '../jobs.ts';
 import type { Planner } from '../planner.ts';
-import { formatClip, formatPlan } from '../format.ts';
-import { ProgressBoard } from './progress.ts';
+import { VoiceLibrary } from '../uploads/voices.ts';
 
 const GREETING = `Hi, I'm MySpinBot. Describe a video and I'll plan it, show you the plan, and render it here.
 Try: make a 20 second video about why the sky is blue
 Type /help for help, /quit to leave.`;
 
-const HELP = `Describe the video you want in plain words; add a length like "30 seconds" (${'5-180 s'}).
-I show the plan (scenes, narration, visuals, voice, estimated time); answer "yes" to render it,
-"no" to drop it, or type changes to plan again. /quit leaves and stops the worker.`;
+const HELP = `${HELP_TEXT}
+Here, answer a plan with "yes", "no", or the change you want. /quit leaves and stops the worker.`;
 
-export async function runConsoleChat(deps: { studio: Studio; planner: Planner; input?: NodeJS.ReadableStream; output?: NodeJS.WriteStream }) {
+export async function runConsoleChat(deps: {
+  studio: Studio;
+  planner: Planner;
+  autoApprove?: boolean;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WriteStream;
+}) {
   const output = deps.output ?? process.stdout;
   const rl = createInterface({ input: deps.input ?? process.stdin, output, terminal: Boolean(output.isTTY) });
+  // Iterated from here on: lines typed while the first awaits run are buffered, not dropped.
+  const lines = rl[Symbol.asyncIterator]();
   const say = (text: string) => output.write(`${text}\n`);
-  say(GREETING);
+  const channel = new ConsoleChannel({ output });
+  const jobs = new JobRunner({
+    studio: deps.studio,
+    voices: new VoiceLibrary(deps.studio.storage, { maxVoices: 20 }),
+    // One person at their own machine: one render at a time, no daily quota.
+    limits: new JobLimits({ maxRunning: 1, daily: 0, counter: new MemoryDailyCounter() }),
+    minVideoKbps: 300,
+    log: () => {},
+  });
+  const conversation = createConversation(deps.studio, deps.planner, { autoApprove: deps.autoApprove });
+  const thread = threadOf(channel);
+  const actions = agentActions(channel, { studio: deps.studio, jobs, voices: new VoiceLibrary(deps.studio.storage, { maxVoices: 20 }) });
 
-  let pending: { plan: ScriptPlan; prompt: string } | null = null;
-  const ask = () => output.write(pending ? 'Approve? (yes / no / your changes) > ' : '> ');
-  ask();
+  let waiting = false;
+  const show = async (result: TurnResult) => {
+    for (const reply of [...result.replies, ...result.errors]) say(reply);
+    waiting = Boolean(result.approval);
+    if (result.approval) say(formatApproval(result.approval));
+    // The render runs in the job runner; the prompt comes back when the clip is there.
+    const job = result.dispatchedJobId ? jobs.get(result.dispatchedJobId) : undefined;
+    if (job) await job.done;
+  };
+
+  say(GREETING);
   try {
+    const left = await conversation.agent.waitingApproval(thread);
+    if (left) {
+      say('A plan from last time is still waiting for your answer:');
+      await show({ replies: [], errors: [], approval: { ...left, reminder: false } });
+    }
+    const ask = () => output.write(waiting ? 'Approve? (yes / no / your changes) > ' : '> ');
+    ask();
     // Async iteration ends cleanly at end of input (Ctrl-D, or the end of a piped script).
-    for await (const raw of rl) {
+    for await (const raw of { [Symbol.asyncIterator]: () => lines }) {
       const line = raw.trim();
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') say(HELP);
-      else if (line) pending = await handle(line, pending);
+      else if (line.length > LIMITS.maxPromptChars) say(`That is ${line.length} characters long; please keep it under ${LIMITS.maxPromptChars}.`);
+      else if (line) {
+        if (!waiting) say(`Thinking with ${deps.planner.label}…`);
+        try {
+          await show(await conversation.agent.message(thread, line, { actions }));
+        } catch (error) {
+          say(describeFailure(error));
+        }
+      }
       ask();
     }
   } finally {
     rl.close();
+    await jobs.close();
+    await conversation.close();
   }
   say('Bye.');
-
-  /** One turn of the conversation; returns the plan still awaiting approval, if any. */
-  async function handle(line: string, pending: { plan: ScriptPlan; prompt: string } | null) {
-    try {
-      if (pending && /^(y|yes|ok|approve|go)$/i.test(line)) {
-        const board = new ProgressBoard(output);
-        const clip = await deps.studio.render({ plan: pending.plan, requestedBy: { platform: 'console', userId: 'local' } }, (p) => board.update(p));
-        board.complete();
-        say(formatClip(clip));
-        say('Describe another video whenever you like.');
-        return null;
-      }
-      if (pending && /^(n|no|cancel)$/i.test(line)) {
-        say('Dropped that plan; nothing was rendered. Describe another video whenever you like.');
-        return null;
-      }
-      // A change to a pending plan re-plans the original request with the change added.
-      const prompt: string = pending ? `${pending.prompt}. ${line}` : line;
-      say(`Planning with ${deps.planner.label}…`);
-      const plan = await deps.planner.plan({ prompt });
-      say(formatPlan(plan));
-      return { plan, prompt };
-    } catch (error) {
-      say(isUserError(error) ? error.message : `Something went wrong: ${(error as Error).message}`);
-      return pending;
-    }
-  }
 }

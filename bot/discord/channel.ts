@@ -111,6 +111,17 @@ export class DiscordChannel implements ChatChannel {
     await this.interaction.deferReply(options.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
   }
 
+  /**
+   * Answers a button press by editing the message it is on (e.g. the plan, with the choice shown
+   * and the buttons removed); what this channel posts afterwards comes as new messages.
+   */
+  async acknowledgeUpdate(content: string): Promise<void> {
+    const interaction = this.interaction;
+    if (!interaction.isMessageComponent() || interaction.deferred || interaction.replied) return;
+    await interaction.update({ content: clip(content, MAX_CONTENT), components: [] });
+    this.originalUsed = true;
+  }
+
   private tokenAlive(): boolean {
     return !this.tokenGone && Date.now() < this.interaction.createdTimestamp + TOKEN_LIFETIME_MS - TOKEN_MARGIN_MS;
   }

@@ -5,6 +5,7 @@ import type {
   RepliableInteraction,
   SlashCommandBuilder,
 } from 'discord.js';
+import type { ConversationAgent } from '../../agent/conversation/index.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { PendingAsks } from '../channel.ts';
 import type { ChatConfig } from '../chat-config.ts';
@@ -22,6 +23,7 @@ export interface DiscordContext {
   voices: VoiceLibrary;
   images: ReferenceImages;
   asks: PendingAsks;
+  conversation: ConversationAgent;
   downloads: DownloadPolicy;
   channelFor(interaction: RepliableInteraction): DiscordChannel;
   log(line: string): void;

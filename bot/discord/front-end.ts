@@ -2,18 +2,26 @@
 // Commands are registered by deploy-commands.ts, never here. Every interaction is checked against
 // the allow-list first; a refused user gets a private answer and nothing else happens.
 import {
+  ActionRowBuilder,
   Client,
   Events,
   GatewayIntentBits,
   MessageFlags,
+  ModalBuilder,
+  TextInputBuilder,
+  TextInputStyle,
   type ButtonInteraction,
   type Interaction,
+  type ModalSubmitInteraction,
   type RepliableInteraction,
 } from 'discord.js';
+import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import { recordChatCommand, secondsSince } from '../../metrics/index.ts';
 import { isUserError } from '../../pipeline/errors.ts';
 import { checkDiscordAccess } from '../access.ts';
 import { describeFailure, parseJobButton, PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
+import { agentActions, parsePlanButton, presentTurn, threadOf } from '../conversation.ts';
 import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner, type Reservation } from '../jobs.ts';
 import { ReferenceImages } from '../uploads/voices.ts';
@@ -30,7 +38,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   const config = resolveChatConfig(deps.config);
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is not set.');
   const log = redactor([config.DISCORD_TOKEN], deps.log ?? ((line: string) => process.stderr.write(`[discord] ${line}\n`)));
-  const { limits, voices, jobs, asks } = createJobServices(deps, config, log);
+  const { limits, voices, jobs, asks, conversation } = createJobServices(deps, config, log);
   const ctx: DiscordContext = {
     config,
     studio: deps.studio,
@@ -39,6 +47,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
     voices,
     images: new ReferenceImages(deps.studio.storage),
     asks,
+    conversation: conversation.agent,
     downloads: { allowedHosts: config.DISCORD_FILE_HOSTS, maxBytes: mib(config.SPINBOT_MAX_UPLOAD_MB) },
     channelFor: (interaction: RepliableInteraction) =>
       new DiscordChannel(interaction, { asks, uploadLimitBytes: mib(config.DISCORD_UPLOAD_LIMIT_MB), progressIntervalMs: config.SPINBOT_PROGRESS_EDIT_MS, log }),
@@ -47,14 +56,20 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
 
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.DISCORD_API_URL } });
   client.on(Events.InteractionCreate, (interaction) => {
-    route(interaction, ctx).catch((error: unknown) => log(`interaction ${interaction.id}: ${(error as Error)?.stack ?? String(error)}`));
+    const started = performance.now();
+    route(interaction, ctx)
+      .catch((error: unknown) => log(`interaction ${interaction.id}: ${(error as Error)?.stack ?? String(error)}`))
+      .finally(() => {
+        const command = interaction.isCommand() || interaction.isAutocomplete() ? interaction.commandName : interaction.isButton() ? 'button' : 'form';
+        recordChatCommand('discord', command, secondsSince(started));
+      });
   });
   client.on(Events.Error, (error) => log(`client error: ${error.message}`));
   const ready = new Promise<Client<true>>((resolve) => client.once(Events.ClientReady, resolve));
   try {
     await client.login(config.DISCORD_TOKEN);
   } catch (error) {
-    await limits.close();
+    await Promise.all([limits.close(), conversation.close()]);
     throw new Error(`Discord login failed: ${(error as Error).message}`, { cause: error });
   }
   const readyClient = await ready;
@@ -71,7 +86,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
           await jobs.close();
           await client.destroy();
         } finally {
-          await limits.close();
+          await Promise.all([limits.close(), conversation.close()]);
         }
       })()),
   };
@@ -101,6 +116,45 @@ async function route(interaction: Interaction, ctx: DiscordContext): Promise<voi
     return;
   }
   if (interaction.isButton()) await onButton(interaction, ctx);
+  else if (interaction.isModalSubmit()) await onPlanEdit(interaction, ctx);
+}
+
+/** Approve / Edit / Cancel under a plan. Edit opens a form for the change; the others answer at once. */
+async function onPlanButton(interaction: ButtonInteraction, ctx: DiscordContext, press: NonNullable<ReturnType<typeof parsePlanButton>>): Promise<void> {
+  if (press.userId !== interaction.user.id) {
+    return void (await interaction.reply({ content: '⚠️ This plan is for someone else.', flags: MessageFlags.Ephemeral }));
+  }
+  if (press.action === 'edit') {
+    const input = new TextInputBuilder().setCustomId('change').setLabel('What should change?').setStyle(TextInputStyle.Paragraph)
+      .setPlaceholder('e.g. shorter · vertical with music · redo scene 2 with a sunset').setRequired(true).setMaxLength(LIMITS.maxPromptChars);
+    const modal = new ModalBuilder().setCustomId(interaction.customId).setTitle('Change the plan')
+      .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input));
+    return void (await interaction.showModal(modal));
+  }
+  const channel = ctx.channelFor(interaction);
+  await channel.acknowledgeUpdate(`${interaction.message.content}\n→ ${press.action === 'approve' ? 'Approved' : 'Cancelled'}`);
+  try {
+    const result = await ctx.conversation.decide(threadOf(channel), { action: press.action, planId: press.planId }, { actions: agentActions(channel, ctx) });
+    await presentTurn(channel, result);
+  } catch (error) {
+    await channel.fail(error);
+  }
+}
+
+async function onPlanEdit(interaction: ModalSubmitInteraction, ctx: DiscordContext): Promise<void> {
+  const press = parsePlanButton(interaction.customId);
+  if (!press || press.action !== 'edit' || press.userId !== interaction.user.id) {
+    return void (await interaction.reply({ content: '⚠️ That form no longer does anything.', flags: MessageFlags.Ephemeral }));
+  }
+  const channel = ctx.channelFor(interaction);
+  await channel.acknowledge();
+  try {
+    const change = interaction.fields.getTextInputValue('change');
+    const result = await ctx.conversation.decide(threadOf(channel), { action: 'edit', text: change, planId: press.planId }, { actions: agentActions(channel, ctx) });
+    await presentTurn(channel, result);
+  } catch (error) {
+    await channel.fail(error);
+  }
 }
 
 async function onButton(interaction: ButtonInteraction, ctx: DiscordContext): Promise<void> {
@@ -108,6 +162,8 @@ async function onButton(interaction: ButtonInteraction, ctx: DiscordContext): Pr
   const privately = (text: string) => interaction.reply({ content: text, flags: MessageFlags.Ephemeral });
 
   if (PendingAsks.isAskId(id)) return answerAskButton(interaction, ctx.asks);
+  const planPress = parsePlanButton(id);
+  if (planPress) return onPlanButton(interaction, ctx, planPress);
 
   const action = parseJobButton(id);
   if (!action) return void (await privately('⚠️ That button no longer does anything.'));

@@ -1,13 +1,14 @@
 // What every Telegram feature gets: the shared services of the front-end.
 import type { Api } from 'grammy';
 import { GrammyError } from 'grammy';
+import type { ConversationAgent } from '../../agent/conversation/index.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { PendingAsks } from '../channel.ts';
 import type { ChatConfig } from '../chat-config.ts';
 import type { JobRunner } from '../jobs.ts';
 import type { Planner } from '../planner.ts';
-import { checkDeclaredSize, tooLarge, type DownloadPolicy, type UploadSource } from '../uploads/download.ts';
+import { checkDeclaredSize, rejected, tooLarge, type DownloadPolicy, type UploadSource } from '../uploads/download.ts';
 import type { Owner, ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
 import type { TelegramChannel } from './channel.ts';
 
@@ -20,6 +21,9 @@ export interface TelegramServices {
   voices: VoiceLibrary;
   images: ReferenceImages;
   asks: PendingAsks;
+  conversation: ConversationAgent;
+  /** Threads whose user pressed Edit: their next message is the change (plan id by thread). */
+  editing: Map<string, string>;
   downloads: DownloadPolicy;
   channelFor(chatId: number | string, userId: number | string): TelegramChannel;
   /** Runs slow work outside the update loop (grammY handles updates one at a time). */
@@ -42,7 +46,7 @@ export async function telegramFile(api: Api, services: TelegramServices, file: {
     info = await api.getFile(file.file_id);
   } catch (error) {
     if (error instanceof GrammyError && /file is too big/i.test(error.description)) {
-      throw tooLarge(file.file_size ?? services.downloads.maxBytes + 1, services.downloads.maxBytes);
+      throw rejected('too_large', tooLarge(file.file_size ?? services.downloads.maxBytes + 1, services.downloads.maxBytes));
     }
     throw new UserError('upload.failed', 'Telegram would not give me that file; please send it again.', { cause: error });
   }

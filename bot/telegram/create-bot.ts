@@ -1,5 +1,6 @@
 // The grammY bot: an allow-list gate, then one Composer per feature, inside an error boundary.
 // The plain-text conversation comes last so that commands are matched first.
+import { recordChatCommand, secondsSince } from '../../metrics/index.ts';
 import { Bot, type Context } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { checkTelegramAccess } from '../access.ts';
@@ -36,6 +37,18 @@ export function createBot(services: TelegramServices): Bot<Context> {
       return;
     }
     await next();
+  });
+
+  // How long each update takes to be answered (the ack users wait for; slow work runs in the background).
+  bot.use(async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const text = ctx.message?.text;
+      const command = text?.startsWith('/') ? text.slice(1).split(/[\s@]/)[0]! : ctx.callbackQuery ? 'button' : ctx.message?.voice || ctx.message?.audio || ctx.message?.photo || ctx.message?.document ? 'upload' : 'text';
+      recordChatCommand('telegram', command, secondsSince(started));
+    }
   });
 
   const features = bot.errorBoundary(

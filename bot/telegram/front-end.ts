@@ -18,7 +18,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set.');
   // The token is part of every Bot API and file URL: keep it out of the logs.
   const log = redactor([token], deps.log ?? ((line: string) => process.stderr.write(`[telegram] ${line}\n`)));
-  const { limits, voices, jobs, asks } = createJobServices(deps, config, log);
+  const { limits, voices, jobs, asks, conversation } = createJobServices(deps, config, log);
   const pacer = new ChatPacer(Math.min(config.SPINBOT_PROGRESS_EDIT_MS, 1000));
   const tasks = new Set<Promise<unknown>>();
 
@@ -32,6 +32,8 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
     voices,
     images: new ReferenceImages(deps.studio.storage),
     asks,
+    conversation: conversation.agent,
+    editing: new Map(),
     downloads: {
       allowedHosts: [new URL(config.TELEGRAM_API_ROOT).host],
       maxBytes: mib(Math.min(config.TELEGRAM_DOWNLOAD_LIMIT_MB, config.SPINBOT_MAX_UPLOAD_MB)),
@@ -57,7 +59,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
     await bot.init();
     await bot.api.setMyCommands(TELEGRAM_COMMANDS);
   } catch (error) {
-    await limits.close();
+    await Promise.all([limits.close(), conversation.close()]);
     throw new Error(`Telegram start-up failed: ${(error as Error).message}`, { cause: error });
   }
   const polling = bot.start({ drop_pending_updates: false, allowed_updates: ['message', 'callback_query'] });
@@ -77,7 +79,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
           await polling.catch(() => {});
           await Promise.allSettled([...tasks]);
         } finally {
-          await limits.close();
+          await Promise.all([limits.close(), conversation.close()]);
         }
       })()),
   };

@@ -204,7 +204,7 @@ describe('approval and the edit loop', () => {
     assert.equal(third.plan.music, true);
 
     // The first plan's buttons are stale now.
-    assert.deepEqual((await c.press('approve', first.planId)).replies, [STALE_PLAN_REPLY]);
+    assert.deepEqual((await c.press('approve', first.planId)).errors, [STALE_PLAN_REPLY]);
     assert.equal(c.actions.dispatched.length, 0);
 
     await c.say('yes');
@@ -229,7 +229,7 @@ describe('approval and the edit loop', () => {
     const shown = approvalOf(await c.say('make a 10 second video about tea'));
     c.actions.failNextDispatch = new UserError('limit.running', 'You already have 1 video in the works; wait for it or /cancel it.');
     const refused = await c.press('approve', shown.planId);
-    assert.match(refused.replies.join(' '), /already have 1 video in the works/);
+    assert.match(refused.errors.join(' '), /already have 1 video in the works/);
     assert.equal(approvalOf(refused).planId, shown.planId);
     await c.press('approve', shown.planId);
     assert.equal(c.actions.dispatched.length, 1);
@@ -270,7 +270,7 @@ describe('caps and injection', () => {
   test('an absurd length is refused in one sentence before any model call; nothing is pending', async () => {
     const c = setup([]);
     const result = await c.say('make a 3600 second video about the history of Rome');
-    assert.deepEqual(result.replies, [`A video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long; you asked for 3600.`]);
+    assert.deepEqual(result.errors, [`A video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long; you asked for 3600.`]);
     assert.equal(result.approval, undefined);
     assert.equal(await c.agent.pending(c.id), null);
   });

@@ -10,6 +10,7 @@ import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { Planner, PlanRequest } from '../../bot/planner.ts';
+import { ScriptedFakeChatModel } from '../agent/fakeChatModel.ts';
 import { openTestStudio } from '../e2e/helpers.ts';
 
 /** A FAKE planner: no model; it returns a short hand-written plan titled after the prompt. */
@@ -18,6 +19,8 @@ export function fakePlanner(options: { seconds?: number; scenes?: number } = {})
   return {
     label: 'fake planner (hand-written plan, tests only)',
     requests,
+    // No model: these tests use words the conversation understands without one (a call would throw).
+    llm: { model: new ScriptedFakeChatModel([]) },
     validate(request) {
       if (!request.prompt.trim()) throw new UserError('prompt.empty', 'Describe the video you want first.');
       if (request.seconds !== undefined && (request.seconds < 5 || request.seconds > 180)) {

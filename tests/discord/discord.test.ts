@@ -49,6 +49,8 @@ async function startDiscord(
       DISCORD_FILE_HOSTS: `127.0.0.1:${emu.port}`,
       SPINBOT_PROGRESS_EDIT_MS: '150',
       SPINBOT_DAILY_JOBS: '50',
+      // Most tests here are about rendering and posting; the approval test turns this off.
+      SPINBOT_AUTO_APPROVE: 'true',
       ...env,
     },
     log: () => {},
@@ -86,6 +88,48 @@ async function queueCounts() {
   return studio.queue.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed');
 }
 
+test('without auto-approve, /generate shows the plan with Approve / Edit / Cancel; Edit opens a form, the change revises the plan, Approve renders it', async (t) => {
+  const { emu, planner } = await startDiscord(t, { SPINBOT_AUTO_APPROVE: 'false' });
+  const user = newUser('Quinn');
+  const generate = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'Why the sky is blue', seconds: 6 }, user });
+  assert.equal((await generate.ack()).typeName, 'DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE', 'acknowledged at once');
+  const plan = await generate.waitFor((h) => (h.original()?.content.startsWith('Plan:') ? h.original() : undefined), 30_000);
+  assert.match(plan.content, /Plan: "Why the sky is blue" — 2 scenes, 6 s/);
+  assert.deepEqual(buttonLabels(plan), ['Approve', 'Edit', 'Cancel']);
+  assert.equal(Object.values(await queueCounts()).reduce((a, b) => a + b, 0), 0, 'nothing is rendered before approval');
+  const [approveId, editId] = plan.components[0]!.components.map((c: { custom_id: string }) => c.custom_id) as string[];
+
+  // Someone else cannot approve it.
+  const meddler = await emu.dispatchInteraction({ type: 3, customId: approveId!, messageId: plan.id, user: newUser('Other') });
+  assert.match((await waitForAnswer(meddler)).content, /This plan is for someone else/);
+
+  // Edit: a form asks for the change; submitting it shows the revised plan.
+  const edit = await emu.dispatchInteraction({ type: 3, customId: editId!, messageId: plan.id, user });
+  assert.equal((await edit.ack()).typeName, 'MODAL');
+  assert.equal(edit.modal()?.title, 'Change the plan');
+  const submit = await emu.dispatchInteraction({ type: 5, customId: editId!, fields: { change: 'make it vertical with music' }, user });
+  const revised = await submit.waitFor((h) => h.messages().find((m) => m.content.startsWith('Plan:')), 30_000);
+  assert.deepEqual(buttonLabels(revised), ['Approve', 'Edit', 'Cancel']);
+  assert.equal(planner.requests.length, 1, 'a settings change needs no new plan from the model');
+
+  // The old plan's Approve is stale now; the new one renders the vertical clip.
+  const stale = await emu.dispatchInteraction({ type: 3, customId: approveId!, messageId: plan.id, user });
+  await stale.ack();
+  const staleReply = await stale.waitFor((h) => h.followUps().find((m) => m.content), 30_000);
+  assert.match(staleReply.content, /no longer waiting/);
+  const newApprove = revised.components[0]!.components[0]!.custom_id as string;
+  const approve = await emu.dispatchInteraction({ type: 3, customId: newApprove, messageId: revised.id, user });
+  assert.equal((await approve.ack()).typeName, 'UPDATE_MESSAGE');
+  const clip = await waitForClip(approve);
+  assert.match(emu.message(revised.id)!.content, /→ Approved$/, 'the plan shows the choice and loses its buttons');
+  assert.deepEqual(emu.message(revised.id)!.components, []);
+  const file = await saveClip(mp4Of(clip)!.bytes, t);
+  const { probeMedia } = await import('../../media/probe.ts');
+  const video = (await probeMedia(file)).video!;
+  assert.equal(`${video.width}x${video.height}`, '720x1280');
+  assert.match(clip.content, /redo scene 2 with a sunset/, 'the hint for changing one scene');
+});
+
 test('the deploy script registers the commands; starting the bot registers nothing', async (t) => {
   const { emu } = await startDiscord(t, {}, { deploy: false });
   assert.deepEqual(emu.commands(), [], 'the bot does not register commands at boot');
@@ -103,6 +147,7 @@ test('the deploy script registers the commands; starting the bot registers nothi
       ['style', 3, false, false],
       ['image', 11, false, false],
       ['voice_sample', 11, false, false],
+      ['auto_approve', 5, false, false],
     ],
   );
   const voice = emu.commands().find((c) => c.name === 'voice')!;

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { runConsoleChat } from '../../bot/console/chat.ts';
 import type { Planner } from '../../bot/planner.ts';
+import { ScriptedFakeChatModel } from '../agent/fakeChatModel.ts';
 import { handWrittenPlan, openTestStudio } from './helpers.ts';
 
 function fakePlanner(): Planner & { requests: string[] } {
@@ -19,6 +20,7 @@ function fakePlanner(): Planner & { requests: string[] } {
       requests.push(prompt);
       return handWrittenPlan(10, 2);
     },
+    llm: { model: new ScriptedFakeChatModel([]) },
   };
 }
 

@@ -148,11 +148,11 @@ test('plain text is planned and shown with Approve / Cancel; Approve renders, Ca
 
   tg.sendText(chat, user, 'a video about autumn leaves');
   const plan = await waitForText(tg, chat, /^Plan: "a video about autumn leaves"/);
-  assert.deepEqual(plan.buttons.map((b) => b.text), ['Approve', 'Cancel']);
+  assert.deepEqual(plan.buttons.map((b) => b.text), ['Approve', 'Edit', 'Cancel']);
   const other = newUser('Other');
   const sneaky = tg.pressButton(plan, plan.buttons[0]!.callback_data!, other);
   assert.match((await sneaky.answer()).text!, /for someone else/);
-  const drop = tg.pressButton(plan, plan.buttons[1]!.callback_data!, user);
+  const drop = tg.pressButton(plan, plan.buttons[2]!.callback_data!, user);
   assert.equal((await drop.answer()).text, 'Cancel');
   await waitForText(tg, chat, /^Dropped that plan/);
   await tg.waitFor(() => tg.botMessage(chat, plan.messageId)!.buttons.length === 0);

@@ -6,6 +6,7 @@ import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { checkDeclaredSize } from '../../uploads/download.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
+import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
 import { ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder()
@@ -16,17 +17,19 @@ export const data = new SlashCommandBuilder()
   .addStringOption((o) => o.setName('voice').setDescription('One of your saved voices').setAutocomplete(true))
   .addStringOption((o) => o.setName('style').setDescription('A visual style, e.g. "watercolour" or "neon"').setMaxLength(100))
   .addAttachmentOption((o) => o.setName('image').setDescription('A reference picture (PNG, JPEG or WebP)'))
-  .addAttachmentOption((o) => o.setName('voice_sample').setDescription('3-30 s of your voice, saved under the "voice" name (default: sample)'));
+  .addAttachmentOption((o) => o.setName('voice_sample').setDescription('3-30 s of your voice, saved under the "voice" name (default: sample)'))
+  .addBooleanOption((o) => o.setName('auto_approve').setDescription('Render at once, without showing the plan first'));
 
 export async function execute(interaction: ChatInputCommandInteraction, ctx: DiscordContext): Promise<void> {
   const channel = ctx.channelFor(interaction);
   const owner = ownerOf(interaction);
   const style = interaction.options.getString('style');
-  const prompt = interaction.options.getString('prompt', true) + (style ? ` (visual style: ${style})` : '');
+  const prompt = interaction.options.getString('prompt', true);
   const seconds = interaction.options.getInteger('seconds') ?? undefined;
   const voiceOption = interaction.options.getString('voice');
   const image = interaction.options.getAttachment('image');
   const sample = interaction.options.getAttachment('voice_sample');
+  const autoApprove = interaction.options.getBoolean('auto_approve') ?? ctx.config.SPINBOT_AUTO_APPROVE;
 
   // Checks that need no waiting come first, so that a refusal is a private reply of its own.
   let reservation: Reservation | undefined;
@@ -54,13 +57,28 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
     const referenceImageKey = image
       ? (await ctx.images.addFromUpload(owner, { url: image.url, declaredBytes: image.size, name: image.name }, ctx.downloads)).key
       : undefined;
-    const plan = await ctx.planner.plan({ prompt, seconds, voiceId: voiceName });
-    await ctx.jobs.start(channel, { plan, voiceName, referenceImageKey }, reservation);
+    if (referenceImageKey) await channel.reply('Saved your picture as the reference image.');
+    // Planned by the conversation, so that Approve / Edit and "redo scene 2" work on it afterwards.
+    // The running-job slot is kept for a one-shot render; a plan waiting for approval holds none.
+    if (!autoApprove) reservation?.release();
+    const args = { prompt, seconds, voice: voiceName, style: style ?? undefined };
+    const result = await ctx.conversation.command(threadOf(channel), prompt, { tool: 'generate_video', args }, {
+      actions: agentActions(channel, ctx, autoApprove ? reservation : undefined),
+      autoApprove,
+      defaults: { language: languageOf(interaction.locale) },
+    });
+    await presentTurn(channel, result);
   } catch (error) {
     await channel.fail(error);
   } finally {
     reservation?.release();
   }
+}
+
+/** Discord's locale ("en-US", "pt-BR") as a narration language when espeak-ng has a voice for it. */
+function languageOf(locale: string | undefined): string | undefined {
+  const tag = locale?.toLowerCase();
+  return tag && /^[a-z]{2}(-[a-z]{2})?$/.test(tag) ? tag.split('-')[0] : undefined;
 }
 
 export const autocomplete = voiceChoices;

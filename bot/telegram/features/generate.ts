@@ -2,8 +2,8 @@
 import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../../pipeline/errors.ts';
-import { describeFailure, type ChatChannel } from '../../channel.ts';
-import { formatPlan } from '../../format.ts';
+import { describeFailure } from '../../channel.ts';
+import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
@@ -34,14 +34,7 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
   const feature = new Composer<Context>();
   const { planner, jobs } = services;
 
-  async function startJob(channel: ChatChannel, request: { prompt: string; voice?: string; seconds?: number }, reservation: Reservation) {
-    const owner = ownerOf(channel.userId);
-    const voiceName = request.voice ? (await services.voices.require(owner, request.voice)).name : undefined;
-    const referenceImageKey = (await services.images.current(owner)) ?? undefined;
-    const plan = await planner.plan({ prompt: request.prompt, seconds: request.seconds, voiceId: voiceName });
-    await jobs.start(channel, { plan, voiceName, referenceImageKey }, reservation);
-  }
-
+  // /generate is one-shot: planned and rendered at once (plain text asks for approval first).
   feature.command('generate', async (ctx) => {
     if (!ctx.chat || !ctx.from) return;
     const channel = services.channelFor(ctx.chat.id, ctx.from.id);
@@ -59,9 +52,17 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
     }
     // The acknowledgement: the status message, edited from here on.
     await channel.progress({ title: request.prompt.slice(0, 80), overall: 0, message: `Planning with ${planner.label}` });
+    const language = ctx.from.language_code;
     services.background('generate', async () => {
       try {
-        await startJob(channel, request, reservation);
+        if (request.voice) await services.voices.require(ownerOf(channel.userId), request.voice);
+        const args = { prompt: request.prompt, seconds: request.seconds, voice: request.voice };
+        const result = await services.conversation.command(threadOf(channel), request.prompt, { tool: 'generate_video', args }, {
+          actions: agentActions(channel, services, reservation),
+          autoApprove: true,
+          defaults: { language },
+        });
+        if (!result.dispatchedJobId) await channel.finishProgress(`⚠️ ${[...result.errors, ...result.replies].join(' ') || 'Nothing was made.'}`);
       } catch (error) {
         await channel.finishProgress(`⚠️ ${describeFailure(error)}`);
       } finally {
@@ -73,10 +74,9 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
   return feature;
 }
 
-/** Plain text is conversation: for now, a request to plan a video, approved with a button. Install last. */
+/** Plain text is conversation (private chats): requests, changes, questions. Install last. */
 export function conversationFeature(services: TelegramServices): Composer<Context> {
   const feature = new Composer<Context>();
-  const { planner, jobs } = services;
   feature.on('message:text', async (ctx) => {
     // In groups only commands are for the bot; conversation is for private chats.
     if (ctx.chat.type !== 'private') return;
@@ -85,31 +85,22 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
       return;
     }
     const channel = services.channelFor(ctx.chat.id, ctx.from.id);
-    const prompt = ctx.message.text;
-    try {
-      planner.validate({ prompt });
-    } catch (error) {
-      await channel.fail(error);
+    const text = ctx.message.text;
+    if (text.length > LIMITS.maxPromptChars) {
+      await channel.fail(new UserError('prompt.tooLong', `That message is ${text.length} characters long; please keep it under ${LIMITS.maxPromptChars}.`));
       return;
     }
     await ctx.replyWithChatAction('typing').catch(() => {});
-    services.background('plan', async () => {
+    const thread = threadOf(channel);
+    const editing = services.editing.get(thread);
+    services.editing.delete(thread);
+    const turn = { actions: agentActions(channel, services), defaults: { language: ctx.from.language_code } };
+    services.background('conversation', async () => {
       try {
-        const plan = await planner.plan({ prompt });
-        const choice = await channel.ask(formatPlan(plan), [
-          { id: 'approve', label: 'Approve', style: 'success' },
-          { id: 'cancel', label: 'Cancel', style: 'danger' },
-        ]);
-        if (choice === 'cancel') return channel.reply('Dropped that plan; nothing was rendered. Describe another video whenever you like.');
-        if (choice !== 'approve') return;
-        const owner = ownerOf(ctx.from.id);
-        const reservation = jobs.reserve(owner);
-        try {
-          const referenceImageKey = (await services.images.current(owner)) ?? undefined;
-          await jobs.start(channel, { plan, referenceImageKey }, reservation);
-        } finally {
-          reservation.release();
-        }
+        const result = editing
+          ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, turn)
+          : await services.conversation.message(thread, text, turn);
+        await presentTurn(channel, result);
       } catch (error) {
         await channel.fail(error);
       }

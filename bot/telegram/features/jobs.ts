@@ -2,8 +2,9 @@
 // Variation on a finished clip. Every callback query is answered.
 import { Composer, type Context } from 'grammy';
 import { isUserError } from '../../../pipeline/errors.ts';
-import { describeFailure, parseJobButton, PendingAsks } from '../../channel.ts';
+import { clip, describeFailure, parseJobButton, PendingAsks } from '../../channel.ts';
 import { answerAskCallback } from '../channel.ts';
+import { agentActions, EDIT_PROMPT, parsePlanButton, presentTurn, threadOf } from '../../conversation.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
 
 export function jobsFeature(services: TelegramServices): Composer<Context> {
@@ -38,6 +39,8 @@ export function jobsFeature(services: TelegramServices): Composer<Context> {
   feature.on('callback_query:data', async (ctx) => {
     const data = ctx.callbackQuery.data;
     if (PendingAsks.isAskId(data)) return answerAskCallback(ctx, services.asks);
+    const planPress = parsePlanButton(data);
+    if (planPress) return answerPlanButton(ctx, services, planPress);
     const action = parseJobButton(data);
     if (!action) return void (await ctx.answerCallbackQuery({ text: 'That button no longer does anything.' }));
     const owner = ownerOf(ctx.from.id);
@@ -78,4 +81,32 @@ export function jobsFeature(services: TelegramServices): Composer<Context> {
     });
   });
   return feature;
+}
+
+/** Approve / Edit / Cancel under a plan: the press is answered, the plan keeps the choice and loses its buttons. */
+async function answerPlanButton(ctx: Context, services: TelegramServices, press: NonNullable<ReturnType<typeof parsePlanButton>>): Promise<void> {
+  if (!ctx.from || String(ctx.from.id) !== press.userId) {
+    return void (await ctx.answerCallbackQuery({ text: 'This plan is for someone else.', show_alert: true }));
+  }
+  const labels = { approve: 'Approve', edit: 'Edit', cancel: 'Cancel' } as const;
+  await ctx.answerCallbackQuery({ text: press.action === 'edit' ? 'Type your changes' : labels[press.action] });
+  const message = ctx.callbackQuery?.message;
+  if (message && 'text' in message && message.text !== undefined) {
+    await ctx.api.editMessageText(message.chat.id, message.message_id, clip(`${message.text}\n\n→ ${labels[press.action]}`, 4096)).catch(() => {});
+  }
+  const channel = services.channelFor(ctx.chat?.id ?? ctx.from.id, ctx.from.id);
+  const thread = threadOf(channel);
+  if (press.action === 'edit') {
+    services.editing.set(thread, press.planId);
+    await channel.reply(EDIT_PROMPT);
+    return;
+  }
+  services.background(`plan-${press.action}`, async () => {
+    try {
+      const result = await services.conversation.decide(thread, { action: press.action as 'approve' | 'cancel', planId: press.planId }, { actions: agentActions(channel, services) });
+      await presentTurn(channel, result);
+    } catch (error) {
+      await channel.fail(error);
+    }
+  });
 }
