@@ -115,10 +115,13 @@ export async function revisePlan(
 
   let next: ScriptPlan;
   if (scene !== undefined && scene >= 1 && scene <= plan.scenes.length && seconds === undefined) {
-    const rewritten = await rewriteScene(plan, scene - 1, change, deps, signal);
-    const draft = { title: plan.title, scenes: plan.scenes.map((s, i) => (i === scene - 1 ? rewritten : s)) };
-    // Same length and scene count as before, so every other scene comes out of the caps unchanged.
-    next = enforcePlan(draft, understandRequest({ ...request, seconds: totalSeconds(plan) }));
+    const index = scene - 1;
+    const rewritten = await rewriteScene(plan, index, change, deps, signal);
+    // The new scene passes the same caps as any plan (words for its seconds, caption, lengths);
+    // every other scene, and every scene's length, stays exactly as it was.
+    const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
+    const capped = enforcePlan({ title: plan.title, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
+    next = { ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) };
   } else if (seconds !== undefined) {
     const asked: PlanRequest = { ...request, seconds };
     understandRequest(asked); // a length out of range is the user's message, before any model call

@@ -10,17 +10,18 @@ import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { Planner, PlanRequest } from '../../bot/planner.ts';
-import { ScriptedFakeChatModel } from '../agent/fakeChatModel.ts';
+import { ScriptedFakeChatModel, type ScriptedAnswer } from '../agent/fakeChatModel.ts';
 import { openTestStudio } from '../e2e/helpers.ts';
 
 /** A FAKE planner: no model; it returns a short hand-written plan titled after the prompt. */
-export function fakePlanner(options: { seconds?: number; scenes?: number } = {}): Planner & { requests: PlanRequest[] } {
+export function fakePlanner(options: { seconds?: number; scenes?: number; modelScript?: ScriptedAnswer[] } = {}): Planner & { requests: PlanRequest[] } {
   const requests: PlanRequest[] = [];
   return {
     label: 'fake planner (hand-written plan, tests only)',
     requests,
-    // No model: these tests use words the conversation understands without one (a call would throw).
-    llm: { model: new ScriptedFakeChatModel([]) },
+    // A scripted FAKE model: most tests use words the conversation understands without one (an
+    // unscripted call throws); a test that rewrites a scene scripts the answer.
+    llm: { model: new ScriptedFakeChatModel(options.modelScript ?? []) },
     validate(request) {
       if (!request.prompt.trim()) throw new UserError('prompt.empty', 'Describe the video you want first.');
       if (request.seconds !== undefined && (request.seconds < 5 || request.seconds > 180)) {

@@ -124,7 +124,6 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
   assert.match(emu.message(revised.id)!.content, /→ Approved$/, 'the plan shows the choice and loses its buttons');
   assert.deepEqual(emu.message(revised.id)!.components, []);
   const file = await saveClip(mp4Of(clip)!.bytes, t);
-  const { probeMedia } = await import('../../media/probe.ts');
   const video = (await probeMedia(file)).video!;
   assert.equal(`${video.width}x${video.height}`, '720x1280');
   assert.match(clip.content, /redo scene 2 with a sunset/, 'the hint for changing one scene');

@@ -11,6 +11,7 @@ import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import { startTelegramEmulator, type BotMessage, type TelegramEmulator } from '../emulators/telegram/server.ts';
+import type { ScriptedAnswer } from '../agent/fakeChatModel.ts';
 import { fakePlanner, pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
 
 const studio = await sharedStudio();
@@ -24,9 +25,9 @@ function newUser(name: string) {
   return { id: 880000 + nextUser, first_name: name, username: name.toLowerCase() };
 }
 
-async function startTelegram(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: { plannerSeconds?: number } = {}) {
+async function startTelegram(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: { plannerSeconds?: number; modelScript?: ScriptedAnswer[] } = {}) {
   const tg = await startTelegramEmulator();
-  const planner = fakePlanner({ seconds: options.plannerSeconds ?? 6 });
+  const planner = fakePlanner({ seconds: options.plannerSeconds ?? 6, modelScript: options.modelScript });
   const bot = await startTelegramFrontEnd({
     studio,
     planner,
@@ -165,6 +166,36 @@ test('plain text is planned and shown with Approve / Cancel; Approve renders, Ca
   assert.match(video.caption!, /"a video about spring rain"/);
   assert.equal(planner.requests.length, 2);
   assert.ok(tg.callbackAnswers().length >= 3, 'every button press is answered');
+});
+
+test('Edit asks for the change; the typed change revises the plan; after the clip, "redo scene 2 ..." re-renders only that scene', async (t) => {
+  const sunset = { narration: 'The sun sets over the sea.', visualPrompt: 'a sunset over the sea', onScreenText: 'Sunset' };
+  const { tg, planner } = await startTelegram(t, {}, { modelScript: [sunset] });
+  const user = newUser('Rowan');
+  const chat = user.id;
+
+  tg.sendText(chat, user, 'a video about the sea');
+  const plan = await waitForText(tg, chat, /^Plan: "a video about the sea"/);
+  const edit = tg.pressButton(plan, plan.buttons[1]!.callback_data!, user);
+  assert.equal((await edit.answer()).text, 'Type your changes');
+  await waitForText(tg, chat, /^What should change\?/);
+  tg.sendText(chat, user, 'square please');
+  const revised = await tg.waitFor(() => tg.botMessages(chat).filter((m) => /^Plan: "a video about the sea"/.test(m.text ?? ''))[1], 30_000);
+  assert.deepEqual(revised.buttons.map((b) => b.text), ['Approve', 'Edit', 'Cancel']);
+  tg.pressButton(revised, revised.buttons[0]!.callback_data!, user);
+  const video = await waitForVideo(tg, chat);
+  assert.match(video.caption!, /redo scene 2 with a sunset/);
+  const frame = (await probeMedia(await saveClip(video.file!.bytes, t))).video!;
+  assert.equal(`${frame.width}x${frame.height}`, '720x720', 'the edit made it square');
+
+  // Refine after delivery: the changed scene is named; approving keeps the other one.
+  tg.sendText(chat, user, 'redo scene 2 with a sunset');
+  const refinedPlan = await waitForText(tg, chat, /Changed: scene 2\./, 30_000);
+  tg.pressButton(refinedPlan, refinedPlan.buttons[0]!.callback_data!, user);
+  await waitForText(tg, chat, /Keeping 1 of 2 scenes from the last video/);
+  const second = await waitForVideo(tg, chat, 1);
+  assert.match(second.caption!, /"a video about the sea"/);
+  assert.equal(planner.requests.length, 1, 'neither the settings change nor the scene change asked the planner again');
 });
 
 test('/cancel stops a render mid-way, the Cancel button takes a waiting job out of the queue, and the queue is free again', async (t) => {
