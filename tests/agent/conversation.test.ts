@@ -294,6 +294,19 @@ describe('caps and injection', () => {
   });
 });
 
+describe('the model is unavailable', () => {
+  test('Ollama down: one clear sentence, nothing half-done, and the next message works', async () => {
+    const down = () => {
+      throw new UserError('llm.unreachable', 'I cannot reach Ollama at http://127.0.0.1:11434; start it with `ollama serve`.');
+    };
+    const c = setup([down, routeAnswer('chat_reply', 'Back again!')]);
+    await assert.rejects(c.say('hmm, what do you think?'), /cannot reach Ollama.*ollama serve/);
+    assert.equal(await c.agent.pending(c.id), null);
+    assert.equal(c.actions.dispatched.length, 0);
+    assert.deepEqual((await c.say('hmm, what do you think now?')).replies, ['Back again!']);
+  });
+});
+
 describe('persistence', () => {
   test('a plan waiting for approval survives a restart of the bot and of Redis', async () => {
     const c = setup([draftWith(2)]);
