@@ -11,11 +11,19 @@ const SAMPLES: Record<string, string | number> = {
   maxWords: 12,
   languageName: 'English',
   error: 'it is not valid JSON',
+  tools: '- generate_video: make a new video\n- chat_reply: small talk',
+  situation: 'no video has been planned yet.',
+  sceneNumber: 2,
+  narration: 'Blue light scatters the most in air.',
+  visualPrompt: 'a clear blue sky',
+  change: 'redo scene 2 with a sunset',
 };
 
 test('prompts/ holds versioned templates', () => {
   const names = listPrompts();
-  assert.ok(names.includes('plan.v1') && names.includes('plan-system.v1') && names.includes('plan-retry.v1'), names.join(', '));
+  for (const expected of ['plan.v1', 'plan-system.v1', 'plan-retry.v1', 'route-system.v1', 'route-retry.v1', 'revise-scene.v1']) {
+    assert.ok(names.includes(expected), `${expected} missing from ${names.join(', ')}`);
+  }
   for (const name of names) assert.match(name, /^[a-z0-9-]+\.v\d+$/);
 });
 
