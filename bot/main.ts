@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     const stop = () => studio.close();
     stopOnSignals(stop);
     try {
-      await runConsoleChat({ studio, planner });
+      await runConsoleChat({ studio, planner, autoApprove: config.SPINBOT_AUTO_APPROVE });
     } finally {
       await stop();
     }
