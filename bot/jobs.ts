@@ -351,7 +351,10 @@ export class JobRunner {
       }
       const lines = [summary];
       if (record.spec.referenceImageKey) lines.push('Your reference picture is saved; the CPU title cards do not use pictures yet.');
-      if (record.plan.scenes.length > 1) lines.push(`To change one scene, say e.g. "redo scene 2 with a sunset".`);
+      if (record.plan.scenes.length > 1) {
+        // Discord has no free text for bots: the conversation is /chat there.
+        lines.push(channel.platform === 'discord' ? 'To change one scene: /chat redo scene 2 with a sunset' : 'To change one scene, say e.g. "redo scene 2 with a sunset".');
+      }
       const buttons = [jobButtons.retry(record.jobId), jobButtons.variation(record.jobId)];
       if (local) return channel.reply(lines.join('\n'));
       if (fit.fits) {

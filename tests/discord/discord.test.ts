@@ -126,7 +126,13 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
   const file = await saveClip(mp4Of(clip)!.bytes, t);
   const video = (await probeMedia(file)).video!;
   assert.equal(`${video.width}x${video.height}`, '720x1280');
-  assert.match(clip.content, /redo scene 2 with a sunset/, 'the hint for changing one scene');
+  assert.match(clip.content, /\/chat redo scene 2 with a sunset/, 'the hint for changing one scene');
+
+  // Refine after delivery through /chat: the revised plan names the changed scene.
+  const refine = await emu.dispatchInteraction({ commandName: 'chat', options: { message: 'make it shorter' }, user });
+  const shorter = await refine.waitFor((h) => h.messages().find((m) => m.content.startsWith('Plan:')), 30_000);
+  assert.match(shorter.content, /Plan: "Why the sky is blue" — 2 scenes/);
+  assert.deepEqual(buttonLabels(shorter), ['Approve', 'Edit', 'Cancel']);
 });
 
 test('the deploy script registers the commands; starting the bot registers nothing', async (t) => {
@@ -135,7 +141,7 @@ test('the deploy script registers the commands; starting the bot registers nothi
   assert.equal(emu.requests().filter((r) => r.method === 'PUT' && r.path.includes('/commands')).length, 0);
 
   const names = await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  assert.deepEqual(names, ['generate', 'voice', 'status', 'cancel', 'help']);
+  assert.deepEqual(names, ['generate', 'chat', 'voice', 'status', 'cancel', 'help']);
   const generate = emu.commands().find((c) => c.name === 'generate')!;
   assert.deepEqual(
     generate.options.map((o: { name: string; type: number; required?: boolean; autocomplete?: boolean }) => [o.name, o.type, Boolean(o.required), Boolean(o.autocomplete)]),
@@ -155,7 +161,7 @@ test('the deploy script registers the commands; starting the bot registers nothi
 
   // Guild registration (instant) instead of global.
   await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase, guildId: emu.guildId });
-  assert.equal(emu.commands(emu.guildId).length, 5);
+  assert.equal(emu.commands(emu.guildId).length, 6);
 
   const help = await emu.dispatchInteraction({ commandName: 'help' });
   const answer = await waitForAnswer(help);

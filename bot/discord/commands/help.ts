@@ -8,8 +8,9 @@ export const data = new SlashCommandBuilder().setName('help').setDescription('Ho
 
 export function helpText(ctx: DiscordContext): string {
   return [
-    'MySpinBot turns a description into a short narrated video (1280x720).',
-    `• /generate prompt:<what it is about> [seconds:${LIMITS.minSeconds}-${LIMITS.maxSeconds}] [voice:<saved voice>] [style] [image] [voice_sample] — I answer at once, edit my reply as the video renders, and post the MP4 with Retry / Variation buttons.`,
+    'MySpinBot turns a description into a short narrated video (1280x720; say "vertical" or "square" for other shapes).',
+    `• /generate prompt:<what it is about> [seconds:${LIMITS.minSeconds}-${LIMITS.maxSeconds}] [voice:<saved voice>] [style] [image] [voice_sample] [auto_approve] — I show the plan with Approve / Edit / Cancel, then edit my reply as the video renders and post the MP4 with Retry / Variation buttons.`,
+    '• /chat message:<text> — change the plan or the video just made ("shorter", "vertical with music", "redo scene 2 with a sunset"), or ask me something',
     `• /voice add sample:<audio> name:<name> — save a voice from ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech · /voice list · /voice remove`,
     '• /status [job] — where your videos are · /cancel [job] — stop one',
     `Limits: ${ctx.config.SPINBOT_MAX_RUNNING_JOBS} video(s) in the works at a time, ${ctx.config.SPINBOT_DAILY_JOBS || 'no'} daily limit per person; uploads up to ${ctx.config.SPINBOT_MAX_UPLOAD_MB} MB.`,
