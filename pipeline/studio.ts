@@ -63,6 +63,10 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
     services,
     metrics,
     render: (request, onProgress) => renderVideo({ ...request, onProgress }, { queue, storage }),
-    close: () => (closing ??= Promise.all([metrics?.close(), queue.close()]).then(() => services.stop())),
+    close: () =>
+      (closing ??= Promise.all([metrics?.close(), queue.close()])
+        .then(() => services.stop())
+        // S3 keeps keep-alive sockets; the filesystem has nothing to close.
+        .then(() => (storage as { close?: () => void }).close?.())),
   };
 }
