@@ -50,7 +50,7 @@ try {
   // The conversation's own model calls: routing a message no rule decides, and rewriting one scene.
   console.log('\nconversation                                           total s  calls  answer');
   const situation = { pending: null, lastJob: null };
-  for (const message of ['what kind of videos can you make?', 'octopus facts for my nephew, 15 seconds please', 'do I have any saved voices?']) {
+  for (const message of ['what kind of videos can you make?', 'octopus facts for my nephew, 15 seconds please', 'tell me a joke about cats', 'where is that thing I asked for']) {
     const before = model.stats.calls;
     const started = performance.now();
     const intent = await routeIntent(message, situation, [], llm);

@@ -57,6 +57,20 @@ function hasMoreThanSettings(change: string): boolean {
   return remaining.split(' ').filter(Boolean).length > 0;
 }
 
+/** "redo scene 2 with a sunset" -> "with a sunset". */
+function wishOf(change: string): string {
+  return change
+    .replace(/^(?:please\s+)?(?:redo|re-do|change|make|replace)\s+/i, '')
+    .replace(/\b(?:the\s+)?(?:scene\s*#?\d+|\w+\s+scene)\b/i, '')
+    .trim();
+}
+
+const STOP_WORDS = new Set(['with', 'and', 'the', 'a', 'an', 'of', 'in', 'on', 'to', 'more', 'less', 'some', 'it', 'make', 'use', 'please', 'instead']);
+
+function contentWords(text: string): string[] {
+  return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 2 && !STOP_WORDS.has(w));
+}
+
 async function rewriteScene(plan: ScriptPlan, index: number, change: string, deps: PlannerContext, signal?: AbortSignal) {
   const scene = plan.scenes[index]!;
   const maxWords = Math.max(4, Math.floor(scene.seconds * LIMITS.maxWordsPerSecond * 0.8));
@@ -83,14 +97,18 @@ async function rewriteScene(plan: ScriptPlan, index: number, change: string, dep
     try {
       const text = answer.text;
       const parsed = DraftScene.safeParse(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)));
-      if (parsed.success && (parsed.data.narration.trim() || parsed.data.visualPrompt.trim())) return parsed.data;
+      if (parsed.success && (parsed.data.narration.trim() || parsed.data.visualPrompt.trim())) {
+        // A small model may rewrite the scene yet drop the very thing asked for: then the wish is
+        // added to the picture's description, so the change always shows.
+        const mentioned = contentWords(wishOf(change)).some((word) => parsed.data.visualPrompt.toLowerCase().includes(word));
+        return mentioned ? parsed.data : { ...parsed.data, visualPrompt: `${parsed.data.visualPrompt || scene.visualPrompt}, ${wishOf(change)}`.slice(0, 200) };
+      }
     } catch {
       // not JSON: ask once more
     }
   }
   // The model could not do it: the change itself becomes part of the picture.
-  const wish = change.replace(/^(?:please\s+)?(?:redo|re-do|change|make)\s+/i, '').replace(/\b(?:the\s+)?(?:scene\s*#?\d+|\w+\s+scene)\b/i, '').trim();
-  return { narration: scene.narration, visualPrompt: `${scene.visualPrompt}, ${wish}`.slice(0, 200), onScreenText: scene.onScreenText };
+  return { narration: scene.narration, visualPrompt: `${scene.visualPrompt}, ${wishOf(change)}`.slice(0, 200), onScreenText: scene.onScreenText };
 }
 
 /**

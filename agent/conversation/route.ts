@@ -12,7 +12,7 @@ import { renderPrompt } from '../prompts.ts';
 import type { HistoryEntry, Intent, LastJob, PendingPlan } from './state.ts';
 import { describeTools, generateVideo, refineVideo, TOOL_NAMES, type ToolName } from './tools.ts';
 
-export const ROUTE_PROMPTS = { system: 'route-system.v1', retry: 'route-retry.v1' } as const;
+export const ROUTE_PROMPTS = { system: 'route-system.v2', retry: 'route-retry.v1' } as const;
 
 export interface Situation {
   pending: PendingPlan | null;
@@ -47,12 +47,14 @@ const GENERATE_WORDS = /^(?:please\s+)?(?:an?\s+)?(?:[\w-]+\s+){0,3}?(?:video|cl
 export function ruleIntent(text: string, situation: Situation): Intent | undefined {
   const t = text.trim();
   const rule = (tool: ToolName, args: Record<string, unknown> = {}): Intent => ({ tool, args, via: 'rule' });
-  if (/^\/?(?:help|\?)$|^what can you do\b|^how does (?:this|it) work\b/i.test(t)) return rule('show_help');
+  if (/^\/?(?:help|\?)$|^what can you do\b|^how does (?:this|it) work\b|^what (?:kinds?|sorts?|types?) of (?:videos?|clips?|things?) (?:can|do) you\b|^(?:who|what) are you\b/i.test(t)) {
+    return rule('show_help');
+  }
   if (/^\/?status$|^(?:what'?s|what\s+is)\s+the\s+status\b|^how(?:'s|\s+is)\s+(?:my|the)\s+video\b|^is\s+(?:it|my\s+video)\s+(?:done|ready)\b/i.test(t)) {
     return rule('job_status');
   }
   if (/^\/?(?:cancel|stop|abort)(?:\s+(?:it|that|the\s+(?:video|render|job)))?[.!]*$/i.test(t)) return rule('cancel_job');
-  if (/^\/?voices$|^(?:list|show)(?:\s+me)?\s+(?:my\s+)?voices\b|^(?:my|which)\s+voices\b/i.test(t)) return rule('list_voices');
+  if (/^\/?voices$|^(?:list|show)(?:\s+me)?\s+(?:my\s+)?voices\b|^(?:my|which)\s+voices\b|\b(?:my|saved)\s+voices\b.*\?$/i.test(t)) return rule('list_voices');
   if (/^(?:hi|hello|hey|yo|good\s+(?:morning|afternoon|evening))\b[\s!.,]*$/i.test(t)) return rule('chat_reply', { message: GREETING_REPLY });
   if (/^(?:thanks|thank\s+you|cheers|great|nice|cool)\b[\s!.,]*$/i.test(t)) return rule('chat_reply', { message: THANKS_REPLY });
   const wantsNew = /\b(?:new|another|different)\s+(?:video|clip)\b/i.test(t);

@@ -152,7 +152,7 @@ describe('every intent, chosen by the model when the words are not a command', (
 
   test('list_voices, job_status and cancel_job go to the front-end actions', async () => {
     const c = setup([routeAnswer('list_voices'), routeAnswer('job_status'), routeAnswer('cancel_job')]);
-    assert.deepEqual((await c.say('do I have any saved voices?')).replies, ['Your saved voices: anna, ben.']);
+    assert.deepEqual((await c.say('which recordings of me do you keep around')).replies, ['Your saved voices: anna, ben.']);
     assert.deepEqual((await c.say('where is my thing at')).replies, ['"Octopus facts": narration 40%.']);
     assert.deepEqual((await c.say('please quit making that one')).replies, ['Cancelled "Octopus facts".']);
     assert.equal(c.actions.cancelled, 1);
@@ -165,6 +165,8 @@ describe('every intent, chosen by the model when the words are not a command', (
     assert.deepEqual((await c.say('my voices')).replies, ['Your saved voices: anna, ben.']);
     assert.match((await c.say('hi')).replies[0]!, /Tell me what video you would like/);
     assert.deepEqual((await c.say('cancel')).replies, ['Cancelled "Octopus facts".']);
+    assert.match((await c.say('what kind of videos can you make?')).replies[0]!, /I make short narrated videos/);
+    assert.deepEqual((await c.say('do I have any saved voices?')).replies, ['Your saved voices: anna, ben.']);
     assert.equal(c.model.calls.length, 0);
   });
 
@@ -255,6 +257,14 @@ describe('refine after delivery', () => {
     const refined = c.actions.dispatched[1]!;
     assert.deepEqual(refined.reuse, { jobId: 'job-1-abcdef', scenes: [0, 2, 3] });
     assert.match(approved.replies.join(' '), /Keeping 3 of 4 scenes from the last video/);
+  });
+
+  test('a rewrite that drops the asked-for change still shows it in the picture', async () => {
+    const ignoring = { narration: 'The sky is blue.', visualPrompt: 'The sky is blue', onScreenText: 'Blue' };
+    const c = setup([draftWith(2), ignoring]);
+    await c.press('approve', approvalOf(await c.say('make a 10 second video about tea')).planId);
+    const revised = approvalOf(await c.say('redo scene 2 with a sunset'));
+    assert.equal(revised.plan.scenes[1]!.visualPrompt, 'The sky is blue, with a sunset');
   });
 
   test('a model that cannot rewrite the scene still gets the change into the picture', async () => {

@@ -21,7 +21,7 @@ const SAMPLES: Record<string, string | number> = {
 
 test('prompts/ holds versioned templates', () => {
   const names = listPrompts();
-  for (const expected of ['plan.v1', 'plan-system.v1', 'plan-retry.v1', 'route-system.v1', 'route-retry.v1', 'revise-scene.v1']) {
+  for (const expected of ['plan.v1', 'plan-system.v1', 'plan-retry.v1', 'route-system.v2', 'route-retry.v1', 'revise-scene.v1']) {
     assert.ok(names.includes(expected), `${expected} missing from ${names.join(', ')}`);
   }
   for (const name of names) assert.match(name, /^[a-z0-9-]+\.v\d+$/);
