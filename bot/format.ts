@@ -16,8 +16,10 @@ export function estimateRenderSeconds(plan: ScriptPlan): number {
 
 export function formatPlan(plan: ScriptPlan): string {
   const total = plan.scenes.reduce((sum, s) => sum + s.seconds, 0);
+  const shape = { '16:9': 'landscape 16:9', '9:16': 'vertical 9:16', '1:1': 'square 1:1' }[plan.aspect];
   const lines = [
     `Plan: "${plan.title}" — ${plan.scenes.length} scenes, ${total} s, voice ${plan.voice.id} (${plan.voice.engine}), language ${plan.language}`,
+    `Look: ${shape}${plan.style ? `, ${plan.style} style` : ''}, ${plan.music ? 'with music' : 'no music'}`,
   ];
   plan.scenes.forEach((scene, i) => {
     lines.push(`  ${i + 1}. (${scene.seconds} s) ${scene.narration}`);

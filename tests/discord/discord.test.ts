@@ -110,6 +110,8 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
   const submit = await emu.dispatchInteraction({ type: 5, customId: editId!, fields: { change: 'make it vertical with music' }, user });
   const revised = await submit.waitFor((h) => h.messages().find((m) => m.content.startsWith('Plan:')), 30_000);
   assert.deepEqual(buttonLabels(revised), ['Approve', 'Edit', 'Cancel']);
+  assert.match(plan.content, /Look: landscape 16:9, no music/);
+  assert.match(revised.content, /Look: vertical 9:16, with music/, 'the change is visible in the plan');
   assert.equal(planner.requests.length, 1, 'a settings change needs no new plan from the model');
 
   // The old plan's Approve is stale now; the new one renders the vertical clip.

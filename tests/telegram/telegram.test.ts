@@ -182,6 +182,7 @@ test('Edit asks for the change; the typed change revises the plan; after the cli
   tg.sendText(chat, user, 'square please');
   const revised = await tg.waitFor(() => tg.botMessages(chat).filter((m) => /^Plan: "a video about the sea"/.test(m.text ?? ''))[1], 30_000);
   assert.deepEqual(revised.buttons.map((b) => b.text), ['Approve', 'Edit', 'Cancel']);
+  assert.match(revised.text!, /Look: square 1:1, no music/);
   tg.pressButton(revised, revised.buttons[0]!.callback_data!, user);
   const video = await waitForVideo(tg, chat);
   assert.match(video.caption!, /redo scene 2 with a sunset/);
