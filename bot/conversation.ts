@@ -38,21 +38,34 @@ export function parsePlanButton(id: string): { action: PlanAction; planId: strin
 
 export const EDIT_PROMPT = 'What should change? For example "shorter", "vertical with music", "more upbeat" or "redo scene 2 with a sunset".';
 
-/** The plan as shown for approval: the plan itself, which scenes changed, and what to do next. */
-export function formatApproval(approval: ApprovalRequest): string {
+/**
+ * The plan as shown for approval: the plan itself, which scenes changed, and where it would stand
+ * in the queue (`ahead`: videos queued or rendering now).
+ */
+export function formatApproval(approval: ApprovalRequest, ahead?: number): string {
   if (approval.reminder) return `The plan "${approval.plan.title}" is still waiting: Approve, Edit or Cancel.`;
   const lines = [formatPlan(approval.plan)];
   if (approval.changed?.length && approval.changed.length < approval.plan.scenes.length) {
     lines.push(`Changed: scene ${approval.changed.map((i) => i + 1).join(', ')}.`);
   }
+  if (ahead !== undefined) lines.push(ahead === 0 ? 'Queue: free, it would start at once.' : `Queue: ${ahead} video${ahead === 1 ? '' : 's'} ahead of it.`);
   return lines.join('\n');
 }
 
+/** Videos queued or rendering now (undefined when the queue cannot be asked). */
+export async function videosAhead(studio: Studio): Promise<number | undefined> {
+  const counts = await studio.queue.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed').catch(() => undefined);
+  return counts && Object.values(counts).reduce((sum, n) => sum + n, 0);
+}
+
 /** Posts a turn's replies, then the plan waiting for approval (with buttons) if there is one. */
-export async function presentTurn(channel: ChatChannel, result: TurnResult): Promise<void> {
+export async function presentTurn(channel: ChatChannel, result: TurnResult, studio: Studio): Promise<void> {
   for (const reply of result.replies) await channel.reply(reply);
   for (const error of result.errors) await channel.fail(error);
-  if (result.approval) await channel.reply(formatApproval(result.approval), { buttons: planButtons(result.approval.planId, channel.userId) });
+  if (result.approval) {
+    const ahead = result.approval.reminder ? undefined : await videosAhead(studio);
+    await channel.reply(formatApproval(result.approval, ahead), { buttons: planButtons(result.approval.planId, channel.userId) });
+  }
 }
 
 export interface ActionDeps {

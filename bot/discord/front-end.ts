@@ -135,7 +135,7 @@ async function onPlanButton(interaction: ButtonInteraction, ctx: DiscordContext,
   await channel.acknowledgeUpdate(`${interaction.message.content}\n→ ${press.action === 'approve' ? 'Approved' : 'Cancelled'}`);
   try {
     const result = await ctx.conversation.decide(threadOf(channel), { action: press.action, planId: press.planId }, { actions: agentActions(channel, ctx) });
-    await presentTurn(channel, result);
+    await presentTurn(channel, result, ctx.studio);
   } catch (error) {
     await channel.fail(error);
   }
@@ -151,7 +151,7 @@ async function onPlanEdit(interaction: ModalSubmitInteraction, ctx: DiscordConte
   try {
     const change = interaction.fields.getTextInputValue('change');
     const result = await ctx.conversation.decide(threadOf(channel), { action: 'edit', text: change, planId: press.planId }, { actions: agentActions(channel, ctx) });
-    await presentTurn(channel, result);
+    await presentTurn(channel, result, ctx.studio);
   } catch (error) {
     await channel.fail(error);
   }

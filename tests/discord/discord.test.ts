@@ -96,6 +96,7 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
   const plan = await generate.waitFor((h) => (h.original()?.content.startsWith('Plan:') ? h.original() : undefined), 30_000);
   assert.match(plan.content, /Plan: "Why the sky is blue" — 2 scenes, 6 s/);
   assert.deepEqual(buttonLabels(plan), ['Approve', 'Edit', 'Cancel']);
+  assert.match(plan.content, /Queue: (free, it would start at once|\d+ videos? ahead of it)\./);
   assert.equal(Object.values(await queueCounts()).reduce((a, b) => a + b, 0), 0, 'nothing is rendered before approval');
   const [approveId, editId] = plan.components[0]!.components.map((c: { custom_id: string }) => c.custom_id) as string[];
 

@@ -52,6 +52,7 @@ test('console chat: greet, plan, approve, progress per stage, then the clip with
   assert.match(term.text(), /Plan: "Why the sky is blue" — 2 scenes, 10 s, voice en-us/);
   assert.match(term.text(), /1\. \(5 s\) Sunlight looks white/);
   assert.match(term.text(), /Estimated render time: about \d+ s/);
+  assert.match(term.text(), /Queue: free, it would start at once\./);
 
   term.type('yes');
   const done = /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: espeak-ng.*; visuals: .*\./;

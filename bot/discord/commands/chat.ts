@@ -19,7 +19,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
     const result = await ctx.conversation.message(threadOf(channel), interaction.options.getString('message', true), {
       actions: agentActions(channel, ctx),
     });
-    await presentTurn(channel, result);
+    await presentTurn(channel, result, ctx.studio);
   } catch (error) {
     await channel.fail(error);
   }

@@ -67,7 +67,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
       autoApprove,
       defaults: { language: languageOf(interaction.locale) },
     });
-    await presentTurn(channel, result);
+    await presentTurn(channel, result, ctx.studio);
   } catch (error) {
     await channel.fail(error);
   } finally {

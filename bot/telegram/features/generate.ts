@@ -100,7 +100,7 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
         const result = editing
           ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, turn)
           : await services.conversation.message(thread, text, turn);
-        await presentTurn(channel, result);
+        await presentTurn(channel, result, services.studio);
       } catch (error) {
         await channel.fail(error);
       }

@@ -104,7 +104,7 @@ async function answerPlanButton(ctx: Context, services: TelegramServices, press:
   services.background(`plan-${press.action}`, async () => {
     try {
       const result = await services.conversation.decide(thread, { action: press.action as 'approve' | 'cancel', planId: press.planId }, { actions: agentActions(channel, services) });
-      await presentTurn(channel, result);
+      await presentTurn(channel, result, services.studio);
     } catch (error) {
       await channel.fail(error);
     }
