@@ -170,7 +170,9 @@ export class JobRunner {
   async again(channel: ChatChannel, jobId: string, variation: boolean, reservation?: Reservation): Promise<JobRecord> {
     try {
       const previous = this.ownedJob({ platform: channel.platform, userId: channel.userId }, jobId);
-      return await this.start(channel, { ...previous.spec, seed: variation ? randomInt(1, 2 ** 31 - 1) : previous.spec.seed }, reservation);
+      // Rendered whole again: reused scenes of a refined clip would keep their old pictures.
+      const spec = { ...previous.spec, reuse: undefined, seed: variation ? randomInt(1, 2 ** 31 - 1) : previous.spec.seed };
+      return await this.start(channel, spec, reservation);
     } finally {
       reservation?.release();
     }

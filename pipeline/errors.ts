@@ -8,6 +8,7 @@ export type UserErrorId =
   | 'seconds.outOfRange'
   | 'output.unwritable'
   | 'plan.invalid'
+  | 'plan.sceneOutOfRange'
   | 'llm.unreachable'
   | 'llm.modelMissing'
   | 'render.failed'

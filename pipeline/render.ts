@@ -56,6 +56,8 @@ export async function renderVideo(
     contentType: 'application/json',
   });
   const reuseScenes = request.reuseFrom ? await copyScenes(deps.storage, request.reuseFrom, jobId) : [];
+  // Cancelled while the scenes were being copied: nothing may reach the queue after the cancel.
+  request.signal?.throwIfAborted();
 
   let result: RenderResult;
   try {

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, END, interrupt, START, StateGraph, type BaseCheckpointSaver, type LangGraphRunnableConfig } from '@langchain/langgraph';
 import { describeFailure } from '../../bot/channel.ts';
-import { isUserError } from '../../pipeline/errors.ts';
+import { isUserError, UserError } from '../../pipeline/errors.ts';
 import { planVideo, type PlanRequest } from '../graph.ts';
 import { revisePlan, unchangedScenes } from './revise.ts';
 import { routeIntent } from './route.ts';
@@ -65,7 +65,8 @@ async function generate(state: ConversationStateType, config: Config): Promise<C
     const args = generateVideo.schema.parse(state.intent?.args ?? {});
     const request: PlanRequest = { ...context.defaults, prompt: args.prompt, seconds: args.seconds, style: args.style, aspect: args.aspect, music: args.music };
     const plan = await context.plan(request, config.signal);
-    return new Command({ goto: 'approve', update: { pending: { planId: newPlanId(), request, plan, voiceName: args.voice } } });
+    const pending = { planId: newPlanId(), request, plan, voiceName: args.voice, autoApprove: Boolean(context.autoApprove) };
+    return new Command({ goto: 'approve', update: { pending } });
   } catch (error) {
     return failed(error, state);
   }
@@ -73,18 +74,31 @@ async function generate(state: ConversationStateType, config: Config): Promise<C
 
 async function revise(state: ConversationStateType, config: Config): Promise<Command> {
   const context = contextOf(config);
-  const args = refineVideo.schema.parse(state.intent?.args ?? {});
   // A plan on screen is revised in place; otherwise the video just made is the starting point.
   const base = state.pending ?? state.lastJob;
   if (!base) {
     return new Command({ goto: END, update: { outbox: say('There is nothing to change yet: describe a video first, e.g. "a 20 second video about tea".') } });
   }
+  const parsed = refineVideo.schema.safeParse(state.intent?.args ?? {});
+  const count = base.plan.scenes.length;
+  const scene = parsed.success ? parsed.data.scene : undefined;
+  if (!parsed.success || (scene !== undefined && scene > count)) {
+    const error = new UserError('plan.sceneOutOfRange', `This plan has ${count} scene${count === 1 ? '' : 's'}; name one from 1 to ${count}, e.g. "redo scene ${Math.min(2, count)} with a sunset".`);
+    return failed(error, state);
+  }
   try {
-    const revision = await revisePlan(base, args.change, args.scene, context, config.signal);
-    // Refining a made clip: its unchanged scenes are reused instead of rendered again.
-    const fromJob = state.pending ? state.pending.reuse : state.lastJob ? { jobId: state.lastJob.jobId, plan: state.lastJob.plan } : undefined;
-    const reuse = fromJob && 'plan' in fromJob ? { jobId: fromJob.jobId, scenes: unchangedScenes(fromJob.plan, revision.plan) } : fromJob;
-    const pending = { planId: newPlanId(), request: revision.request, plan: revision.plan, voiceName: base.voiceName, reuse, changed: revision.changed };
+    const revision = await revisePlan(base, parsed.data.change, scene, context, config.signal);
+    // Refining a made clip keeps pointing at that clip, through any number of further edits.
+    const reuseFrom = state.pending ? state.pending.reuseFrom : state.lastJob ? { jobId: state.lastJob.jobId, plan: state.lastJob.plan } : undefined;
+    const pending = {
+      planId: newPlanId(),
+      request: revision.request,
+      plan: revision.plan,
+      voiceName: base.voiceName,
+      reuseFrom,
+      changed: revision.changed,
+      autoApprove: Boolean(context.autoApprove),
+    };
     return new Command({ goto: 'approve', update: { pending } });
   } catch (error) {
     return failed(error, state);
@@ -97,7 +111,8 @@ const dropped = () =>
 function approve(state: ConversationStateType, config: Config): Command {
   const pending = state.pending;
   if (!pending) return new Command({ goto: END });
-  if (contextOf(config).autoApprove) return new Command({ goto: 'dispatch' });
+  // Decided when the plan was made: a resume (e.g. a command dropping this plan) must not render it.
+  if (pending.autoApprove) return new Command({ goto: 'dispatch' });
   // The same plan asked about again (after a side question) is shown briefly.
   const reminder = state.intent !== undefined && state.intent.tool !== 'generate_video' && state.intent.tool !== 'refine_video';
   const answer = interrupt<ApprovalRequest, ApprovalAnswer>({ planId: pending.planId, plan: pending.plan, changed: pending.changed, reminder });
@@ -121,12 +136,13 @@ async function dispatch(state: ConversationStateType, config: Config): Promise<C
   if (!pending) return new Command({ goto: END });
   const { actions } = contextOf(config);
   try {
-    const reuse = pending.reuse?.scenes.length ? pending.reuse : undefined;
+    const kept = pending.reuseFrom ? unchangedScenes(pending.reuseFrom.plan, pending.plan) : [];
+    const reuse = pending.reuseFrom && kept.length ? { jobId: pending.reuseFrom.jobId, scenes: kept } : undefined;
     const job = await actions.dispatch({ dispatchId: pending.planId, plan: pending.plan, voiceName: pending.voiceName, reuse });
-    const kept = reuse ? ` Keeping ${reuse.scenes.length} of ${pending.plan.scenes.length} scenes from the last video.` : '';
+    const keptLine = reuse ? ` Keeping ${reuse.scenes.length} of ${pending.plan.scenes.length} scenes from the last video.` : '';
     const line = job.queuePosition && job.queuePosition > 1 ? ` Number ${job.queuePosition} in line.` : '';
     // One-shot use (auto-approve) needs no "approved" line; the status message says it all.
-    const note = contextOf(config).autoApprove && !kept ? [] : say(`Approved: making "${pending.plan.title}".${line}${kept}`);
+    const note = pending.autoApprove && !keptLine ? [] : say(`Approved: making "${pending.plan.title}".${line}${keptLine}`);
     return new Command({
       goto: END,
       update: {
@@ -139,7 +155,7 @@ async function dispatch(state: ConversationStateType, config: Config): Promise<C
     // Not started (e.g. the daily limit): the plan stays, so it can be approved later - unless
     // nobody is asked (auto-approve), where it is dropped instead of retried in a loop.
     if (!isUserError(error)) throw error;
-    if (contextOf(config).autoApprove) return new Command({ goto: END, update: { pending: null, outbox: sayError(error) } });
+    if (pending.autoApprove) return new Command({ goto: END, update: { pending: null, outbox: sayError(error) } });
     return new Command({ goto: 'approve', update: { outbox: sayError(error) } });
   }
 }

@@ -9,6 +9,7 @@ import type { AgentActions } from './tools.ts';
 export type { AgentActions, DispatchRequest } from './tools.ts';
 export type { ApprovalAnswer, ApprovalRequest, PendingPlan } from './state.ts';
 export { HELP_TEXT } from './tools.ts';
+export { APPROVE_WORDS, CANCEL_WORDS } from './graph.ts';
 
 export interface TurnResult {
   /** Replies to post, in order. */

@@ -36,7 +36,7 @@ export function sceneNumberIn(text: string, sceneCount?: number): number | undef
 /** "in my voice" -> "mine" (the front-end picks the user's latest saved voice); "voice anna" -> "anna". */
 export function voiceIn(text: string): string | undefined {
   if (/\bin\s+my\s+(?:own\s+)?voice\b/i.test(text)) return 'mine';
-  return /\b(?:in|with)\s+(?:the\s+)?voice\s+["']?([A-Za-z0-9_-]{1,32})["']?/i.exec(text)?.[1];
+  return /\b(?:in|with)\s+(?:the\s+)?voice\s+(?!(?:over|acting|actor|narration)\b)["']?([A-Za-z0-9_-]{1,32})["']?/i.exec(text)?.[1];
 }
 
 const REFINE_WORDS =
@@ -134,7 +134,8 @@ export function intentFromAnswer(raw: string, userText: string, situation: Situa
 }
 
 function routeMessages(text: string, situation: Situation, history: HistoryEntry[]): BaseMessage[] {
-  const earlier = history.slice(-6, -1).map((h) => (h.role === 'user' ? new HumanMessage(h.text) : new AIMessage(h.text)));
+  // The history does not hold this message yet (the route node appends it).
+  const earlier = history.slice(-5).map((h) => (h.role === 'user' ? new HumanMessage(h.text) : new AIMessage(h.text)));
   return [
     new SystemMessage(renderPrompt(ROUTE_PROMPTS.system, { tools: describeTools(), situation: situationLine(situation) })),
     ...earlier,

@@ -12,10 +12,15 @@ export interface PendingPlan {
   request: PlanRequest;
   plan: ScriptPlan;
   voiceName?: string;
-  /** Refining a made clip: its job, and which scenes (0-based) stay as they were. */
-  reuse?: { jobId: string; scenes: number[] };
+  /**
+   * Refining a made clip: that job and its plan. Which scenes can be reused is worked out against
+   * it when the plan is approved, however many edits came in between.
+   */
+  reuseFrom?: { jobId: string; plan: ScriptPlan };
   /** 0-based scenes that differ from the plan this one revised (shown to the user). */
   changed?: number[];
+  /** Made on a turn with auto-approve: rendered without asking (decided once, kept on resume). */
+  autoApprove?: boolean;
 }
 
 /** The last video dispatched in this thread: what "redo scene 2" refers to. */

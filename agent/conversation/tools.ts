@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Aspect, LIMITS } from '../../gpu-bridge/contracts/index.ts';
 
 export interface DispatchRequest {
-  /** Unique per approved plan: a re-run of the dispatch step (after a crash) must not queue twice. */
+  /** The approved plan's id (for logs; a crash between queueing and the checkpoint can queue it twice). */
   dispatchId: string;
   plan: import('../../gpu-bridge/contracts/index.ts').ScriptPlan;
   /** A saved voice of the user's to narrate with. */

@@ -47,3 +47,9 @@ export async function voiceChoices(interaction: AutocompleteInteraction, ctx: Di
   const matching = voices.filter((v) => v.name.includes(typed)).slice(0, 25);
   await interaction.respond(matching.map((v) => ({ name: v.name, value: v.name })));
 }
+
+/** Discord's locale ("en-US", "pt-BR") as the narration language ("en", "pt"). */
+export function languageOf(locale: string | undefined): string | undefined {
+  const tag = locale?.toLowerCase();
+  return tag && /^[a-z]{2}(-[a-z]{2})?$/.test(tag) ? tag.split('-')[0] : undefined;
+}

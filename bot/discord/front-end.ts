@@ -21,6 +21,7 @@ import { isUserError } from '../../pipeline/errors.ts';
 import { checkDiscordAccess } from '../access.ts';
 import { describeFailure, parseJobButton, PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
+import { STALE_PLAN_REPLY } from '../../agent/conversation/index.ts';
 import { agentActions, parsePlanButton, presentTurn, threadOf } from '../conversation.ts';
 import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner, type Reservation } from '../jobs.ts';
@@ -132,6 +133,11 @@ async function onPlanButton(interaction: ButtonInteraction, ctx: DiscordContext,
     return void (await interaction.showModal(modal));
   }
   const channel = ctx.channelFor(interaction);
+  const waiting = await ctx.conversation.waitingApproval(threadOf(channel));
+  if (waiting?.planId !== press.planId) {
+    // An older version of the plan (or one already answered): say so privately, leave it alone.
+    return void (await interaction.reply({ content: `⚠️ ${STALE_PLAN_REPLY}`, flags: MessageFlags.Ephemeral }));
+  }
   await channel.acknowledgeUpdate(`${interaction.message.content}\n→ ${press.action === 'approve' ? 'Approved' : 'Cancelled'}`);
   try {
     const result = await ctx.conversation.decide(threadOf(channel), { action: press.action, planId: press.planId }, { actions: agentActions(channel, ctx) });

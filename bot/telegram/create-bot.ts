@@ -21,6 +21,8 @@ export const TELEGRAM_COMMANDS: BotCommand[] = [
   { command: 'cancel', description: 'Stop the video in the works' },
 ];
 
+const KNOWN_COMMANDS = new Set(['start', 'help', 'generate', 'voice', 'status', 'cancel']);
+
 export function createBot(services: TelegramServices): Bot<Context> {
   const bot = new Bot<Context>(services.token, { client: { apiRoot: services.config.TELEGRAM_API_ROOT } });
 
@@ -46,7 +48,9 @@ export function createBot(services: TelegramServices): Bot<Context> {
       await next();
     } finally {
       const text = ctx.message?.text;
-      const command = text?.startsWith('/') ? text.slice(1).split(/[\s@]/)[0]! : ctx.callbackQuery ? 'button' : ctx.message?.voice || ctx.message?.audio || ctx.message?.photo || ctx.message?.document ? 'upload' : 'text';
+      // Labels from a fixed set, never the user's own words (each new label would be a new series).
+      const typed = text?.startsWith('/') ? text.slice(1).split(/[\s@]/)[0]!.toLowerCase() : undefined;
+      const command = typed !== undefined ? (KNOWN_COMMANDS.has(typed) ? typed : 'other') : ctx.callbackQuery ? 'button' : ctx.message?.voice || ctx.message?.audio || ctx.message?.photo || ctx.message?.document ? 'upload' : 'text';
       recordChatCommand('telegram', command, secondsSince(started));
     }
   });

@@ -276,6 +276,48 @@ describe('refine after delivery', () => {
   });
 });
 
+describe('commands, edits of a refined plan, and scene numbers', () => {
+  test('a one-shot command drops the plan that was waiting instead of rendering it', async () => {
+    const c = setup([draftWith(2, { title: 'Tea' }), draftWith(2, { title: 'Cats' })]);
+    const tea = approvalOf(await c.say('make a 10 second video about tea'));
+    const result = await c.agent.command(c.id, 'cats', { tool: 'generate_video', args: { prompt: 'a 10 second video about cats' } }, { actions: c.actions, autoApprove: true });
+    assert.equal(c.actions.dispatched.length, 1, 'only the commanded video is queued');
+    assert.equal(c.actions.dispatched[0]!.plan.title, 'Cats');
+    assert.equal(result.approval, undefined);
+    assert.deepEqual((await c.press('approve', tea.planId)).errors, [STALE_PLAN_REPLY]);
+  });
+
+  test('reuse is worked out against the made clip at approval, through any number of edits', async () => {
+    const sunset = { narration: 'The sun sets and the sky turns orange.', visualPrompt: 'a sunset over the sea', onScreenText: 'Sunset' };
+    const storm = { narration: 'A storm rolls in over the hills today.', visualPrompt: 'a storm over the hills', onScreenText: 'Storm' };
+    const c = setup([draftWith(4), sunset, storm]);
+    await c.press('approve', approvalOf(await c.say('make a 20 second video about why the sky is blue')).planId);
+    approvalOf(await c.say('redo scene 2 with a sunset'));
+    const second = approvalOf(await c.say('redo scene 3 with a storm'));
+    assert.deepEqual(second.changed, [2], 'this edit changed scene 3');
+    await c.say('yes');
+    assert.deepEqual(c.actions.dispatched[1]!.reuse, { jobId: 'job-1-abcdef', scenes: [0, 3] }, 'scenes 2 and 3 are rendered again');
+
+    const c2 = setup([draftWith(4), sunset]);
+    await c2.press('approve', approvalOf(await c2.say('make a 20 second video about why the sky is blue')).planId);
+    approvalOf(await c2.say('redo scene 2 with a sunset'));
+    approvalOf(await c2.say('vertical'));
+    await c2.say('yes');
+    assert.equal(c2.actions.dispatched[1]!.reuse, undefined, 'landscape pictures are not reused in a vertical clip');
+    assert.equal(c2.actions.dispatched[1]!.plan.aspect, '9:16');
+  });
+
+  test('a scene number the plan does not have gets one clear sentence, and the plan keeps waiting', async () => {
+    const c = setup([draftWith(4)]);
+    const shown = approvalOf(await c.say('make a 20 second video about why the sky is blue'));
+    const wrong = await c.say('redo scene 7 with a sunset');
+    assert.deepEqual(wrong.errors, ['This plan has 4 scenes; name one from 1 to 4, e.g. "redo scene 2 with a sunset".']);
+    assert.equal(approvalOf(wrong).planId, shown.planId);
+    await c.press('approve', shown.planId);
+    assert.equal(c.actions.dispatched.length, 1);
+  });
+});
+
 describe('caps and injection', () => {
   test('an absurd length is refused in one sentence before any model call; nothing is pending', async () => {
     const c = setup([]);

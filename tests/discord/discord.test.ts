@@ -117,9 +117,9 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
 
   // The old plan's Approve is stale now; the new one renders the vertical clip.
   const stale = await emu.dispatchInteraction({ type: 3, customId: approveId!, messageId: plan.id, user });
-  await stale.ack();
-  const staleReply = await stale.waitFor((h) => h.followUps().find((m) => m.content), 30_000);
+  const staleReply = await waitForAnswer(stale);
   assert.match(staleReply.content, /no longer waiting/);
+  assert.equal(staleReply.ephemeral, true);
   const newApprove = revised.components[0]!.components[0]!.custom_id as string;
   const approve = await emu.dispatchInteraction({ type: 3, customId: newApprove, messageId: revised.id, user });
   assert.equal((await approve.ack()).typeName, 'UPDATE_MESSAGE');

@@ -3,7 +3,7 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
-import type { DiscordCommand, DiscordContext } from '../context.ts';
+import { languageOf, type DiscordCommand, type DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder()
   .setName('chat')
@@ -18,6 +18,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
     await channel.acknowledge();
     const result = await ctx.conversation.message(threadOf(channel), interaction.options.getString('message', true), {
       actions: agentActions(channel, ctx),
+      defaults: { language: languageOf(interaction.locale) },
     });
     await presentTurn(channel, result, ctx.studio);
   } catch (error) {

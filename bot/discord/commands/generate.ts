@@ -7,7 +7,7 @@ import { checkDeclaredSize } from '../../uploads/download.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
-import { ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
+import { languageOf, ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder()
   .setName('generate')
@@ -73,12 +73,6 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
   } finally {
     reservation?.release();
   }
-}
-
-/** Discord's locale ("en-US", "pt-BR") as a narration language when espeak-ng has a voice for it. */
-function languageOf(locale: string | undefined): string | undefined {
-  const tag = locale?.toLowerCase();
-  return tag && /^[a-z]{2}(-[a-z]{2})?$/.test(tag) ? tag.split('-')[0] : undefined;
 }
 
 export const autocomplete = voiceChoices;

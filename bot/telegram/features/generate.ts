@@ -3,6 +3,7 @@ import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../../pipeline/errors.ts';
 import { describeFailure } from '../../channel.ts';
+import { APPROVE_WORDS, CANCEL_WORDS, STALE_PLAN_REPLY } from '../../../agent/conversation/index.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
@@ -97,9 +98,11 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
     const turn = { actions: agentActions(channel, services), defaults: { language: ctx.from.language_code } };
     services.background('conversation', async () => {
       try {
-        const result = editing
-          ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, turn)
-          : await services.conversation.message(thread, text, turn);
+        // After Edit, the next message is the change, unless it is a plain yes / no, or that plan
+        // is gone by now (then it is an ordinary message).
+        const asEdit = editing && !APPROVE_WORDS.test(text) && !CANCEL_WORDS.test(text);
+        let result = asEdit ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, turn) : undefined;
+        if (!result || result.errors.includes(STALE_PLAN_REPLY)) result = await services.conversation.message(thread, text, turn);
         await presentTurn(channel, result, services.studio);
       } catch (error) {
         await channel.fail(error);

@@ -4,6 +4,7 @@ import { Composer, type Context } from 'grammy';
 import { isUserError } from '../../../pipeline/errors.ts';
 import { clip, describeFailure, parseJobButton, PendingAsks } from '../../channel.ts';
 import { answerAskCallback } from '../channel.ts';
+import { STALE_PLAN_REPLY } from '../../../agent/conversation/index.ts';
 import { agentActions, EDIT_PROMPT, parsePlanButton, presentTurn, threadOf } from '../../conversation.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
 
@@ -89,13 +90,20 @@ async function answerPlanButton(ctx: Context, services: TelegramServices, press:
     return void (await ctx.answerCallbackQuery({ text: 'This plan is for someone else.', show_alert: true }));
   }
   const labels = { approve: 'Approve', edit: 'Edit', cancel: 'Cancel' } as const;
-  await ctx.answerCallbackQuery({ text: press.action === 'edit' ? 'Type your changes' : labels[press.action] });
+  const channel = services.channelFor(ctx.chat?.id ?? ctx.from.id, ctx.from.id);
+  const thread = threadOf(channel);
   const message = ctx.callbackQuery?.message;
+  const waiting = await services.conversation.waitingApproval(thread);
+  if (waiting?.planId !== press.planId) {
+    // An older version of the plan (or one already answered): say so, leave the message alone.
+    await ctx.answerCallbackQuery({ text: STALE_PLAN_REPLY, show_alert: true });
+    if (message) await ctx.api.editMessageReplyMarkup(message.chat.id, message.message_id).catch(() => {});
+    return;
+  }
+  await ctx.answerCallbackQuery({ text: press.action === 'edit' ? 'Type your changes' : labels[press.action] });
   if (message && 'text' in message && message.text !== undefined) {
     await ctx.api.editMessageText(message.chat.id, message.message_id, clip(`${message.text}\n\n→ ${labels[press.action]}`, 4096)).catch(() => {});
   }
-  const channel = services.channelFor(ctx.chat?.id ?? ctx.from.id, ctx.from.id);
-  const thread = threadOf(channel);
   if (press.action === 'edit') {
     services.editing.set(thread, press.planId);
     await channel.reply(EDIT_PROMPT);
