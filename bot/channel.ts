@@ -113,6 +113,12 @@ export function formatProgress(view: ProgressView): string {
   return lines.join('\n');
 }
 
+/** What a failure leaves in the log: nothing for a UserError (the user was told), else the stack. */
+export function logUnexpected(reason: unknown, log: ((line: string) => void) | undefined): void {
+  if (isUserError(reason) || typeof reason === 'string') return;
+  log?.(`unexpected failure: ${(reason as Error)?.stack ?? String(reason)}`);
+}
+
 /** The text shown for an error: a UserError's own sentence, anything else a generic line. */
 export function describeFailure(reason: unknown): string {
   if (isUserError(reason)) return reason.message;

@@ -18,6 +18,7 @@ import {
   clip,
   describeFailure,
   formatProgress,
+  logUnexpected,
   PendingAsks,
   ThrottledStatus,
   type ChannelButton,
@@ -219,6 +220,8 @@ export class DiscordChannel implements ChatChannel {
   }
 
   async fail(reason: unknown): Promise<void> {
+    // "…the error was logged" must be true.
+    logUnexpected(reason, this.options.log);
     const content = clip(`⚠️ ${describeFailure(reason)}`, MAX_CONTENT);
     const ephemeral = { content, flags: MessageFlags.Ephemeral } as const;
     if (this.tokenAlive()) {

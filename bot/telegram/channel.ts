@@ -7,6 +7,7 @@ import {
   clip,
   describeFailure,
   formatProgress,
+  logUnexpected,
   PendingAsks,
   ThrottledStatus,
   type ChannelButton,
@@ -141,6 +142,8 @@ export class TelegramChannel implements ChatChannel {
   }
 
   async fail(reason: unknown): Promise<void> {
+    // "…the error was logged" must be true.
+    logUnexpected(reason, this.options.log);
     await this.api.sendMessage(this.chatId, clip(`⚠️ ${describeFailure(reason)}`, MAX_TEXT));
   }
 }
