@@ -4,12 +4,12 @@
 // which the front-end supplies per turn (the user's voices, jobs, cancel).
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
-import { Aspect, LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import { Aspect, LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 
 export interface DispatchRequest {
   /** The approved plan's id (for logs; a crash between queueing and the checkpoint can queue it twice). */
   dispatchId: string;
-  plan: import('../../gpu-bridge/contracts/index.ts').ScriptPlan;
+  plan: ScriptPlan;
   /** A saved voice of the user's to narrate with. */
   voiceName?: string;
   /** Refining a made clip: the earlier job whose unchanged scenes are reused. */
