@@ -304,6 +304,13 @@ export class JobRunner {
       record.finishedAt = Date.now();
       if (signal.aborted) {
         record.state = 'cancelled';
+        if (this.closed) {
+          // The bot is stopping, not the user cancelling: the job stays queued and its files stay.
+          await channel.finishProgress(`⏸ The bot was stopped while "${title}" was in the works.`).catch(() => {});
+          return;
+        }
+        // Out of the queue before the user reads "cancelled" (a running job gets the stop signal).
+        await studio.queue.cancel(record.jobId).catch(() => {});
         await channel.finishProgress(`🛑 "${title}" was cancelled. Nothing was posted.`).catch(() => {});
         this.cleanUpCancelled(record.jobId);
         return;
