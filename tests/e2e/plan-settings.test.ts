@@ -11,7 +11,9 @@ test('a vertical plan with music becomes a 720x1280 clip whose quiet parts carry
   const studio = await openTestStudio(t);
   const base = handWrittenPlan(6, 2);
   const plain = await studio.render({ plan: base, requestedBy: { platform: 'test', userId: 'u' } });
-  const vertical = await studio.render({ plan: { ...base, aspect: '9:16', music: true }, requestedBy: { platform: 'test', userId: 'u' } });
+  const messages: string[] = [];
+  const vertical = await studio.render({ plan: { ...base, aspect: '9:16', music: true }, requestedBy: { platform: 'test', userId: 'u' } }, (p) => messages.push(p.message));
+  assert.ok(messages.includes('Scene 1/2: sizing the picture to 720x1280'), 'the progress names the vertical size');
 
   const video = (await probeMedia(vertical.location)).video!;
   assert.equal(`${video.width}x${video.height}`, '720x1280');

@@ -18,7 +18,7 @@ FRAME_SIZES = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
 STEP_MESSAGES = {
     "tts": "Scene {n}/{count}: recording the narration",
     "visuals": "Scene {n}/{count}: drawing the picture",
-    "upscale": "Scene {n}/{count}: sizing the picture to 1280x720",
+    "upscale": "Scene {n}/{count}: sizing the picture to {width}x{height}",
 }
 
 
@@ -43,6 +43,7 @@ async def render(job: dict, rt: JobRuntime) -> dict:
     # Stage by stage over all scenes, not scene by scene: a GPU backend then loads its model
     # once per job (one model in memory at a time), and each stage's progress runs 0 -> 100 once.
     requests = {index: _scene_requests(job, index, count) for index in todo}
+    width, height = FRAME_SIZES.get(job["plan"].get("aspect", "16:9"), (FRAME_W, FRAME_H))
     written: list[str] = []  # keys this attempt stored, removed again when the job is cancelled
 
     def remove_partial_artifacts() -> None:
@@ -64,7 +65,7 @@ async def render(job: dict, rt: JobRuntime) -> dict:
 
             await rt.check_cancelled(stage, remove_partial_artifacts)
             await rt.progress(stage, position / len(todo) * 100, steps_done / steps_total * 100,
-                              STEP_MESSAGES[stage].format(n=number, count=count),
+                              STEP_MESSAGES[stage].format(n=number, count=count, width=width, height=height),
                               scene=number, sceneCount=count, backend=backend.name)
             started = time.monotonic()
             outcome = await rt.run_stage(stage, backend, requests[index][stage], report)
