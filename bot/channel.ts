@@ -63,6 +63,16 @@ export interface ChatChannel {
   fail(reason: unknown): Promise<void>;
 }
 
+/** What every platform channel is built with. */
+export interface ChannelOptions {
+  asks: PendingAsks;
+  /** The configured upload limit (a platform may allow less, e.g. Discord per guild). */
+  uploadLimitBytes: number;
+  /** Least time between two edits of the status message. */
+  progressIntervalMs: number;
+  log?: (line: string) => void;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Texts
 

@@ -7,7 +7,8 @@ import { PendingAsks } from './channel.ts';
 import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
 import { createConversation } from './conversation.ts';
 import { JobRunner } from './jobs.ts';
-import { VoiceLibrary } from './uploads/voices.ts';
+import { ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
+import type { ConversationAgent } from '../agent/conversation/index.ts';
 import type { Planner } from './planner.ts';
 
 export interface FrontEndDeps {
@@ -32,8 +33,24 @@ export function redactor(secrets: Array<string | undefined>, log: (line: string)
   return (line) => log(present.reduce((text, secret) => text.split(secret).join('<redacted>'), line));
 }
 
-/** What every chat front-end builds on: per-user limits, the voice library, jobs, pending questions. */
-export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (line: string) => void) {
+/** What every chat front-end's handlers use, whatever the platform. */
+export interface ChatServices {
+  config: ChatConfig;
+  studio: Studio;
+  planner: Planner;
+  jobs: JobRunner;
+  voices: VoiceLibrary;
+  images: ReferenceImages;
+  asks: PendingAsks;
+  conversation: ConversationAgent;
+  log(line: string): void;
+}
+
+/**
+ * What every chat front-end builds on: per-user limits, the voice library and reference pictures,
+ * jobs, pending questions, the conversation. close() releases the Redis connections it opened.
+ */
+export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (line: string) => void): { services: ChatServices; close(): Promise<void> } {
   const limits = new JobLimits({
     maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
     daily: config.SPINBOT_DAILY_JOBS,
@@ -42,7 +59,22 @@ export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (
   const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
   const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
-  return { limits, voices, jobs, asks: new PendingAsks(), conversation };
+  return {
+    services: {
+      config,
+      studio: deps.studio,
+      planner: deps.planner,
+      jobs,
+      voices,
+      images: new ReferenceImages(deps.studio.storage),
+      asks: new PendingAsks(),
+      conversation: conversation.agent,
+      log,
+    },
+    close: async () => {
+      await Promise.all([limits.close(), conversation.close()]);
+    },
+  };
 }
 
 export async function startChatFrontEnds(deps: FrontEndDeps): Promise<FrontEnd & { started: Array<'discord' | 'telegram'> }> {

@@ -22,6 +22,7 @@ import {
   PendingAsks,
   ThrottledStatus,
   type ChannelButton,
+  type ChannelOptions,
   type ChatChannel,
   type ProgressView,
 } from '../channel.ts';
@@ -63,13 +64,8 @@ interface Body {
 
 type Ref = { kind: 'webhook'; id: string } | { kind: 'channel'; message: Message };
 
-export interface DiscordChannelOptions {
-  asks: PendingAsks;
-  /** Configured upload limit; the interaction's own (boosted guilds allow more) is respected too. */
-  uploadLimitBytes: number;
-  progressIntervalMs: number;
-  log?: (line: string) => void;
-}
+/** The configured upload limit is capped by the interaction's own (boosted guilds allow more). */
+export type DiscordChannelOptions = ChannelOptions;
 
 export class DiscordChannel implements ChatChannel {
   readonly platform = 'discord' as const;

@@ -5,28 +5,14 @@ import type {
   RepliableInteraction,
   SlashCommandBuilder,
 } from 'discord.js';
-import type { ConversationAgent } from '../../agent/conversation/index.ts';
-import type { Studio } from '../../pipeline/studio.ts';
-import type { PendingAsks } from '../channel.ts';
-import type { ChatConfig } from '../chat-config.ts';
-import type { JobRunner } from '../jobs.ts';
-import type { Planner } from '../planner.ts';
+import type { ChatServices } from '../frontends.ts';
 import type { DownloadPolicy } from '../uploads/download.ts';
-import type { Owner, ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import type { Owner } from '../uploads/voices.ts';
 import type { DiscordChannel } from './channel.ts';
 
-export interface DiscordContext {
-  config: ChatConfig;
-  studio: Studio;
-  planner: Planner;
-  jobs: JobRunner;
-  voices: VoiceLibrary;
-  images: ReferenceImages;
-  asks: PendingAsks;
-  conversation: ConversationAgent;
+export interface DiscordContext extends ChatServices {
   downloads: DownloadPolicy;
   channelFor(interaction: RepliableInteraction): DiscordChannel;
-  log(line: string): void;
 }
 
 /** One slash command: its definition (registered by deploy-commands.ts) and its handlers. */

@@ -25,7 +25,6 @@ import { STALE_PLAN_REPLY } from '../../agent/conversation/index.ts';
 import { agentActions, parsePlanButton, presentTurn, threadOf } from '../conversation.ts';
 import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner, type Reservation } from '../jobs.ts';
-import { ReferenceImages } from '../uploads/voices.ts';
 import { answerAskButton, DiscordChannel } from './channel.ts';
 import { findCommand } from './commands/index.ts';
 import { ownerOf, type DiscordContext } from './context.ts';
@@ -39,20 +38,13 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   const config = resolveChatConfig(deps.config);
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is not set.');
   const log = redactor([config.DISCORD_TOKEN], deps.log ?? ((line: string) => process.stderr.write(`[discord] ${line}\n`)));
-  const { limits, voices, jobs, asks, conversation } = createJobServices(deps, config, log);
+  const { services, close } = createJobServices(deps, config, log);
+  const { jobs, asks } = services;
   const ctx: DiscordContext = {
-    config,
-    studio: deps.studio,
-    planner: deps.planner,
-    jobs,
-    voices,
-    images: new ReferenceImages(deps.studio.storage),
-    asks,
-    conversation: conversation.agent,
+    ...services,
     downloads: { allowedHosts: config.DISCORD_FILE_HOSTS, maxBytes: mib(config.SPINBOT_MAX_UPLOAD_MB) },
     channelFor: (interaction: RepliableInteraction) =>
       new DiscordChannel(interaction, { asks, uploadLimitBytes: mib(config.DISCORD_UPLOAD_LIMIT_MB), progressIntervalMs: config.SPINBOT_PROGRESS_EDIT_MS, log }),
-    log,
   };
 
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.DISCORD_API_URL } });
@@ -70,7 +62,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   try {
     await client.login(config.DISCORD_TOKEN);
   } catch (error) {
-    await Promise.all([limits.close(), conversation.close()]);
+    await close();
     throw new Error(`Discord login failed: ${(error as Error).message}`, { cause: error });
   }
   const readyClient = await ready;
@@ -87,7 +79,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
           await jobs.close();
           await client.destroy();
         } finally {
-          await Promise.all([limits.close(), conversation.close()]);
+          await close();
         }
       })()),
   };

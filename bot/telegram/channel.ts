@@ -11,6 +11,7 @@ import {
   PendingAsks,
   ThrottledStatus,
   type ChannelButton,
+  type ChannelOptions,
   type ChatChannel,
   type ProgressView,
 } from '../channel.ts';
@@ -46,12 +47,8 @@ export class ChatPacer {
   }
 }
 
-export interface TelegramChannelOptions {
-  asks: PendingAsks;
+export interface TelegramChannelOptions extends ChannelOptions {
   pacer: ChatPacer;
-  uploadLimitBytes: number;
-  progressIntervalMs: number;
-  log?: (line: string) => void;
 }
 
 export class TelegramChannel implements ChatChannel {

@@ -1,34 +1,20 @@
 // What every Telegram feature gets: the shared services of the front-end.
 import type { Api } from 'grammy';
 import { GrammyError } from 'grammy';
-import type { ConversationAgent } from '../../agent/conversation/index.ts';
-import type { Studio } from '../../pipeline/studio.ts';
 import { UserError } from '../../pipeline/errors.ts';
-import type { PendingAsks } from '../channel.ts';
-import type { ChatConfig } from '../chat-config.ts';
-import type { JobRunner } from '../jobs.ts';
-import type { Planner } from '../planner.ts';
+import type { ChatServices } from '../frontends.ts';
 import { checkDeclaredSize, rejected, tooLarge, type DownloadPolicy, type UploadSource } from '../uploads/download.ts';
-import type { Owner, ReferenceImages, VoiceLibrary } from '../uploads/voices.ts';
+import type { Owner } from '../uploads/voices.ts';
 import type { TelegramChannel } from './channel.ts';
 
-export interface TelegramServices {
-  config: ChatConfig;
+export interface TelegramServices extends ChatServices {
   token: string;
-  studio: Studio;
-  planner: Planner;
-  jobs: JobRunner;
-  voices: VoiceLibrary;
-  images: ReferenceImages;
-  asks: PendingAsks;
-  conversation: ConversationAgent;
   /** Threads whose user pressed Edit: their next message is the change (plan id by thread). */
   editing: Map<string, string>;
   downloads: DownloadPolicy;
   channelFor(chatId: number | string, userId: number | string): TelegramChannel;
   /** Runs slow work outside the update loop (grammY handles updates one at a time). */
   background(name: string, task: () => Promise<unknown>): void;
-  log(line: string): void;
 }
 
 export function ownerOf(userId: number | string): Owner {

@@ -3,7 +3,6 @@
 import { mib, resolveChatConfig } from '../chat-config.ts';
 import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner } from '../jobs.ts';
-import { ReferenceImages } from '../uploads/voices.ts';
 import { ChatPacer, TelegramChannel } from './channel.ts';
 import type { TelegramServices } from './context.ts';
 import { createBot, TELEGRAM_COMMANDS } from './create-bot.ts';
@@ -18,21 +17,15 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set.');
   // The token is part of every Bot API and file URL: keep it out of the logs.
   const log = redactor([token], deps.log ?? ((line: string) => process.stderr.write(`[telegram] ${line}\n`)));
-  const { limits, voices, jobs, asks, conversation } = createJobServices(deps, config, log);
+  const { services: shared, close } = createJobServices(deps, config, log);
+  const { jobs, asks } = shared;
   const pacer = new ChatPacer(Math.min(config.SPINBOT_PROGRESS_EDIT_MS, 1000));
   const tasks = new Set<Promise<unknown>>();
 
   let bot: ReturnType<typeof createBot>;
   const services: TelegramServices = {
-    config,
+    ...shared,
     token,
-    studio: deps.studio,
-    planner: deps.planner,
-    jobs,
-    voices,
-    images: new ReferenceImages(deps.studio.storage),
-    asks,
-    conversation: conversation.agent,
     editing: new Map(),
     downloads: {
       allowedHosts: [new URL(config.TELEGRAM_API_ROOT).host],
@@ -51,7 +44,6 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
       tasks.add(running);
       void running.finally(() => tasks.delete(running));
     },
-    log,
   };
   bot = createBot(services);
 
@@ -59,7 +51,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
     await bot.init();
     await bot.api.setMyCommands(TELEGRAM_COMMANDS);
   } catch (error) {
-    await Promise.all([limits.close(), conversation.close()]);
+    await close();
     throw new Error(`Telegram start-up failed: ${(error as Error).message}`, { cause: error });
   }
   const polling = bot.start({ drop_pending_updates: false, allowed_updates: ['message', 'callback_query'] });
@@ -79,7 +71,7 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
           await polling.catch(() => {});
           await Promise.allSettled([...tasks]);
         } finally {
-          await Promise.all([limits.close(), conversation.close()]);
+          await close();
         }
       })()),
   };
