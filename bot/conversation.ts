@@ -12,7 +12,6 @@ import type { JobRunner, Reservation } from './jobs.ts';
 import type { Planner } from './planner.ts';
 import type { Owner, ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 
-export { threadIdFor } from '../agent/conversation/index.ts';
 
 export function createConversation(studio: Studio, planner: Planner, options: { autoApprove?: boolean } = {}) {
   const saver = new RedisSaver(studio.services.redisUrl);

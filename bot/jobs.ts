@@ -344,28 +344,30 @@ export class JobRunner {
 
   /** The clip as a file when it fits (re-encoded if needed), else a link. */
   private async deliver(channel: ChatChannel, record: JobRecord, clip: RenderedClip): Promise<void> {
+    // The console user reads files on this machine: the stored clip's own path (or link) is named,
+    // and nothing is copied or re-encoded.
+    const local = channel.platform === 'console';
+    let summary = formatClip(clip, local ? clip.location : `"${record.plan.title}"`);
+    if (record.spec.voiceName && !voiceWasCloned(clip)) {
+      // Said plainly where the voice is named: the saved voice was not used, and why.
+      const tts = clip.backends.tts ?? 'espeak-ng (CPU)';
+      const note = `Voice: ${tts} — your voice '${record.plan.voice.id}' needs a GPU worker for cloning`;
+      summary = summary.includes(`Voice: ${tts}`) ? summary.replace(`Voice: ${tts}`, note) : `${summary}\n${note}.`;
+    }
+    const lines = [summary];
+    if (record.spec.referenceImageKey) lines.push('Your reference picture is saved; the CPU title cards do not use pictures yet.');
+    if (record.plan.scenes.length > 1) {
+      // Discord has no free text for bots: the conversation is /chat there.
+      lines.push(channel.platform === 'discord' ? 'To change one scene: /chat redo scene 2 with a sunset' : 'To change one scene, say e.g. "redo scene 2 with a sunset".');
+    }
+    if (local) return channel.reply(lines.join('\n'));
+
+    const buttons = [jobButtons.retry(record.jobId), jobButtons.variation(record.jobId)];
     const workDir = await mkdtemp(path.join(tmpdir(), `spinbot-post-${record.jobId}-`));
     try {
       const original = path.join(workDir, 'clip.mp4');
       await this.deps.studio.storage.getToFile(clip.key, original);
       const fit = await fitToSize(original, { maxBytes: channel.uploadLimitBytes, minVideoKbps: this.deps.minVideoKbps, workDir });
-      // The console user reads files on this machine: the stored clip's own path (or link) is named.
-      const local = channel.platform === 'console';
-      let summary = formatClip(clip, local ? clip.location : `"${record.plan.title}"`);
-      if (record.spec.voiceName && !voiceWasCloned(clip)) {
-        // Said plainly where the voice is named: the saved voice was not used, and why.
-        const tts = clip.backends.tts ?? 'espeak-ng (CPU)';
-        const note = `Voice: ${tts} — your voice '${record.plan.voice.id}' needs a GPU worker for cloning`;
-        summary = summary.includes(`Voice: ${tts}`) ? summary.replace(`Voice: ${tts}`, note) : `${summary}\n${note}.`;
-      }
-      const lines = [summary];
-      if (record.spec.referenceImageKey) lines.push('Your reference picture is saved; the CPU title cards do not use pictures yet.');
-      if (record.plan.scenes.length > 1) {
-        // Discord has no free text for bots: the conversation is /chat there.
-        lines.push(channel.platform === 'discord' ? 'To change one scene: /chat redo scene 2 with a sunset' : 'To change one scene, say e.g. "redo scene 2 with a sunset".');
-      }
-      const buttons = [jobButtons.retry(record.jobId), jobButtons.variation(record.jobId)];
-      if (local) return channel.reply(lines.join('\n'));
       if (fit.fits) {
         if (fit.reencoded) lines.push(`Re-encoded to ${formatBytes(fit.bytes)} to fit the ${formatBytes(channel.uploadLimitBytes)} upload limit.`);
         const named = path.join(workDir, `${slug(record.plan.title)}.mp4`);

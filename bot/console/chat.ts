@@ -35,9 +35,10 @@ export async function runConsoleChat(deps: {
   const lines = rl[Symbol.asyncIterator]();
   const say = (text: string) => output.write(`${text}\n`);
   const channel = new ConsoleChannel({ output });
+  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: 20 });
   const jobs = new JobRunner({
     studio: deps.studio,
-    voices: new VoiceLibrary(deps.studio.storage, { maxVoices: 20 }),
+    voices,
     // One person at their own machine: one render at a time, no daily quota.
     limits: new JobLimits({ maxRunning: 1, daily: 0, counter: new MemoryDailyCounter() }),
     minVideoKbps: 300,
@@ -45,7 +46,7 @@ export async function runConsoleChat(deps: {
   });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: deps.autoApprove });
   const thread = threadOf(channel);
-  const actions = agentActions(channel, { studio: deps.studio, jobs, voices: new VoiceLibrary(deps.studio.storage, { maxVoices: 20 }) });
+  const actions = agentActions(channel, { studio: deps.studio, jobs, voices });
 
   let waiting = false;
   const show = async (result: TurnResult) => {
