@@ -91,9 +91,9 @@ export class RedisSaver extends BaseCheckpointSaver {
     if (id) {
       raw = await this.redis.hget(this.cpKey(thread, ns), id);
     } else {
-      const all = await this.redis.hgetall(this.cpKey(thread, ns));
-      id = Object.keys(all).sort().at(-1);
-      if (id) raw = all[id]!;
+      // The newest: checkpoint ids sort by time. Only its ids are read, then one value.
+      id = (await this.redis.hkeys(this.cpKey(thread, ns))).sort().at(-1);
+      if (id) raw = await this.redis.hget(this.cpKey(thread, ns), id);
     }
     if (!raw || !id) return undefined;
     return this.toTuple(thread, ns, id, JSON.parse(raw) as StoredCheckpoint);
@@ -144,14 +144,16 @@ export class RedisSaver extends BaseCheckpointSaver {
       parent: config.configurable?.checkpoint_id as string | undefined,
     };
     const key = this.cpKey(thread, ns);
-    await this.redis
+    const results = await this.redis
       .multi()
       .hset(key, checkpoint.id, JSON.stringify(stored))
       .expire(key, this.ttl)
       .sadd(this.nsKey(thread), ns)
       .expire(this.nsKey(thread), this.ttl)
+      .hlen(key)
       .exec();
-    await this.prune(thread, ns);
+    // Pruned only once the namespace holds more than `keep` (every turn writes several checkpoints).
+    if (Number(results?.at(-1)?.[1] ?? 0) > this.keep) await this.prune(thread, ns);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 

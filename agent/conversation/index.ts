@@ -53,9 +53,9 @@ export class ConversationAgent {
   /** A message from the user: a new request, or an answer to the plan on screen. */
   message(threadId: string, text: string, turn: TurnOptions): Promise<TurnResult> {
     return this.serial(threadId, async () => {
-      const config = this.config(threadId, turn);
-      const waiting = await this.waitingApproval(threadId);
-      return this.run(config, waiting ? new Command({ resume: { action: 'text', text } satisfies ApprovalAnswer }) : { turn: text });
+      const before = await this.snapshot(threadId);
+      const input = before.waiting ? new Command({ resume: { action: 'text', text } satisfies ApprovalAnswer }) : { turn: text };
+      return this.run(this.config(threadId, turn), input, before);
     });
   }
 
@@ -63,31 +63,40 @@ export class ConversationAgent {
   command(threadId: string, text: string, intent: Omit<Intent, 'via'>, turn: TurnOptions): Promise<TurnResult> {
     return this.serial(threadId, async () => {
       const direct: Intent = { ...intent, via: 'rule' };
-      // A command replaces a plan still waiting: the old plan is dropped first.
       const config = this.config(threadId, turn);
-      if (await this.waitingApproval(threadId)) await this.graph.invoke(new Command({ resume: { action: 'cancel' } satisfies ApprovalAnswer }), config);
-      return this.run(config, { turn: text, direct });
+      let before = await this.snapshot(threadId);
+      if (before.waiting) {
+        // A command replaces a plan still waiting: the old plan is dropped first (and that reply not shown).
+        await this.graph.invoke(new Command({ resume: { action: 'cancel' } satisfies ApprovalAnswer }), config);
+        before = await this.snapshot(threadId);
+      }
+      return this.run(config, { turn: text, direct }, before);
     });
   }
 
   /** A press of Approve / Edit / Cancel on the plan `planId` (a press on an older plan is refused). */
   decide(threadId: string, answer: Exclude<ApprovalAnswer, { action: 'text' }> & { planId: string }, turn: TurnOptions): Promise<TurnResult> {
     return this.serial(threadId, async () => {
-      const waiting = await this.waitingApproval(threadId);
-      if (!waiting || waiting.planId !== answer.planId) return { replies: [], errors: [STALE_PLAN_REPLY] };
-      return this.run(this.config(threadId, turn), new Command({ resume: answer }));
+      const before = await this.snapshot(threadId);
+      if (before.waiting?.planId !== answer.planId) return { replies: [], errors: [STALE_PLAN_REPLY] };
+      return this.run(this.config(threadId, turn), new Command({ resume: answer }), before);
     });
   }
 
   /** The plan waiting for approval in this thread, if any (e.g. to show it again after a restart). */
   async waitingApproval(threadId: string): Promise<ApprovalRequest | undefined> {
-    const snapshot = await this.graph.getState({ configurable: { thread_id: threadId } });
-    return snapshot.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
+    return (await this.snapshot(threadId)).waiting;
   }
 
   async pending(threadId: string): Promise<PendingPlan | null> {
-    const snapshot = await this.graph.getState({ configurable: { thread_id: threadId } });
-    return (snapshot.values as Partial<ConversationStateType>).pending ?? null;
+    return (await this.snapshot(threadId)).values.pending ?? null;
+  }
+
+  /** The thread's state and the approval it waits for, read once per turn. */
+  private async snapshot(threadId: string): Promise<{ values: Partial<ConversationStateType>; waiting?: ApprovalRequest }> {
+    const state = await this.graph.getState({ configurable: { thread_id: threadId } });
+    const waiting = state.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
+    return { values: state.values as Partial<ConversationStateType>, waiting };
   }
 
   private config(threadId: string, turn: TurnOptions) {
@@ -102,20 +111,22 @@ export class ConversationAgent {
     return { configurable: { thread_id: threadId }, context, ...(turn.signal ? { signal: turn.signal } : {}) };
   }
 
-  private async run(config: ReturnType<ConversationAgent['config']>, input: Command | { turn: string; direct?: Intent }): Promise<TurnResult> {
-    const before = (await this.graph.getState(config)).values as Partial<ConversationStateType>;
-    const lastSeq = before.outbox?.at(-1)?.seq ?? 0;
+  private async run(
+    config: ReturnType<ConversationAgent['config']>,
+    input: Command | { turn: string; direct?: Intent },
+    before: { values: Partial<ConversationStateType> },
+  ): Promise<TurnResult> {
+    const lastSeq = before.values.outbox?.at(-1)?.seq ?? 0;
     await this.graph.invoke(input as never, config);
-    const after = await this.graph.getState(config);
-    const values = after.values as ConversationStateType;
-    const approval = after.tasks.flatMap((task) => task.interrupts).map((i) => i.value as ApprovalRequest)[0];
-    const dispatched = values.lastJob && values.lastJob.jobId !== before.lastJob?.jobId ? values.lastJob.jobId : undefined;
-    const added = values.outbox.filter((m) => m.seq > lastSeq);
+    const after = await this.snapshot(config.configurable.thread_id);
+    const outbox = after.values.outbox ?? [];
+    const lastJob = after.values.lastJob;
+    const added = outbox.filter((m) => m.seq > lastSeq);
     return {
       replies: added.filter((m) => !m.error).map((m) => m.text),
       errors: added.filter((m) => m.error).map((m) => m.text),
-      approval,
-      dispatchedJobId: dispatched,
+      approval: after.waiting,
+      dispatchedJobId: lastJob && lastJob.jobId !== before.values.lastJob?.jobId ? lastJob.jobId : undefined,
     };
   }
 
