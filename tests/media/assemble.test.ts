@@ -63,16 +63,21 @@ after(async () => {
   await tmp?.remove();
 });
 
+/** What every clip is: H.264 1280x720 30 fps yuv420p with 48 kHz AAC. */
+function assertClipFormat(info: Awaited<ReturnType<typeof probeMedia>>): void {
+  assert.equal(info.video?.codec, 'h264');
+  assert.equal(info.video?.width, 1280);
+  assert.equal(info.video?.height, 720);
+  assert.equal(info.video?.fps, 30);
+  assert.equal(info.video?.pixFmt, 'yuv420p');
+  assert.equal(info.audio?.codec, 'aac');
+  assert.equal(info.audio?.sampleRate, 48000);
+}
+
 describe('assembleClip: the clip', () => {
   it('is H.264 + AAC, 1280x720, 30 fps, yuv420p, as long as the scenes together', async () => {
     const info = await probeMedia(clip.outPath);
-    assert.equal(info.video?.codec, 'h264');
-    assert.equal(info.video?.width, 1280);
-    assert.equal(info.video?.height, 720);
-    assert.equal(info.video?.fps, 30);
-    assert.equal(info.video?.pixFmt, 'yuv420p');
-    assert.equal(info.audio?.codec, 'aac');
-    assert.equal(info.audio?.sampleRate, 48000);
+    assertClipFormat(info);
     const total = SECONDS.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(info.durationSeconds - total) <= 0.3, `duration ${info.durationSeconds} s, expected ${total} s`);
     assert.equal(clip.seconds, total);
@@ -161,12 +166,7 @@ describe('assembleClip: the clip', () => {
 describe('encodeBaseline', () => {
   it('encodes the same stills and audio with the same codecs, size, rate and length', async () => {
     const info = await probeMedia(baseline.outPath);
-    assert.equal(info.video?.codec, 'h264');
-    assert.equal(info.video?.width, 1280);
-    assert.equal(info.video?.height, 720);
-    assert.equal(info.video?.fps, 30);
-    assert.equal(info.video?.pixFmt, 'yuv420p');
-    assert.equal(info.audio?.codec, 'aac');
+    assertClipFormat(info);
     assert.ok(Math.abs(info.durationSeconds - clip.seconds) <= 0.3, `duration ${info.durationSeconds} s`);
     // Still frames: two times within scene 1 look the same.
     const [a, b] = await Promise.all([grayFrame(baseline.outPath, 0.3), grayFrame(baseline.outPath, 2.2)]);
