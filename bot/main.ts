@@ -1,8 +1,8 @@
 // `npm start` lands here after set-up: the console chat (no chat token set), the Discord and/or
 // Telegram front-ends, or a one-shot command.
 import { isUserError } from '../pipeline/errors.ts';
-import { stopOnSignals } from '../pipeline/services.ts';
-import { openStudio } from '../pipeline/studio.ts';
+import { openStudio, type Studio } from '../pipeline/studio.ts';
+import { createShutdown } from '../pipeline/supervisor.ts';
 import { runGenerateCommand, runPlanCommand } from './cli.ts';
 import { describeConfig, loadConfig } from './config.ts';
 import { runConsoleChat } from './console/chat.ts';
@@ -17,29 +17,40 @@ async function main(): Promise<void> {
   if (command !== undefined) throw new Error(`Unknown command "${command}". Use: npm start  |  npm start -- generate "<prompt>"  |  npm start -- plan "<prompt>" --json`);
 
   process.stderr.write(`Starting: ${describeConfig(config)}\n`);
+  // One shutdown for every way of stopping (signals, a crash, /quit): front-ends first, then the
+  // queue connections, then the worker, then Redis (closing queue connections after Redis has
+  // gone would wait forever), each step bounded, all of it within 10 s.
+  let studio: Studio | undefined;
+  let frontEnds: { stop(): Promise<void> } | undefined;
+  const shutdown = createShutdown({
+    deadlineMs: 9500,
+    force: () => studio?.services.killNow(),
+    steps: () => [
+      { name: 'the front-ends', withinMs: 2500, run: () => frontEnds?.stop() ?? Promise.resolve() },
+      {
+        name: 'the queue connections',
+        withinMs: 1500,
+        run: () => Promise.all([studio?.metrics?.close(), studio?.queue.close()]),
+      },
+      { name: 'the worker and redis-server', withinMs: 5000, run: () => studio?.services.stop() ?? Promise.resolve() },
+      // Whatever else the studio holds (storage clients); what it shares with the steps above is closed already.
+      { name: 'the studio', withinMs: 500, run: () => studio?.close() ?? Promise.resolve() },
+    ],
+  });
+  shutdown.listen();
   const planner = createPlanner(config);
-  const studio = await openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
+  studio = await openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
   if (config.frontEnd === 'console') {
-    const stop = () => studio.close();
-    stopOnSignals(stop);
-    try {
-      await runConsoleChat({ studio, planner, autoApprove: config.SPINBOT_AUTO_APPROVE });
-    } finally {
-      await stop();
-    }
-    return;
+    await runConsoleChat({ studio, planner, autoApprove: config.SPINBOT_AUTO_APPROVE });
+    return shutdown.stop('quit', 0);
   }
-  // Discord and/or Telegram: run until SIGINT/SIGTERM, then stop the front-ends before the studio.
-  let frontEnds: Awaited<ReturnType<typeof startChatFrontEnds>>;
-  try {
-    frontEnds = await startChatFrontEnds({ studio, planner, config });
-  } catch (error) {
-    await studio.close();
+  const started = await startChatFrontEnds({ studio, planner, config }).catch(async (error: unknown) => {
+    await studio?.close();
     throw error;
-  }
-  process.stderr.write(`Running: ${frontEnds.started.join(' and ')}. Ctrl-C stops everything.\n`);
-  stopOnSignals(() => frontEnds.stop().then(() => studio.close()));
-  await new Promise(() => {}); // until a signal
+  });
+  frontEnds = started;
+  process.stderr.write(`Running: ${started.started.join(' and ')}. Ctrl-C stops everything.\n`);
+  await new Promise(() => {}); // until a signal, a crash or /quit
 }
 
 main().then(

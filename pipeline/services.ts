@@ -1,11 +1,16 @@
 // Starts and stops the processes a render needs on this machine: a private redis-server (unless
-// REDIS_URL points at one) and the Python worker. Everything started here is stopped by stop(),
-// and on SIGINT/SIGTERM, so nothing is left running.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+// REDIS_URL points at one) and the Python worker, each supervised (pipeline/supervisor.ts):
+// restarted when it dies, in its own process group, dying with this process, stopped in order by
+// stop(). Nothing started here outlives the bot.
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createShutdown, SupervisedProcess, type SupervisionEvent } from './supervisor.ts';
+
+export type { SupervisionEvent } from './supervisor.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const VENV_PYTHON = join(REPO_ROOT, '.venv', 'bin', 'python');
@@ -22,69 +27,34 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Waits until the child prints `text` (stdout or stderr); rejects if it exits first or times out. */
-function waitForOutput(child: ChildProcess, text: string, what: string, timeoutMs: number, logTail: () => string): Promise<void> {
-  return new Promise((resolveReady, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer) => {
-      seen = (seen + chunk.toString()).slice(-4096);
-      if (seen.includes(text)) done();
-    };
-    const onExit = (code: number | null) => done(new Error(`${what} exited (code ${code}) before it was ready.\n${logTail()}`));
-    // A program that cannot be started at all (not installed) emits 'error' and never 'exit'.
-    const onError = (error: Error) => done(new Error(`${what} could not be started: ${error.message}`));
-    const timer = setTimeout(() => done(new Error(`${what} was not ready after ${timeoutMs / 1000} s.\n${logTail()}`)), timeoutMs);
-    function done(error?: Error) {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.stderr?.off('data', onData);
-      child.off('exit', onExit);
-      child.off('error', onError);
-      if (error) reject(error);
-      else resolveReady();
-    }
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-    child.once('error', onError);
-  });
-}
-
-/** Keeps the last lines a process printed, for error messages, and copies all of it to a log file. */
-function captureOutput(child: ChildProcess, logFile?: string) {
-  let tail = '';
-  const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : null;
-  const keep = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-2000);
-    log?.write(chunk);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.once('exit', () => log?.end());
-  return () => tail.trim().split('\n').slice(-8).join('\n');
-}
-
-async function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 export interface RedisHandle {
   url: string;
-  process?: ChildProcess;
+  /** The running redis-server (after a restart, the new one); absent for an external Redis. */
+  readonly process?: ChildProcess;
   stop(): Promise<void>;
 }
 
-/**
- * A private redis-server on a free loopback port. With `dir` it keeps an append-only file there so
- * queued jobs survive a restart; without it (tests) it keeps nothing on disk.
- */
-export async function startRedis(options: { dir?: string; logFile?: string } = {}): Promise<RedisHandle> {
-  const port = await freePort();
+// PR_SET_PDEATHSIG survives exec: redis-server gets SIGTERM (a clean shutdown that flushes its
+// append-only file) the moment the bot dies, even by SIGKILL. The parent check closes the window
+// where the bot died before prctl ran.
+const DIE_WITH_PARENT = [
+  'import ctypes, os, signal, sys',
+  'ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)',
+  'os.getppid() == int(sys.argv[1]) or sys.exit(0)',
+  'os.execvp(sys.argv[2], sys.argv[2:])',
+].join('\n');
+
+/** How a program is run so that it dies with this process (Linux; elsewhere it is run as is). */
+function dyingWithParent(command: string, args: string[]): { command: string; args: string[] } {
+  if (process.platform !== 'linux' || !existsSync(VENV_PYTHON)) return { command, args };
+  return { command: VENV_PYTHON, args: ['-c', DIE_WITH_PARENT, String(process.pid), command, ...args] };
+}
+
+/** Grace periods of an ordered stop; within the bot's 10 s shutdown budget. */
+const WORKER_STOP_GRACE_MS = 3000;
+const REDIS_STOP_GRACE_MS = 2000;
+
+function redisProcess(options: { dir?: string; logFile?: string; restart?: boolean; log?: (line: string) => void }, port: number) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--protected-mode', 'yes'];
   if (options.dir) {
     mkdirSync(options.dir, { recursive: true });
@@ -92,14 +62,45 @@ export async function startRedis(options: { dir?: string; logFile?: string } = {
   } else {
     args.push('--appendonly', 'no');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail = captureOutput(child, options.logFile);
-  await waitForOutput(child, 'Ready to accept connections', 'redis-server', 15_000, tail);
-  return { url: `redis://127.0.0.1:${port}`, process: child, stop: () => stopProcess(child) };
+  const launch = dyingWithParent('redis-server', args);
+  return new SupervisedProcess({
+    name: 'redis',
+    label: 'redis-server',
+    ...launch,
+    readyText: 'Ready to accept connections',
+    readyTimeoutMs: 15_000,
+    logFile: options.logFile,
+    // Beside the append-only file: a redis left by a crash would otherwise share it with the new one.
+    pidFile: options.dir && join(options.dir, 'spinbot-redis.pid'),
+    restart: options.restart ?? false,
+    log: options.log,
+  });
+}
+
+/**
+ * A private redis-server on a free loopback port. With `dir` it keeps an append-only file there so
+ * queued jobs survive a restart; without it (tests) it keeps nothing on disk. `restart`: started
+ * again (same port, same file) when it dies.
+ */
+export async function startRedis(
+  options: { dir?: string; logFile?: string; restart?: boolean; log?: (line: string) => void } = {},
+): Promise<RedisHandle & { supervised: SupervisedProcess }> {
+  const port = await freePort();
+  const supervised = redisProcess(options, port);
+  await supervised.start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    get process() {
+      return supervised.process;
+    },
+    supervised,
+    stop: () => supervised.stop(REDIS_STOP_GRACE_MS),
+  };
 }
 
 export interface WorkerHandle {
-  process: ChildProcess;
+  /** The running worker (after a restart, the new one). */
+  readonly process: ChildProcess;
   stop(): Promise<void>;
   /** The last lines the worker printed. */
   logTail(): string;
@@ -113,39 +114,71 @@ export interface WorkerOptions {
   env?: Record<string, string>;
   /** How long to wait for "spinbot worker ready". */
   readyTimeoutMs?: number;
+  /** Started again (with backoff) when it dies; default false. */
+  restart?: boolean;
+  /** Where a pid file is kept, so that a worker left by a crash is stopped at the next start. */
+  pidFile?: string;
+  log?: (line: string) => void;
 }
 
-export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle & { supervised: SupervisedProcess }> {
   if (!existsSync(VENV_PYTHON)) {
     throw new Error('The Python worker is not installed (.venv is missing). Run `npm start` once to set it up.');
   }
-  const child = spawn(VENV_PYTHON, ['-m', 'spinbot_worker'], {
+  const supervised = new SupervisedProcess({
+    name: 'worker',
+    label: 'The Python worker',
+    command: VENV_PYTHON,
+    args: ['-m', 'spinbot_worker'],
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       PYTHONPATH: join(REPO_ROOT, 'gpu-bridge', 'worker'),
       PYTHONUNBUFFERED: '1',
       REDIS_URL: options.redisUrl,
       SPINBOT_DATA_DIR: resolve(options.dataDir),
+      // The worker asks Linux to kill it when this process dies (spinbot_worker/__main__.py).
+      SPINBOT_PARENT_PID: String(process.pid),
       ...options.env,
     },
+    readyText: 'spinbot worker ready',
+    readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+    logFile: options.logFile,
+    pidFile: options.pidFile,
+    restart: options.restart ?? false,
+    log: options.log,
   });
-  const tail = captureOutput(child, options.logFile);
-  await waitForOutput(child, 'spinbot worker ready', 'The Python worker', options.readyTimeoutMs ?? 60_000, tail);
-  return { process: child, stop: () => stopProcess(child, 10_000), logTail: tail };
+  await supervised.start();
+  return {
+    get process() {
+      return supervised.process;
+    },
+    supervised,
+    stop: () => supervised.stop(WORKER_STOP_GRACE_MS),
+    logTail: () => supervised.logTail(),
+  };
 }
 
 export interface Services {
   redisUrl: string;
   /** null when the workers run elsewhere (SPINBOT_LOCAL_WORKER=false, e.g. the compose stack). */
   worker: WorkerHandle | null;
+  /**
+   * Hear when the worker or the private Redis dies ('died') and is back ('restarted'): e.g. to tell
+   * the owners of running jobs "the renderer restarted; resuming". Returns an unsubscribe function.
+   */
+  onSupervision(listener: (event: SupervisionEvent) => void): () => void;
+  /** Worker first, then Redis; each gets a grace period, then SIGKILL. */
   stop(): Promise<void>;
+  /** SIGKILL everything started here, at once (a shutdown past its deadline). */
+  killNow(): void;
 }
 
 /**
- * Redis (private unless REDIS_URL is given) plus one worker; stop() ends both, worker first.
- * `localWorker: false` starts no worker: the queue's workers are separate processes or hosts.
+ * Redis (private unless REDIS_URL is given) plus one worker, both restarted when they die;
+ * stop() ends both, worker first. `localWorker: false` starts no worker: the queue's workers are
+ * separate processes or hosts. With a `stateDir`, pid files there let the next start stop what a
+ * crash left running; the children also die with this process (parent-death signal).
  */
 export async function startServices(options: {
   dataDir: string;
@@ -153,43 +186,77 @@ export async function startServices(options: {
   redisUrl?: string;
   workerEnv?: Record<string, string>;
   localWorker?: boolean;
+  /** Operator log lines (default: stderr). */
+  log?: (line: string) => void;
 }): Promise<Services> {
   const logDir = options.stateDir ? join(options.stateDir, 'logs') : undefined;
   if (logDir) mkdirSync(logDir, { recursive: true });
-  const redis: RedisHandle = options.redisUrl
-    ? { url: options.redisUrl, stop: async () => {} }
-    : await startRedis({
+  const events = new EventEmitter<{ supervision: [SupervisionEvent] }>();
+  const supervised: SupervisedProcess[] = [];
+  const killNow = () => supervised.forEach((s) => s.killNow());
+  // Whatever way this process exits (a shutdown past its deadline, process.exit anywhere), nothing it started outlives it.
+  process.on('exit', killNow);
+  const track = (child: SupervisedProcess) => {
+    supervised.push(child);
+    child.on('supervision', (event) => events.emit('supervision', event));
+  };
+
+  let redis: RedisHandle;
+  let worker: WorkerHandle | null = null;
+  try {
+    if (options.redisUrl) {
+      redis = { url: options.redisUrl, stop: async () => {} };
+    } else {
+      const own = await startRedis({
         dir: options.stateDir && join(options.stateDir, 'redis'),
         logFile: logDir && join(logDir, 'redis.log'),
+        restart: true,
+        log: options.log,
       });
-  if (options.localWorker === false) {
-    return { redisUrl: redis.url, worker: null, stop: () => redis.stop() };
-  }
-  let worker: WorkerHandle;
-  try {
-    worker = await startWorker({
-      redisUrl: redis.url,
-      dataDir: options.dataDir,
-      logFile: logDir && join(logDir, 'worker.log'),
-      env: options.workerEnv,
-    });
+      track(own.supervised);
+      redis = own;
+    }
+    if (options.localWorker !== false) {
+      const own = await startWorker({
+        redisUrl: redis.url,
+        dataDir: options.dataDir,
+        logFile: logDir && join(logDir, 'worker.log'),
+        env: options.workerEnv,
+        restart: true,
+        pidFile: options.stateDir && join(options.stateDir, 'worker.pid'),
+        log: options.log,
+      });
+      track(own.supervised);
+      worker = own;
+    }
   } catch (error) {
-    await redis.stop();
+    await Promise.all(supervised.map((s) => s.stop(REDIS_STOP_GRACE_MS)));
+    process.off('exit', killNow);
     throw error;
   }
   let stopping: Promise<void> | undefined;
   return {
     redisUrl: redis.url,
     worker,
-    stop: () => (stopping ??= worker.stop().then(() => redis.stop())),
+    onSupervision(listener) {
+      events.on('supervision', listener);
+      return () => events.off('supervision', listener);
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        // No restarts from here on, even of the one still running.
+        await (worker?.stop() ?? Promise.resolve());
+        await redis.stop();
+        process.off('exit', killNow);
+      })()),
+    killNow,
   };
 }
 
-/** Stop `services` on SIGINT/SIGTERM, then exit (130/143 as shells expect). */
+/**
+ * Stop on SIGINT/SIGTERM/SIGHUP or a crash, once, then exit (130/143/129 as shells expect; 1 after
+ * a crash). Whatever `stop` leaves running past the deadline is killed by startServices' exit hook.
+ */
 export function stopOnSignals(stop: () => Promise<void>): void {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      void stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-    });
-  }
+  createShutdown({ steps: () => [{ name: 'the studio', withinMs: 8500, run: stop }], force: () => {} }).listen();
 }
