@@ -8,7 +8,6 @@ import {
   RenderResult,
   StageError,
   type GpuJobInput,
-  type StageName,
 } from './contracts/index.ts';
 
 /** ioredis options from a redis:// URL (BullMQ opens its own connections from these). */
@@ -33,11 +32,22 @@ export class StageFailure extends Error {
   }
 }
 
+/** A job the queue itself gave up on (e.g. "job stalled more than allowable limit"): no stage to blame. */
+export class QueueFailure extends Error {
+  override readonly name = 'QueueFailure';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+export type FailedReason = { kind: 'stage'; error: StageError } | { kind: 'queue'; reason: string };
+
 /**
  * The worker reports failures as JSON-encoded StageError objects; BullMQ may hand them back as a
- * JSON string inside a string. Anything else becomes an INTERNAL error of an unknown stage.
+ * JSON string inside a string. Anything else is the queue's own reason (a stalled or lost job, a
+ * crash without a report): it is kept as it is, not blamed on a stage.
  */
-export function parseFailedReason(reason: string | undefined, fallbackStage: StageName = 'tts'): StageError {
+export function parseFailedReason(reason: string | undefined): FailedReason {
   let value: unknown = reason ?? '';
   for (let i = 0; i < 2 && typeof value === 'string'; i++) {
     try {
@@ -47,9 +57,15 @@ export function parseFailedReason(reason: string | undefined, fallbackStage: Sta
     }
   }
   const parsed = StageError.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const message = typeof value === 'string' && value ? value : 'The worker failed without a reason.';
-  return { stage: fallbackStage, code: 'INTERNAL', message: message.slice(0, 500), retryable: true };
+  if (parsed.success) return { kind: 'stage', error: parsed.data };
+  const message = typeof value === 'string' && value ? value : 'the job ended without a reason';
+  return { kind: 'queue', reason: message.slice(0, 500) };
+}
+
+/** The error a failed job's reason becomes: a StageFailure when a stage reported it, else a QueueFailure. */
+export function failureFromReason(reason: string | undefined): StageFailure | QueueFailure {
+  const parsed = parseFailedReason(reason);
+  return parsed.kind === 'stage' ? new StageFailure(parsed.error) : new QueueFailure(parsed.reason);
 }
 
 export interface WaitOptions {
@@ -107,7 +123,7 @@ export class GpuQueue {
       const value = await Promise.race([finished, aborted]).catch(async (error: unknown) => {
         if (options.signal?.aborted) throw error;
         const latest = await this.queue.getJob(jobId);
-        throw new StageFailure(parseFailedReason(latest?.failedReason ?? (error as Error).message));
+        throw failureFromReason(latest?.failedReason ?? (error as Error).message);
       });
       return RenderResult.parse(value);
     } finally {

@@ -30,7 +30,10 @@ export type UserErrorId =
   | 'access.denied'
   | 'limit.running'
   | 'limit.daily'
-  | 'job.notFound';
+  | 'job.notFound'
+  // the queue (Redis) or storage cannot be reached, or a stage failed
+  | 'queue.unavailable'
+  | 'storage.full';
 
 export class UserError extends Error {
   override readonly name = 'UserError';

@@ -1,10 +1,13 @@
-// The running product behind every front-end: storage, the queue and its worker, and the planner,
-// opened once and closed once. Front-ends (console, CLI; later Discord, Telegram) only call this.
+// The running product behind every front-end: storage, the queues and their worker, an assembler,
+// and the job records, opened once and closed once. Front-ends (console, CLI, Discord, Telegram)
+// only call this.
 import type { Progress } from '../gpu-bridge/contracts/index.ts';
-import { GpuQueue } from '../gpu-bridge/producer.ts';
+import type { GpuQueue } from '../gpu-bridge/producer.ts';
 import type { Storage } from '../storage/index.ts';
 import { createStorage, storageEnvFor } from '../storage/select.ts';
-import { renderVideo, type RenderRequest, type RenderedClip } from './render.ts';
+import { startAssembler, type Assembler } from './assembler.ts';
+import { JobStore } from './job-store.ts';
+import { RenderQueue, renderVideo, type RenderRequest, type RenderedClip } from './render.ts';
 import { startServices, type Services } from './services.ts';
 import { metricsSettings, type MetricsServer } from '../metrics/server.ts';
 import { serveStudioMetrics } from '../metrics/studio.ts';
@@ -18,11 +21,20 @@ export interface StudioOptions {
   workerEnv?: Record<string, string>;
   /** Where the storage settings (S3_*) come from; default process.env. Unset: files under dataDir. */
   env?: Record<string, string | undefined>;
+  /** Run an assembler in this process (default yes; SPINBOT_LOCAL_ASSEMBLER=false in env turns it off). */
+  assembler?: boolean;
 }
 
 export interface Studio {
   storage: Storage;
+  /** The worker's queue (stages). */
   queue: GpuQueue;
+  /** A render's queues as one: dispatch, progress, wait, cancel. */
+  renders: RenderQueue;
+  /** Job records and the delivery outbox. */
+  jobs: JobStore;
+  /** The assembler of this process; null when assembly runs elsewhere. */
+  assembler: Assembler | null;
   services: Services;
   /** /metrics and /healthz, when SPINBOT_METRICS_PORT is set; null otherwise. */
   metrics: MetricsServer | null;
@@ -44,27 +56,41 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
     // In the compose stack the worker is its own container (with the GPU); the bot starts none.
     localWorker: !/^(?:false|0|no)$/i.test(env.SPINBOT_LOCAL_WORKER ?? ''),
   });
-  const queue = new GpuQueue(services.redisUrl);
-  try {
-    await queue.ready();
-  } catch (error) {
+  const renders = new RenderQueue(services.redisUrl);
+  const queue = renders.gpu;
+  const jobs = new JobStore(services.redisUrl);
+  const stopQueues = async () => {
+    await Promise.allSettled([renders.close(), jobs.close()]);
     await services.stop();
+  };
+  try {
+    await Promise.all([renders.ready(), jobs.ready()]);
+  } catch (error) {
+    await stopQueues();
     throw error;
   }
+  // Assembly runs beside the worker: any studio can finish any job, so a job whose bot stopped is
+  // assembled by the next one that starts (or by an assembler elsewhere).
+  const assemble = options.assembler ?? !/^(?:false|0|no)$/i.test(env.SPINBOT_LOCAL_ASSEMBLER ?? '');
+  const assembler = assemble ? startAssembler({ redisUrl: services.redisUrl, storage, store: jobs }) : null;
   const metrics = await serveStudioMetrics(metricsAt, queue).catch(async (error: unknown) => {
-    await queue.close();
-    await services.stop();
+    await assembler?.close();
+    await stopQueues();
     throw error;
   });
   let closing: Promise<void> | undefined;
   return {
     storage,
     queue,
+    renders,
+    jobs,
+    assembler,
     services,
     metrics,
-    render: (request, onProgress) => renderVideo({ ...request, onProgress }, { queue, storage }),
+    render: (request, onProgress) => renderVideo({ ...request, onProgress }, { queue: renders, storage }),
     close: () =>
-      (closing ??= Promise.all([metrics?.close(), queue.close()])
+      (closing ??= Promise.all([metrics?.close(), assembler?.close()])
+        .then(() => Promise.allSettled([renders.close(), jobs.close()]))
         .then(() => services.stop())
         // S3 keeps keep-alive sockets; the filesystem has nothing to close.
         .then(() => (storage as { close?: () => void }).close?.())),

@@ -22,11 +22,11 @@ for (const file of readdirSync(fixtureDir).filter((f) => f.endsWith('.json'))) {
   });
 }
 
-test('stage errors from the worker are read back whether JSON-quoted once or twice', () => {
+test('stage errors from the worker are read back whether JSON-quoted once or twice; other reasons stay the queue\'s', () => {
   const error = { stage: 'tts', code: 'NO_GPU', message: 'needs a GPU', retryable: false };
-  assert.deepEqual(parseFailedReason(JSON.stringify(error)), error);
-  assert.deepEqual(parseFailedReason(JSON.stringify(JSON.stringify(error))), error);
-  const unknown = parseFailedReason('Segmentation fault');
-  assert.equal(unknown.code, 'INTERNAL');
-  assert.equal(unknown.message, 'Segmentation fault');
+  assert.deepEqual(parseFailedReason(JSON.stringify(error)), { kind: 'stage', error });
+  assert.deepEqual(parseFailedReason(JSON.stringify(JSON.stringify(error))), { kind: 'stage', error });
+  // The queue's own reasons are not blamed on a stage, nor made retryable.
+  assert.deepEqual(parseFailedReason('job stalled more than allowable limit'), { kind: 'queue', reason: 'job stalled more than allowable limit' });
+  assert.deepEqual(parseFailedReason(undefined), { kind: 'queue', reason: 'the job ended without a reason' });
 });
