@@ -195,6 +195,7 @@ export const ErrorCode = z.enum([
   'TIMEOUT', // a stage ran too long: retried with backoff
   'INTERNAL', // anything else: retried with backoff
   'CANCELLED', // the user cancelled: never retried
+  'DISK_FULL', // no space left where artifacts are written: never retried; the operator must free space
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

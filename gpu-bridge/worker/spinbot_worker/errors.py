@@ -7,12 +7,13 @@ Exception, so the producer's attempts/backoff apply. Both carry the StageError a
 
 from __future__ import annotations
 
+import errno
 import json
 
 from bullmq import UnrecoverableError
 
 # Stage names and error codes, as in gpu-bridge/contracts/index.ts (StageName, ErrorCode).
-STAGES = ("validate", "plan", "tts", "visuals", "lipsync", "upscale", "assemble", "train_voice", "train_lora")
+STAGES = ("validate", "plan", "tts", "visuals", "lipsync", "upscale", "assemble", "train_voice", "train_lora", "transcribe")
 RETRYABLE_BY_CODE = {
     "BAD_INPUT": False,
     "NO_GPU": False,
@@ -22,6 +23,7 @@ RETRYABLE_BY_CODE = {
     "TIMEOUT": True,
     "INTERNAL": True,
     "CANCELLED": False,  # the user cancelled the job: never retried
+    "DISK_FULL": False,  # retrying within seconds cannot help: the operator has to free space
 }
 MAX_MESSAGE_CHARS = 500  # StageError.message max length in the contract
 
@@ -51,7 +53,51 @@ class StageFailure(Exception):
         return Exception(reason) if self.retryable else UnrecoverableError(reason)
 
 
+DISK_FULL_MESSAGE = "The server is out of disk space; the operator has been told."
+# strerror(ENOSPC), as tools (ffmpeg, espeak-ng) print it on stderr: their failures carry only text.
+_ENOSPC_TEXT = "No space left on device"
+
+
+def _disk_full_cause(error: BaseException | None) -> BaseException | None:
+    """The OSError ENOSPC (or a tool's failure that reports one) in the exception's chain."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return error
+        if _ENOSPC_TEXT in str(error):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+class DiskFull(StageFailure):
+    """DISK_FULL, worded for the user; `where` (the path or tool output) is for the operator's log."""
+
+    def __init__(self, stage: str, where: str):
+        super().__init__(stage, "DISK_FULL", DISK_FULL_MESSAGE, retryable=False)
+        self.where = where
+
+
+def _disk_full(stage: str, cause: BaseException) -> DiskFull:
+    if isinstance(cause, OSError) and cause.filename:
+        return DiskFull(stage, f"writing {cause.filename}")
+    return DiskFull(stage, str(cause)[-200:])
+
+
+def as_disk_full(failure: StageFailure) -> StageFailure:
+    """A failure caused by a full disk (anywhere in its chain) becomes DISK_FULL; others are kept."""
+    if failure.code in ("DISK_FULL", "CANCELLED"):
+        return failure
+    cause = _disk_full_cause(failure)
+    return _disk_full(failure.stage, cause) if cause is not None else failure
+
+
 def unexpected(stage: str, error: BaseException) -> StageFailure:
-    """Wrap an exception nobody anticipated: retryable INTERNAL, blamed on the stage it hit."""
+    """Wrap an exception nobody anticipated: retryable INTERNAL, blamed on the stage it hit (or
+    DISK_FULL when the disk filled up)."""
+    cause = _disk_full_cause(error)
+    if cause is not None:
+        return _disk_full(stage, cause)
     detail = str(error) or type(error).__name__
     return StageFailure(stage, "INTERNAL", f"Unexpected error during {stage}: {type(error).__name__}: {detail}", True)

@@ -29,7 +29,7 @@ from bullmq import Worker
 from . import metrics
 from .backends import BackendRegistry, build_registry, detect_gpu
 from .config import CONFIGURABLE_STAGES, Config, ConfigError
-from .errors import StageFailure, unexpected
+from .errors import DiskFull, StageFailure, as_disk_full, unexpected
 from .pipeline import handle_job
 from .runtime import JobRuntime
 from .storage import Storage, open_storage
@@ -113,7 +113,8 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
                 result = await handle_job(data, rt)
                 if cancel_flag is not None:
                     await cancel_flag.clear()  # a cancel that came after the last step: too late
-            except StageFailure as failure:
+            except StageFailure as caught:
+                failure = as_disk_full(caught)
                 _log_failure(job, failure, started)
                 raise failure.to_queue_error() from failure
             except Exception as error:  # e.g. Redis errors while reporting progress
@@ -129,6 +130,11 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
 
 def _log_failure(job, failure: StageFailure, started: float) -> None:
     metrics.record_failure(failure)
+    if isinstance(failure, DiskFull):
+        # The one line the operator needs: what is full, and that jobs fail until space is freed.
+        log.error("DISK FULL: no space left on device (%s) during the %s stage of job %s; it failed with DISK_FULL, "
+                  "and jobs will fail until space is freed", failure.where, failure.stage, job.id)
+        return
     log.warning("job %s failed in %.1f s: stage=%s code=%s retryable=%s: %s", job.id, time.monotonic() - started,
                 failure.stage, failure.code, failure.retryable, failure.message)
 
