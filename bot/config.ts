@@ -2,6 +2,7 @@
 // URLs) are read here and never printed: describeConfig() shows only what is safe.
 import { join } from 'node:path';
 import { z } from 'zod';
+import { modelInfo, modelReady, modelsNeeded } from '../setup/models.mjs';
 import { REPO_ROOT } from '../pipeline/services.ts';
 import { ChatEnv, describeChatConfig } from './chat-config.ts';
 
@@ -29,9 +30,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** What `npm start` may print about its configuration: no tokens, no passwords. */
-export function describeConfig(config: Config): string {
+export function describeConfig(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   const redis = config.REDIS_URL ? new URL(config.REDIS_URL).host : 'private redis-server';
   const llm = config.OLLAMA_BASE_URL ? `Ollama ${config.OLLAMA_MODEL}` : 'embedded model (CPU)';
-  const base = `queue: ${redis} · planner: ${llm} · data: ${config.SPINBOT_DATA_DIR}`;
+  const base = `queue: ${redis} · planner: ${llm} · data: ${config.SPINBOT_DATA_DIR} · ${describeModels(env)}`;
   return config.frontEnd === 'chat' ? `${base} · ${describeChatConfig(config)}` : base;
+}
+
+/** The models set-up fetched for `npm start`, and for each missing one what is used instead. */
+export function describeModels(env: NodeJS.ProcessEnv = process.env): string {
+  const needed = modelsNeeded('start', env).map(modelInfo);
+  const missing = needed.filter((m) => !modelReady(m.id, env));
+  const ready = needed.filter((m) => !missing.includes(m)).map((m) => m.name);
+  const models = `models: ${ready.length ? ready.join(', ') : 'none'}`;
+  return missing.length ? `${models} · without ${missing.map((m) => `${m.id} (instead: ${m.fallback})`).join('; ')}` : models;
 }

