@@ -27,3 +27,4 @@ export function formatMB(bytes: number): string;
 export function modelsNeeded(mode: 'start' | 'tests', env?: Env): string[];
 export function fetchModels(ids: string[], options?: { env?: Env; say?: (line: string) => void }): FetchOutcome;
 export function fetchEntries(entries: ModelEntry[], options?: { env?: Env; say?: (line: string) => void }): FetchOutcome;
+export function licenceTable(): string;

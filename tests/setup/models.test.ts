@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { describeModels } from '../../bot/config.ts';
-import { fetchEntries, modelInfo, modelPath, type ModelEntry } from '../../setup/models.mjs';
+import { fetchEntries, licenceTable, modelInfo, modelPath, type ModelEntry } from '../../setup/models.mjs';
 
 async function cacheEnv(t: { after(fn: () => Promise<void>): void }) {
   const dir = await mkdtemp(join(tmpdir(), 'spinbot-models-'));
@@ -62,4 +62,10 @@ test('the start-up line names each missing model and what is used instead', asyn
   fetchEntries([music], { env, say: quiet });
   assert.match(describeModels(env), /models: immich-memories music library/);
   assert.doesNotMatch(describeModels(env), /without[^·]*music \(/);
+});
+
+test("the README's licence table is the registry's", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const shown = readme.split('<!-- models:begin -->\n')[1]?.split('\n<!-- models:end -->')[0];
+  assert.equal(shown, licenceTable(), 'README.md is stale: paste `node setup/models.mjs licences` between the models markers');
 });
