@@ -5,6 +5,7 @@ import type { ChatModelHandle } from '../llm/types.ts';
 import { createConversationGraph, type ConversationGraph } from './graph.ts';
 import type { ApprovalAnswer, ApprovalRequest, ConversationContext, ConversationStateType, Intent, PendingPlan } from './state.ts';
 import type { AgentActions } from './tools.ts';
+import { EMPTY_PROMPT_REPLY, normalizeText } from '../normalize.ts';
 
 export type { AgentActions, DispatchRequest } from './tools.ts';
 export type { ApprovalAnswer, ApprovalRequest, PendingPlan } from './state.ts';
@@ -51,7 +52,10 @@ export class ConversationAgent {
   }
 
   /** A message from the user: a new request, or an answer to the plan on screen. */
-  message(threadId: string, text: string, turn: TurnOptions): Promise<TurnResult> {
+  message(threadId: string, raw: string, turn: TurnOptions): Promise<TurnResult> {
+    // Checks and the router read what a person sees (agent/normalize.ts); nothing visible, nothing to do.
+    const text = normalizeText(raw);
+    if (!text) return Promise.resolve({ replies: [], errors: [EMPTY_PROMPT_REPLY] });
     return this.serial(threadId, async () => {
       const before = await this.snapshot(threadId);
       const input = before.waiting ? new Command({ resume: { action: 'text', text } satisfies ApprovalAnswer }) : { turn: text };
@@ -79,7 +83,9 @@ export class ConversationAgent {
     return this.serial(threadId, async () => {
       const before = await this.snapshot(threadId);
       if (before.waiting?.planId !== answer.planId) return { replies: [], errors: [STALE_PLAN_REPLY] };
-      return this.run(this.config(threadId, turn), new Command({ resume: answer }), before);
+      const resume = answer.action === 'edit' ? { ...answer, text: normalizeText(answer.text) } : answer;
+      if (resume.action === 'edit' && !resume.text) return { replies: [], errors: [EMPTY_PROMPT_REPLY] };
+      return this.run(this.config(threadId, turn), new Command({ resume }), before);
     });
   }
 

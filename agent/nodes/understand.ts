@@ -2,6 +2,7 @@
 // count, the language and the voice. Nothing here asks the model, so bad input costs nothing.
 import { LIMITS, type Aspect } from '../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
+import { normalizePrompt, normalizeText } from '../normalize.ts';
 import type { PlanBrief, PlannerStateType, PlannerUpdate, PlanRequest } from '../state.ts';
 import { normalizeLanguage, voiceFor } from '../voices.ts';
 
@@ -25,6 +26,7 @@ const MIN_NUM = `(\\d+(?:\\.\\d+)?|${alternation(MINUTE_WORDS)})`;
 const NUM = `(\\d+(?:\\.\\d+)?|${alternation(SECOND_WORDS)})`;
 const MIN_UNIT = '(?:minutes?|mins?)';
 const SEC_UNIT = '(?:seconds?|secs?)';
+const HOUR_UNIT = '(?:hours?|hrs?)';
 
 interface DurationMatch {
   index: number;
@@ -47,6 +49,12 @@ const PATTERNS: { regex: RegExp; seconds: (m: RegExpExecArray) => number | undef
   { regex: new RegExp(`\\b${MIN_NUM}[\\s-]*${MIN_UNIT}\\b`, 'gi'), seconds: (m) => toNumber(m[1]!) * 60 },
   // "20 second", "30-second", "90 sec", "thirty seconds"
   { regex: new RegExp(`\\b${NUM}[\\s-]*${SEC_UNIT}\\b`, 'gi'), seconds: (m) => toNumber(m[1]!) },
+  // "5 hours", "an hour-long": a length far over the limit, refused rather than ignored. Not "24
+  // hours in Tokyo" or "the first 3 hours of the Titanic", which are topics.
+  {
+    regex: new RegExp(`\\b${MIN_NUM}[\\s-]*${HOUR_UNIT}\\b(?![\\s-]+(?:in|of|at|on|to|from|before|after|later|ago)\\b)`, 'gi'),
+    seconds: (m) => toNumber(m[1]!) * 3600,
+  },
   // "20s", but not decades: "the 80s", "80s music", "1920s" (four digits never match)
   {
     regex: /\b(\d{1,3})s\b/gi,
@@ -62,16 +70,50 @@ const PATTERNS: { regex: RegExp; seconds: (m: RegExpExecArray) => number | undef
   },
 ];
 
+/** A minus sign written onto the number ("-5 seconds", "minus 5 seconds"), not a dash between words. */
+const MINUS_BEFORE = /(?:^|[^\p{L}\p{N}.\-\u2212])(?:[-\u2212]|\b(?:minus|negative)\s+)$/iu;
+
 function findDurations(text: string): DurationMatch[] {
   const found: DurationMatch[] = [];
   for (const { regex, seconds } of PATTERNS) {
     for (const m of text.matchAll(regex)) {
-      const value = seconds(m as RegExpExecArray);
-      if (value !== undefined && Number.isFinite(value)) found.push({ index: m.index!, length: m[0].length, seconds: value });
+      let value = seconds(m as RegExpExecArray);
+      if (value === undefined || !Number.isFinite(value)) continue;
+      if (MINUS_BEFORE.test(text.slice(0, m.index))) value = -value;
+      found.push({ index: m.index!, length: m[0].length, seconds: value });
     }
   }
   // The first mention wins; at the same place the longest reading ("1 minute 30 seconds").
   return found.sort((a, b) => a.index - b.index || b.length - a.length);
+}
+
+// Number-like words before a time unit that are not plain numbers: "1e9 seconds", "0x10 seconds",
+// "5.5.5 seconds", "Infinity seconds", "NaN minutes". Refused rather than silently ignored.
+const ODD_NUMBER = /(?<![\p{L}\p{N}.])([-+\u2212]?(?:[\d.,_]*\d[\d.,_]*(?:e[-+]?\d+)?|0x[\da-f]+|infinity|nan))[\s-]*(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)\b/giu;
+// An option written in the text: "seconds=20", "length=-5", "--seconds 20".
+const OPTION = /(?:^|\s)(?:--?)?(?:seconds|secs|duration|length)\s*=\s*(\S*)|(?:^|\s)--(?:seconds|secs|duration|length)\s+(\S+)/i;
+
+const rangeText = () => `a video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long`;
+
+function unreadable(written: string): UserError {
+  return new UserError('seconds.outOfRange', `"${written.slice(0, 40)}" is not a length I can read: ${rangeText()}, e.g. "a 30 second video" or seconds=30.`);
+}
+
+/**
+ * A length given as an option value ("seconds=20", Discord's seconds, the CLI's --seconds): a plain
+ * number of seconds within LIMITS, or the UserError that says the allowed range.
+ */
+export function parseSecondsValue(raw: string): number {
+  const text = normalizeText(raw);
+  if (!/^[-+\u2212]?\d+(?:\.\d+)?$/.test(text)) throw unreadable(text || raw);
+  return checkSeconds(Number(text.replace('\u2212', '-')));
+}
+
+/** The length if it is a finite number within LIMITS; else the UserError that says the range. */
+export function checkSeconds(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw unreadable(String(value));
+  if (value < LIMITS.minSeconds || value > LIMITS.maxSeconds) throw outOfRange(value);
+  return value;
 }
 
 /** The video length a prompt asks for, in seconds, or undefined when it names none. */
@@ -79,9 +121,24 @@ export function parseDurationSeconds(text: string): number | undefined {
   return findDurations(text)[0]?.seconds;
 }
 
+/**
+ * The length a prompt asks for, checked: an option written in it ("seconds=20") first, then words
+ * ("a 20 second video"). Throws the range sentence for a length that is negative, zero, too long or
+ * not a number; undefined when the prompt names none.
+ */
+export function lengthInPrompt(prompt: string): number | undefined {
+  const option = OPTION.exec(prompt);
+  if (option) return parseSecondsValue(option[1] ?? option[2] ?? '');
+  for (const m of prompt.matchAll(ODD_NUMBER)) {
+    if (!/^[-+\u2212]?\d+(?:\.\d+)?$/.test(m[1]!)) throw unreadable(m[0]);
+  }
+  const seconds = parseDurationSeconds(prompt);
+  return seconds === undefined ? undefined : checkSeconds(seconds);
+}
+
 /** "Make a 20 second explainer about why the sky is blue" -> "why the sky is blue". */
 export function topicOf(prompt: string): string {
-  let topic = prompt;
+  let topic = prompt.replace(new RegExp(OPTION.source, 'gi'), ' ');
   for (const d of findDurations(prompt).reverse()) {
     topic = topic.slice(0, d.index) + topic.slice(d.index + d.length);
   }
@@ -106,11 +163,14 @@ export function sceneCountFor(seconds: number): number {
   return Math.max(1, fewest, Math.min(most, wanted));
 }
 
+/** "-5", "3600", "18000 (5 hours)": the asked length in seconds, in hours too when it is that long. */
+function askedLength(seconds: number): string {
+  const hours = Number((seconds / 3600).toFixed(1));
+  return `${Number(seconds.toFixed(1))}${Math.abs(seconds) > 3600 ? ` (${hours} hour${hours === 1 ? '' : 's'})` : ''}`;
+}
+
 function outOfRange(seconds: number): UserError {
-  return new UserError(
-    'seconds.outOfRange',
-    `A video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long; you asked for ${Number(seconds.toFixed(1))}.`,
-  );
+  return new UserError('seconds.outOfRange', `A video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long; you asked for ${askedLength(seconds)}.`);
 }
 
 const STYLE_LIMIT = 100;
@@ -143,8 +203,7 @@ export function parseStyle(text: string): string | undefined {
 
 /** Validates a request; throws the UserError a user should see. */
 export function understandRequest(request: PlanRequest): PlanBrief {
-  const prompt = (request.prompt ?? '').trim();
-  if (!prompt) throw new UserError('prompt.empty', 'Tell me what the video should be about, e.g. "a 20 second explainer about why the sky is blue".');
+  const prompt = normalizePrompt(request.prompt);
   if (prompt.length > LIMITS.maxPromptChars) {
     throw new UserError(
       'prompt.tooLong',
@@ -152,8 +211,7 @@ export function understandRequest(request: PlanRequest): PlanBrief {
     );
   }
   // An explicit length (a slash-command option) wins over one written in the prompt.
-  const asked = request.seconds ?? parseDurationSeconds(prompt) ?? DEFAULT_SECONDS;
-  if (!Number.isFinite(asked) || asked < LIMITS.minSeconds || asked > LIMITS.maxSeconds) throw outOfRange(asked);
+  const asked = request.seconds !== undefined && request.seconds !== null ? checkSeconds(request.seconds) : (lengthInPrompt(prompt) ?? DEFAULT_SECONDS);
   // Whole seconds: scene lengths then add up exactly.
   const seconds = Math.round(asked);
   const language = normalizeLanguage(request.language);
@@ -165,7 +223,7 @@ export function understandRequest(request: PlanRequest): PlanBrief {
     language,
     voice: voiceFor(language, request.voiceId),
     // Explicit options win over words in the prompt; the style is plain text, cut to its limit.
-    style: (request.style ?? parseStyle(prompt) ?? '').trim().slice(0, STYLE_LIMIT),
+    style: normalizeText(request.style ?? parseStyle(prompt) ?? '').slice(0, STYLE_LIMIT),
     aspect: request.aspect ?? parseAspect(prompt) ?? '16:9',
     music: request.music ?? parseMusic(prompt) ?? false,
   };

@@ -66,3 +66,54 @@ test('fractional seconds are rounded to whole seconds so that scene lengths add 
   const brief = understandRequest({ prompt: 'cats', seconds: 12.6 });
   assert.equal(brief.seconds, 13);
 });
+
+test('negative, zero, absurd and unreadable lengths are refused with the allowed range, wherever written', () => {
+  const range = new RegExp(`${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds`);
+  const refused: [string, RegExp][] = [
+    ['-5 seconds', /you asked for -5\./],
+    ['a −5 second video about cats', /you asked for -5\./],
+    ['minus 10 seconds about owls', /you asked for -10\./],
+    ['0 seconds about cats', /you asked for 0\./],
+    ['5 hours', /you asked for 18000 \(5 hours\)/],
+    ['an hour-long video on tea', /you asked for 3600\./],
+    ['a 10 minute video about volcanoes', /you asked for 600\./],
+    ['seconds=-5 cats', /you asked for -5\./],
+    ['ｓｅｃｏｎｄｓ＝－５ cats', /you asked for -5\./],
+    ['cats seconds=abc', /"abc" is not a length/],
+    ['cats seconds=0x10', /"0x10" is not a length/],
+    ['--seconds 999 cats', /you asked for 999\./],
+    ['1e9 seconds about bees', /"1e9 seconds" is not a length/],
+    ['Infinity seconds of bees', /"Infinity seconds" is not a length/],
+  ];
+  for (const [prompt, sentence] of refused) {
+    assert.throws(() => understandRequest({ prompt }), (error: Error & { id?: string }) => {
+      assert.equal(error.id, 'seconds.outOfRange', prompt);
+      assert.match(error.message, range, prompt);
+      assert.match(error.message, sentence, prompt);
+      return true;
+    });
+  }
+  for (const seconds of [-5, 0, 4.4, 181, Number.NaN, Number.POSITIVE_INFINITY, '20' as unknown as number]) {
+    assert.throws(() => understandRequest({ prompt: 'cats', seconds }), { id: 'seconds.outOfRange', message: range }, String(seconds));
+  }
+});
+
+test('a length written as an option or between dashes is read; topics with hours are not lengths', () => {
+  assert.equal(understandRequest({ prompt: 'cats seconds=20' }).seconds, 20);
+  assert.equal(understandRequest({ prompt: '--seconds 12 cats' }).topic, 'cats');
+  assert.equal(understandRequest({ prompt: 'cats - 20 seconds' }).seconds, 20);
+  assert.equal(understandRequest({ prompt: '24 hours in Tokyo' }).seconds, 30);
+  assert.equal(understandRequest({ prompt: 'the first 3 hours of the Titanic sinking' }).seconds, 30);
+});
+
+test('text is normalised before any check: invisible-only prompts are empty, styled letters are plain', () => {
+  for (const prompt of ['\u200B\u200C\u200D\uFEFF', '\u202E\u2066\u2069', '\u0000\u0007\u001B', '\u3164\u3164', ' \n\t ', '!!! ...', '\u{E0041}\u{E0042}']) {
+    assert.throws(() => understandRequest({ prompt }), { id: 'prompt.empty', message: /what the video should be about/ }, JSON.stringify(prompt));
+  }
+  const brief = understandRequest({ prompt: '\u202Eａ　２０　ｓｅｃｏｎｄ\u200B video   about\n\ncats' });
+  assert.equal(brief.prompt, 'a 20 second video about cats');
+  assert.equal(brief.seconds, 20);
+  assert.equal(brief.topic, 'cats');
+  // Length is judged on what a person sees: 3000 zero-width spaces and a word are a short prompt.
+  assert.equal(understandRequest({ prompt: `${'\u200B'.repeat(3000)}owls` }).prompt, 'owls');
+});
