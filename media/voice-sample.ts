@@ -17,10 +17,11 @@ export interface VoiceSample {
   inputSeconds: number;
 }
 
-export async function prepareVoiceSample(inPath: string, outPath: string, options: { signal?: AbortSignal } = {}): Promise<VoiceSample> {
+/** `maxInputSeconds`: decode at most this much of the input, whatever its header says. */
+export async function prepareVoiceSample(inPath: string, outPath: string, options: { signal?: AbortSignal; maxInputSeconds?: number } = {}): Promise<VoiceSample> {
   const input = await probeMedia(inPath);
   await runFfmpeg({
-    inputs: [{ path: inPath }],
+    inputs: [{ path: inPath, options: options.maxInputSeconds ? ['-t', String(options.maxInputSeconds)] : [] }],
     // Trim the start, reverse, trim the (former) end, reverse back.
     filterGraph: `[0:a:0]aresample=${VOICE_SAMPLE_RATE},${trimOneEnd},areverse,${trimOneEnd},areverse[voice]`,
     outputOptions: ['-map', '[voice]', '-ac', '1', '-ar', String(VOICE_SAMPLE_RATE), '-c:a', 'pcm_s16le', '-f', 'wav', '-y'],

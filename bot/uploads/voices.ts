@@ -5,8 +5,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { normalizeText } from '../../agent/normalize.ts';
 import { isMediaError } from '../../media/errors.ts';
-import { identifyFile } from '../../media/identify.ts';
+import { IMAGE_LIMITS, identifyFile, type Identified } from '../../media/identify.ts';
 import { prepareVoiceSample } from '../../media/voice-sample.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { Storage } from '../../storage/index.ts';
@@ -26,20 +27,39 @@ export interface SavedVoice {
 }
 
 export const VOICE_SECONDS = { min: 3, max: 30 } as const;
+/** An upload longer than this (its container's duration, read before decoding) cannot hold a usable sample. */
+export const VOICE_UPLOAD_MAX_SECONDS = 120;
 const VOICE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const AUDIO_FORMATS_HINT = 'a voice message or an audio file (OGG, MP3, WAV, M4A, FLAC)';
 
 /** "Anna Smith" -> "anna-smith"; refuses names that cannot be a storage key. */
 export function normalizeVoiceName(raw: string): string {
-  const name = raw.trim().toLowerCase().replace(/\s+/g, '-');
+  const name = normalizeText(raw).toLowerCase().replace(/\s+/g, '-');
   if (!VOICE_NAME.test(name)) {
-    throw new UserError('voice.nameInvalid', `"${raw.slice(0, 40)}" cannot be a voice name: use 1-32 letters, digits, - or _ (e.g. anna or my-voice).`);
+    throw new UserError('voice.nameInvalid', `"${normalizeText(raw).slice(0, 40)}" cannot be a voice name: use 1-32 letters, digits, - or _ (e.g. anna or my-voice).`);
   }
   return name;
 }
 
 const voicesPrefix = (owner: Owner) => path.posix.dirname(keys.userVoice(owner.platform, owner.userId, 'x')) + '/';
 const imagesPrefix = (owner: Owner) => `users/${owner.platform}/${owner.userId}/images/`;
+
+function formatLength(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} minutes`;
+  return `${Math.round(seconds / 3600)} hours`;
+}
+
+/** A picture whose header declares more than IMAGE_LIMITS: refused without decoding it. */
+function tooManyPixels(identified: Identified): UserError {
+  const { width, height } = identified.pixels!;
+  const megapixels = (width * height) / 1e6;
+  return new UserError(
+    'upload.tooManyPixels',
+    `That picture is ${width}x${height} pixels (${megapixels >= 10 ? Math.round(megapixels) : megapixels.toFixed(1)} MP); ` +
+      `the most I take is ${IMAGE_LIMITS.maxPixels / 1e6} MP, at most ${IMAGE_LIMITS.maxSide} pixels a side. Send a smaller picture.`,
+  );
+}
 
 async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'spinbot-upload-'));
@@ -113,7 +133,16 @@ export class VoiceLibrary {
       if (identified.kind === 'image' || !identified.media?.audio || (identified.kind !== 'audio' && identified.kind !== 'video')) {
         throw rejected('unsupported', new UserError('upload.unsupported', `That file is ${identified.description}, not audio. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`));
       }
-      const sample = await prepareVoiceSample(raw, path.join(dir, 'voice.wav')).catch((error: unknown) => {
+      // The container's own duration, before anything is decoded: hours of audio are refused unread.
+      const declaredSeconds = identified.media.durationSeconds;
+      if (declaredSeconds > VOICE_UPLOAD_MAX_SECONDS) {
+        throw rejected(
+          'too_long',
+          new UserError('voice.tooLong', `That recording is ${formatLength(declaredSeconds)} long; I need ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech. Trim it and send it again.`),
+        );
+      }
+      // A header can understate the length: decoding stops at the limit whatever it said.
+      const sample = await prepareVoiceSample(raw, path.join(dir, 'voice.wav'), { maxInputSeconds: VOICE_UPLOAD_MAX_SECONDS }).catch((error: unknown) => {
         if (isMediaError(error)) {
           throw rejected('unsupported', new UserError('upload.unsupported', `I could not read the audio in that file. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`, { cause: error }));
         }
@@ -157,6 +186,7 @@ export class ReferenceImages {
       const raw = path.join(dir, 'upload');
       await downloadUpload(source, raw, policy);
       const identified = await identifyFile(raw);
+      if (identified.oversized) throw rejected('too_large', tooManyPixels(identified));
       if (identified.kind !== 'image' || !['png', 'jpeg', 'webp'].includes(identified.format)) {
         throw rejected('unsupported', new UserError('upload.unsupported', `That file is ${identified.description}, not a picture I can use. Send a PNG, JPEG or WebP image.`));
       }
@@ -164,7 +194,7 @@ export class ReferenceImages {
       const previous = await this.current(owner);
       await this.storage.put(key, { file: raw }, { contentType: `image/${identified.format}` });
       if (previous && previous !== key) await this.storage.delete(previous);
-      return { key, width: identified.media?.video?.width ?? 0, height: identified.media?.video?.height ?? 0 };
+      return { key, width: identified.pixels?.width ?? 0, height: identified.pixels?.height ?? 0 };
     });
   }
 }

@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { downloadUpload } from '../../bot/uploads/download.ts';
-import { VoiceLibrary } from '../../bot/uploads/voices.ts';
-import { identifyFile } from '../../media/identify.ts';
+import { ReferenceImages, VoiceLibrary } from '../../bot/uploads/voices.ts';
+import { IMAGE_LIMITS, identifyFile } from '../../media/identify.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { FsStorage } from '../../storage/fs.ts';
 import { pngImage, speechSample } from './fixtures.ts';
+import { jpegDeclaring, longRecording, picture, pngDeclaring, truncated, webpDeclaring } from '../inputs/files.ts';
 
 let dir: string;
 let server: http.Server;
@@ -112,4 +113,57 @@ test('a saved voice is 24 kHz mono WAV with the silence trimmed, listed and remo
   assert.equal(await voices.remove(owner, 'anna'), false);
   await assert.rejects(voices.require(owner, 'anna'), { id: 'voice.notFound', message: /Your voices: bob/ });
   assert.deepEqual(await voices.list({ platform: 'discord', userId: '42' }), [], "another platform's user has their own namespace");
+});
+
+test('a picture is measured from its header before it is decoded or stored: bombs and damaged pictures are refused', async () => {
+  // Bombs: the header alone decides; nothing is decoded (no ffprobe, no ffmpeg).
+  for (const [name, bytes, width, height] of [
+    ['bomb.png', pngDeclaring(30000, 30000), 30000, 30000],
+    ['bomb.jpg', jpegDeclaring(60000, 60000), 60000, 60000],
+    ['bomb.webp', webpDeclaring(16000, 16000), 16000, 16000],
+    ['thin.png', pngDeclaring(IMAGE_LIMITS.maxSide + 1, 10), IMAGE_LIMITS.maxSide + 1, 10],
+  ] as const) {
+    const identified = await identifyFile(await fileWith(name, bytes));
+    assert.deepEqual([identified.oversized, identified.pixels, identified.media], [true, { width, height }, undefined], name);
+  }
+  for (const format of ['png', 'jpeg', 'webp'] as const) {
+    const whole = picture(format, 320, 240);
+    const good = await identifyFile(await fileWith(`good.${format}`, whole));
+    assert.deepEqual([good.kind, good.pixels], ['image', { width: 320, height: 240 }], format);
+    const cut = await identifyFile(await fileWith(`cut.${format}`, truncated(whole, Math.floor(whole.length / 3))));
+    assert.equal(cut.kind, 'other', `a truncated ${format}: ${cut.description}`);
+    assert.match(cut.description, /cannot be read/);
+  }
+  // A header with no picture behind it, and one declaring 0x0.
+  assert.equal((await identifyFile(await fileWith('hollow.png', pngDeclaring(100, 100)))).kind, 'other');
+  assert.equal((await identifyFile(await fileWith('empty.png', pngDeclaring(0, 0)))).kind, 'other');
+
+  const storage = new FsStorage(path.join(dir, 'images'));
+  const images = new ReferenceImages(storage);
+  const owner = { platform: 'telegram' as const, userId: '43' };
+  const policy = { allowedHosts: [origin], maxBytes: 5_000_000 };
+  served.set('/bomb.png', { body: pngDeclaring(30000, 30000) });
+  served.set('/cut.png', { body: truncated(picture('png', 320, 240), 900) });
+  await assert.rejects(images.addFromUpload(owner, { url: `http://${origin}/bomb.png` }, policy), {
+    id: 'upload.tooManyPixels',
+    message: /^That picture is 30000x30000 pixels \(900 MP\); the most I take is 40 MP/,
+  });
+  await assert.rejects(images.addFromUpload(owner, { url: `http://${origin}/cut.png` }, policy), { id: 'upload.unsupported', message: /cannot be read/ });
+  assert.equal(await images.current(owner), null, 'nothing stored');
+  served.set('/ok.png', { body: picture('png', 320, 240) });
+  assert.deepEqual(await images.addFromUpload(owner, { url: `http://${origin}/ok.png` }, policy), { key: 'users/telegram/43/images/reference.png', width: 320, height: 240 });
+});
+
+test('a recording far longer than a voice sample is refused from its container duration, before it is decoded', async () => {
+  const storage = new FsStorage(path.join(dir, 'long'));
+  const voices = new VoiceLibrary(storage, { maxVoices: 3 });
+  const owner = { platform: 'telegram' as const, userId: '44' };
+  served.set('/long.ogg', { body: longRecording(10) });
+  // "That recording is 10 minutes long" comes from the container's duration; the check after decoding
+  // would say "That sample is ... s long".
+  await assert.rejects(voices.addFromUpload(owner, 'long', { url: `http://${origin}/long.ogg` }, { allowedHosts: [origin], maxBytes: 5_000_000 }), {
+    id: 'voice.tooLong',
+    message: /^That recording is 10 minutes long; I need 3-30 s of speech/,
+  });
+  assert.deepEqual(await voices.list(owner), [], 'nothing stored');
 });
