@@ -76,7 +76,7 @@ test('a rendered job is counted and timed in the studio\'s and the worker\'s /me
   assert.equal(worker.get('spinbot_worker_jobs_total{status="failed"}'), 0);
   assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="espeak-ng",stage="tts"}'), 1);
   assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="title-card",stage="visuals"}'), 1);
-  assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="ffmpeg-lanczos",stage="upscale"}'), 1);
+  assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="realesrgan",stage="upscale"}'), 1);
   for (const name of worker.keys()) assert.match(name, /^spinbot_/);
 
   assert.deepEqual(await health(studioUrl), { status: 200, body: { ok: true, redis: 'ok' } });

@@ -1,4 +1,4 @@
-"""The CPU backends make real media: audible narration that fits, distinct non-blank 1280x720 frames."""
+"""The CPU backends make real media: audible narration that fits, distinct non-blank pictures in the frame's shape."""
 
 from pathlib import Path
 
@@ -6,8 +6,9 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from spinbot_worker.backends import (
-    EspeakTts, FfmpegUpscale, StageContext, TitleCardVisuals, TtsRequest, UpscaleRequest, VisualsRequest,
+    EspeakTts, FfmpegUpscale, StageContext, IllustratedVisuals, TtsRequest, UpscaleRequest, VisualsRequest,
 )
+from spinbot_worker.backends.card_visuals import draw_size
 from spinbot_worker.storage import FileStorage
 from support import mean_volume_db, probe_seconds
 
@@ -60,21 +61,26 @@ def test_unknown_voice_falls_back_to_the_language(ctx):
     assert mean_volume_db(stored(ctx, "jobs/test-job-1/scene-01.wav")) > -40
 
 
-def test_title_cards_are_full_size_not_blank_and_differ_between_scenes(ctx):
-    backend = TitleCardVisuals()
+def picture_size() -> tuple[int, int]:
+    """What the visuals stage draws for a 1280x720 frame: half size when Real-ESRGAN will upscale it."""
+    return draw_size(1280, 720)
+
+
+def test_pictures_have_the_frame_shape_are_not_blank_and_differ_between_scenes(ctx):
+    backend = IllustratedVisuals()
     backend.run(visuals_request(1, "sunlight through a prism", "White light is a mix"), ctx)
     backend.run(visuals_request(2, "blue light scattering in the atmosphere", "Rayleigh scattering"), ctx)
     first = Image.open(stored(ctx, "jobs/test-job-1/scene-01.png")).convert("RGB")
     second = Image.open(stored(ctx, "jobs/test-job-1/scene-02.png")).convert("RGB")
     for image in (first, second):
-        assert image.size == (1280, 720)
+        assert image.size == picture_size() and image.width * 9 == image.height * 16
         assert min(ImageStat.Stat(image.convert("L")).stddev) > 15  # real content, not a flat frame
     difference = ImageStat.Stat(ImageChops.difference(first, second).convert("L")).mean[0]
     assert difference > 10
 
 
 def test_same_prompt_in_another_scene_still_looks_different(ctx):
-    backend = TitleCardVisuals()
+    backend = IllustratedVisuals()
     backend.run(visuals_request(1, "a quiet lake", ""), ctx)
     backend.run(visuals_request(2, "a quiet lake", ""), ctx)
     first = Image.open(stored(ctx, "jobs/test-job-1/scene-01.png")).convert("RGB")
@@ -83,7 +89,7 @@ def test_same_prompt_in_another_scene_still_looks_different(ctx):
 
 
 def test_a_rerun_draws_the_same_picture(ctx):
-    backend = TitleCardVisuals()
+    backend = IllustratedVisuals()
     backend.run(visuals_request(1, "sunlight through a prism", "White light is a mix"), ctx)
     once = stored(ctx, "jobs/test-job-1/scene-01.png").read_bytes()
     backend.run(visuals_request(1, "sunlight through a prism", "White light is a mix"), ctx)
@@ -92,8 +98,8 @@ def test_a_rerun_draws_the_same_picture(ctx):
 
 def test_long_on_screen_text_still_fits(ctx):
     text = "Supercalifragilisticexpialidociousness-of-the-atmosphere " * 2
-    TitleCardVisuals().run(visuals_request(1, "sky", text[:80]), ctx)
-    assert Image.open(stored(ctx, "jobs/test-job-1/scene-01.png")).size == (1280, 720)
+    IllustratedVisuals().run(visuals_request(1, "sky", text[:80]), ctx)
+    assert Image.open(stored(ctx, "jobs/test-job-1/scene-01.png")).size == picture_size()
 
 
 @pytest.mark.parametrize("size", [(640, 360), (500, 500)])

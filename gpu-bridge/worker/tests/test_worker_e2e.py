@@ -20,7 +20,7 @@ from support import (
 
 def test_render_job_end_to_end(start_worker, redis_url, queue_name, data_dir):
     worker = start_worker()
-    assert "backends: tts=espeak-ng (CPU), visuals=title card (CPU), upscale=ffmpeg lanczos (CPU)" in worker.lines[0]
+    assert "visuals=illustrated (CPU), upscale=Real-ESRGAN animevideov3 (CPU)" in worker.lines[0]
     data = contract_fixture("valid-render.json")
     job_id = run_async(enqueue(redis_url, queue_name, data, attempts=3))
     job = run_async(wait_finished(redis_url, queue_name, job_id))

@@ -15,23 +15,24 @@ from .base import (
     UpscaleRequest,
     VisualsRequest,
 )
-from .card_visuals import TitleCardVisuals
+from .card_visuals import IllustratedVisuals
 from .espeak_tts import EspeakTts
 from .ffmpeg_upscale import FfmpegUpscale
 from .gpu import detect_gpu
+from .realesrgan_upscale import RealEsrganUpscale
 from .registry import BackendRegistry
 
 __all__ = [
     "BackendRegistry", "StageBackend", "StageContext", "TtsRequest", "TtsResult", "VisualsRequest",
     "UpscaleRequest", "LipsyncRequest", "TrainVoiceRequest", "TrainLoraRequest", "build_registry", "detect_gpu",
-    "EspeakTts", "TitleCardVisuals", "FfmpegUpscale",
+    "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale",
 ]
 
 
 def build_registry(plugins: tuple[str, ...] = (), registry: BackendRegistry | None = None) -> BackendRegistry:
     """The CPU backends, plus those each plugin module adds in its register_backends(registry)."""
     registry = registry or BackendRegistry()
-    for backend in (EspeakTts(), TitleCardVisuals(), FfmpegUpscale()):
+    for backend in (EspeakTts(), IllustratedVisuals(), RealEsrganUpscale(), FfmpegUpscale()):
         registry.register(backend)
     for module_name in plugins:
         module = importlib.import_module(module_name)
