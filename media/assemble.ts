@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { abortError, MediaError } from './errors.ts';
 import { runFfmpeg, type FfmpegInput } from './ffmpeg.ts';
 import { buildClipGraph, buildLoudnessGraph, LIMIT_DBFS, musicBed, OUTPUT, planTimeline, type FrameSize, type GraphScene, type TimelineScene } from './graph.ts';
-import { buildAssDocument, narrationCues } from './subtitles.ts';
+import { buildAssDocument, narrationCues, type SpokenSentence } from './subtitles.ts';
 
 export interface SceneInput {
   imagePath: string;
@@ -20,6 +20,8 @@ export interface SceneInput {
   narration: string;
   /** How long the narration is actually spoken, when known; subtitles are spread over it. */
   audioSeconds?: number;
+  /** When each sentence is heard (from the tts stage), when known; subtitles follow it. */
+  sentences?: SpokenSentence[];
 }
 
 export interface AssembleInput {
@@ -63,6 +65,7 @@ const sceneSchema = z.object({
   seconds: z.number().min(0.1, 'a scene lasts at least 0.1 s').max(600, 'a scene lasts at most 600 s'),
   narration: z.string(),
   audioSeconds: z.number().min(0).max(3600).optional(),
+  sentences: z.array(z.object({ text: z.string(), start: z.number().min(0), end: z.number().min(0) })).optional(),
 });
 
 const inputSchema = z.object({
@@ -92,7 +95,7 @@ export async function assembleClip(input: AssembleInput): Promise<AssembleResult
     const cues = narrationCues(
       prepared.scenes.map((scene, i) => {
         const slot = prepared.timeline[i]!;
-        return { start: slot.start, seconds: slot.seconds, narration: scene.narration, audioSeconds: scene.audioSeconds };
+        return { start: slot.start, seconds: slot.seconds, narration: scene.narration, audioSeconds: scene.audioSeconds, sentences: scene.sentences };
       }),
     );
     const subtitlesPath = path.join(prepared.workDir, `subtitles-${randomUUID().slice(0, 8)}.ass`);

@@ -7,6 +7,13 @@ export interface SubtitleCue {
   text: string;
 }
 
+/** One sentence of a scene's narration and when it is heard, in seconds from the scene's start. */
+export interface SpokenSentence {
+  text: string;
+  start: number;
+  end: number;
+}
+
 export interface NarratedSpan {
   /** Where the scene starts in the clip, in seconds. */
   start: number;
@@ -15,6 +22,8 @@ export interface NarratedSpan {
   narration: string;
   /** How long the narration is actually spoken; defaults to the whole scene. */
   audioSeconds?: number;
+  /** When each sentence is heard (measured by the tts stage): cues follow them instead of an estimate. */
+  sentences?: SpokenSentence[];
 }
 
 export const DEFAULT_WORDS_PER_CHUNK = 7;
@@ -84,29 +93,44 @@ export function chunkNarration(text: string, maxWords = DEFAULT_WORDS_PER_CHUNK)
 }
 
 /**
- * Timed cues for every scene: its chunks share the scene's spoken time in proportion to their length,
- * starting when the scene starts.
+ * Timed cues for every scene. With measured sentence timings, each sentence's chunks start when the
+ * sentence is heard and share its spoken time; without them, the scene's chunks share the scene's
+ * spoken time in proportion to their length, starting when the scene starts (an estimate).
  */
 export function narrationCues(spans: NarratedSpan[], maxWords = DEFAULT_WORDS_PER_CHUNK): SubtitleCue[] {
   const cues: SubtitleCue[] = [];
   for (const span of spans) {
-    const chunks = chunkNarration(span.narration, maxWords);
-    if (chunks.length === 0 || !(span.seconds > 0)) continue;
-    const spoken = Math.min(span.seconds, span.audioSeconds !== undefined && span.audioSeconds > 0 ? span.audioSeconds : span.seconds);
+    if (!(span.seconds > 0)) continue;
     const sceneEnd = span.start + span.seconds;
-    // +1 per chunk stands for the short pause between phrases.
-    const weights = chunks.map((chunk) => graphemes(chunk).length + 1);
-    const total = weights.reduce((sum, weight) => sum + weight, 0);
-    let before = 0;
-    chunks.forEach((text, i) => {
-      const start = span.start + (spoken * before) / total;
-      before += weights[i] ?? 0;
-      const isLast = i === chunks.length - 1;
-      const end = isLast ? Math.min(sceneEnd, span.start + spoken + HOLD_AFTER_SPEECH_SECONDS) : span.start + (spoken * before) / total;
-      if (end > start) cues.push({ start, end, text });
-    });
+    const sentences = (span.sentences ?? []).filter((s) => s.end > s.start && s.start < span.seconds && normalizeNarration(s.text));
+    if (sentences.length > 0) {
+      sentences.forEach((sentence, i) => {
+        const next = sentences[i + 1];
+        // A sentence's last words stay up through the pause after it (no flicker between sentences).
+        const until = next ? span.start + next.start : Math.min(sceneEnd, span.start + sentence.end + HOLD_AFTER_SPEECH_SECONDS);
+        spread(cues, chunkNarration(sentence.text, maxWords), span.start + sentence.start, Math.min(sceneEnd, span.start + sentence.end), Math.min(sceneEnd, until));
+      });
+      continue;
+    }
+    const spoken = Math.min(span.seconds, span.audioSeconds !== undefined && span.audioSeconds > 0 ? span.audioSeconds : span.seconds);
+    spread(cues, chunkNarration(span.narration, maxWords), span.start, span.start + spoken, Math.min(sceneEnd, span.start + spoken + HOLD_AFTER_SPEECH_SECONDS));
   }
   return cues;
+}
+
+/** Chunks share [start, spokenEnd] in proportion to their length; the last one stays up until `until`. */
+function spread(cues: SubtitleCue[], chunks: string[], start: number, spokenEnd: number, until: number): void {
+  const spoken = Math.max(0, spokenEnd - start);
+  // +1 per chunk stands for the short pause between phrases.
+  const weights = chunks.map((chunk) => graphemes(chunk).length + 1);
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  let before = 0;
+  chunks.forEach((text, i) => {
+    const from = start + (spoken * before) / total;
+    before += weights[i] ?? 0;
+    const to = i === chunks.length - 1 ? Math.max(until, spokenEnd) : start + (spoken * before) / total;
+    if (to > from) cues.push({ start: from, end: to, text });
+  });
 }
 
 /**

@@ -80,7 +80,7 @@ export function startAssembler(options: AssemblerOptions): Assembler {
           await storage.getToFile(scene.imageKey, imagePath);
           await storage.getToFile(scene.audioKey, audioPath);
           const planned = plan.scenes[scene.index]!;
-          return { imagePath, audioPath, seconds: scene.seconds, audioSeconds: scene.audioSeconds, narration: planned.narration };
+          return { imagePath, audioPath, seconds: scene.seconds, audioSeconds: scene.audioSeconds, sentences: scene.sentences, narration: planned.narration };
         }),
       );
       const started = performance.now();

@@ -30,6 +30,7 @@ export const StageName = z.enum([
   'assemble',
   'train_voice',
   'train_lora',
+  'transcribe', // speech recognition of a stored voice sample
 ]);
 export type StageName = z.infer<typeof StageName>;
 
@@ -129,6 +130,17 @@ export const TrainVoiceJob = z.object({
   sampleKeys: z.array(StorageKey).min(1).max(20),
 });
 
+/** Transcribe a stored voice sample (voice cloning needs the words of its reference); the transcript is stored beside it. */
+export const TranscribeJob = z.object({
+  kind: z.literal('transcribe'),
+  ...JobBase,
+  audioKey: StorageKey,
+  /** Where the worker stores the transcript (JSON: text, language). */
+  transcriptKey: StorageKey,
+  /** The speech's language when known (e.g. "en"); omitted: detected. */
+  language: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/).optional(),
+});
+
 /** Train a LoRA from the user's images (GPU only; later issue). */
 export const TrainLoraJob = z.object({
   kind: z.literal('train_lora'),
@@ -138,7 +150,7 @@ export const TrainLoraJob = z.object({
   steps: z.number().int().min(50).max(5000).default(500),
 });
 
-export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob]);
+export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob, TranscribeJob]);
 export type GpuJob = z.infer<typeof GpuJob>;
 /** What a caller writes before defaults are applied. */
 export type GpuJobInput = z.input<typeof GpuJob>;
@@ -164,6 +176,14 @@ export const BackendInfo = z.object({
   device: z.enum(['cpu', 'gpu']),
 });
 
+/** One sentence of a scene's narration and when it is heard, in seconds from the scene's start. */
+export const SpokenSentence = z.object({
+  text: z.string(),
+  start: z.number().min(0),
+  end: z.number().min(0),
+});
+export type SpokenSentence = z.infer<typeof SpokenSentence>;
+
 export const SceneArtifacts = z.object({
   index: z.number().int().min(0),
   audioKey: StorageKey,
@@ -172,6 +192,8 @@ export const SceneArtifacts = z.object({
   audioSeconds: z.number().min(0),
   seconds: z.number().min(0),
   reused: z.boolean().default(false),
+  /** When each sentence is spoken, measured by the tts backend; empty: unknown (subtitles are estimated). */
+  sentences: z.array(SpokenSentence).default([]),
 });
 export type SceneArtifacts = z.infer<typeof SceneArtifacts>;
 
@@ -185,6 +207,19 @@ export const RenderResult = z.object({
   timings: z.record(z.string(), z.number().min(0)),
 });
 export type RenderResult = z.infer<typeof RenderResult>;
+
+export const TranscribeResult = z.object({
+  kind: z.literal('transcribe'),
+  jobId: JobId,
+  /** What was said; empty when no speech was heard. */
+  text: z.string(),
+  /** The language heard (or the one given). */
+  language: z.string(),
+  transcriptKey: StorageKey,
+  /** The speech recogniser, e.g. {name: "Whisper base (CPU)", device: "cpu"}. */
+  backend: BackendInfo,
+});
+export type TranscribeResult = z.infer<typeof TranscribeResult>;
 
 export const ErrorCode = z.enum([
   'BAD_INPUT', // the job cannot succeed as given: never retried
@@ -213,6 +248,7 @@ export const SCHEMAS = {
   'gpu-job': GpuJob,
   progress: Progress,
   'render-result': RenderResult,
+  'transcribe-result': TranscribeResult,
   'stage-error': StageError,
   'script-plan': ScriptPlan,
 } as const;

@@ -7,6 +7,7 @@ from .errors import StageFailure, unexpected
 from .render import render
 from .runtime import JobRuntime
 from .training import train
+from .transcription import transcribe_job
 
 
 async def handle_job(data, rt: JobRuntime) -> dict:
@@ -16,6 +17,8 @@ async def handle_job(data, rt: JobRuntime) -> dict:
         job = validate_job(data)
         if job["kind"] == "render":
             return await render(job, rt)
+        if job["kind"] == "transcribe":
+            return await transcribe_job(job, rt)
         return await train(job, rt)
     except StageFailure:
         raise

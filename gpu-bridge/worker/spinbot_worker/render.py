@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 
 from . import metrics
 from .backends import TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
@@ -28,7 +30,9 @@ async def render(job: dict, rt: JobRuntime) -> dict:
     count = len(scenes)
     requested = job.get("backends") or {}
     # Choose every backend first: a job that cannot run fails before anything is written.
-    backends = {stage: rt.choose_backend(stage, requested.get(stage, "auto")) for stage in PIPELINE}
+    # Narration by the plan's language: Piper for English, espeak-ng for the languages Piper lacks.
+    backends = {stage: rt.choose_backend(stage, requested.get(stage, "auto"), plan["language"] if stage == "tts" else None)
+                for stage in PIPELINE}
     _check_inputs(job, rt.storage)
 
     rt.stage = "validate"
@@ -39,6 +43,8 @@ async def render(job: dict, rt: JobRuntime) -> dict:
 
     timings = {stage: 0.0 for stage in PIPELINE}
     audio_seconds = dict(kept)
+    # When each sentence is heard, per scene: the subtitles are timed to it.
+    sentences = {index: _stored_sentences(job_id, index, rt.storage) for index in kept}
     steps_total, steps_done = len(todo) * len(PIPELINE), 0
     # Stage by stage over all scenes, not scene by scene: a GPU backend then loads its model
     # once per job (one model in memory at a time), and each stage's progress runs 0 -> 100 once.
@@ -76,6 +82,10 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                 if not isinstance(outcome, TtsResult):
                     raise StageFailure("tts", "INTERNAL", f"{backend.name} returned no audio length.", True)
                 audio_seconds[index] = outcome.audio_seconds
+                sentences[index] = [asdict(sentence) for sentence in outcome.sentences]
+                # Beside the audio, for a later render that keeps this scene.
+                rt.storage.put_bytes(_sentences_key(job_id, index), json.dumps(sentences[index]).encode("utf-8"))
+                written.append(_sentences_key(job_id, index))
         await rt.progress(stage, 100, steps_done / steps_total * 100 if steps_total else 100,
                           f"{len(todo)} of {count} scenes done", sceneCount=count, backend=backend.name)
         if todo:  # all scenes kept from the last render: nothing was timed
@@ -92,6 +102,7 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                 "audioKey": scene_key(job_id, i, "wav"),
                 "imageKey": scene_key(job_id, i, "png"),
                 "audioSeconds": audio_seconds[i],
+                "sentences": sentences.get(i, []),
                 "seconds": scenes[i]["seconds"],
                 "reused": i in kept,
             }
@@ -100,6 +111,19 @@ async def render(job: dict, rt: JobRuntime) -> dict:
         "backends": {stage: backend.info() for stage, backend in backends.items()},
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
     }
+
+
+def _sentences_key(job_id: str, index: int) -> str:
+    return scene_key(job_id, index, "sentences.json")
+
+
+def _stored_sentences(job_id: str, index: int, storage: Storage) -> list[dict]:
+    """A kept scene's sentence timings; none (subtitles then estimated) when missing or unreadable."""
+    try:
+        with storage.open(_sentences_key(job_id, index)) as stream:
+            return [{"text": s["text"], "start": float(s["start"]), "end": float(s["end"])} for s in json.load(stream)]
+    except Exception:
+        return []
 
 
 def _work_key(job_id: str, index: int) -> str:

@@ -35,12 +35,12 @@ class JobRuntime:
     stage: str = "validate"  # the stage under way: blamed for errors nobody anticipated
     cancel_flag: CancelFlag | None = None  # None: this job cannot be cancelled while it runs
 
-    def choose_backend(self, stage: str, requested: str = "auto") -> StageBackend:
+    def choose_backend(self, stage: str, requested: str = "auto", language: str | None = None) -> StageBackend:
         """The operator's setting wins when it is not 'auto' (e.g. a pinned or test backend);
-        otherwise the job's own request (auto|cpu|gpu)."""
+        otherwise the job's own request (auto|cpu|gpu). language: narration's, see registry.select."""
         self.stage = stage
         operator = self.operator_choices.get(stage, "auto")
-        return self.registry.select(stage, operator if operator != "auto" else requested)
+        return self.registry.select(stage, operator if operator != "auto" else requested, language)
 
     async def progress(self, stage: str, percent: float, overall: float, message: str, **extra) -> None:
         event = {"stage": stage, "percent": _pct(percent), "overall": _pct(overall), "message": message[:200]}

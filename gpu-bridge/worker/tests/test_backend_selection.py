@@ -24,16 +24,24 @@ def no_gpu():
 
 def test_auto_uses_the_cpu_backends_on_a_machine_without_gpu():
     registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
-    assert registry.select("tts", "auto").name == "espeak-ng (CPU)"
+    assert registry.select("tts", "auto").name == "Piper joe-medium (CPU)"
     assert registry.select("visuals", "auto").device == "cpu"
     assert registry.select("upscale", "cpu").device == "cpu"
+
+
+def test_narration_in_a_language_piper_lacks_falls_back_to_espeak_ng():
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    assert registry.select("tts", "auto", language="en-gb").name == "Piper joe-medium (CPU)"
+    assert registry.select("tts", "auto", language="pt-br").name == "espeak-ng (CPU)"
+    # Even when Piper is named (an operator's SPINBOT_TTS_BACKEND=piper), a French plan is still spoken.
+    assert registry.select("tts", "piper", language="fr").name == "espeak-ng (CPU)"
 
 
 def test_auto_prefers_a_gpu_backend_when_one_is_usable():
     registry = build_registry(registry=BackendRegistry(gpu_probe=lambda: "FAKE GPU"))
     registry.register(FakeGpuTts())
     assert registry.select("tts", "auto").id == "fake-gpu-tts"
-    assert registry.select("tts", "cpu").id == "espeak-ng"
+    assert registry.select("tts", "cpu").id == "piper"
 
 
 @pytest.mark.parametrize("stage, words", [

@@ -38,10 +38,12 @@ def test_progress_reports_every_stage_of_every_scene(tmp_path):
     overall = [e["overall"] for e in events]
     assert overall == sorted(overall) and overall[-1] == 100
     assert all(e["backend"] for e in events if e.get("scene"))
-    # Only the final artifacts stay in storage.
+    # Only the final artifacts stay in storage (the sentence timings beside the audio, for a later refine).
     assert storage.list("jobs/fixture-render-001/") == [
-        "jobs/fixture-render-001/scene-01.png", "jobs/fixture-render-001/scene-01.wav",
-        "jobs/fixture-render-001/scene-02.png", "jobs/fixture-render-001/scene-02.wav"]
+        "jobs/fixture-render-001/scene-01.png", "jobs/fixture-render-001/scene-01.sentences.json",
+        "jobs/fixture-render-001/scene-01.wav",
+        "jobs/fixture-render-001/scene-02.png", "jobs/fixture-render-001/scene-02.sentences.json",
+        "jobs/fixture-render-001/scene-02.wav"]
 
 
 def test_refining_one_scene_keeps_the_others(tmp_path):

@@ -36,6 +36,8 @@ class StageBackend(ABC):
     device: ClassVar[Device]
     licence: ClassVar[str]  # of the code and, where it applies, the model weights
     priority: ClassVar[int] = 0  # 'auto' prefers GPU backends, then higher priority
+    # Languages a narration backend can speak (primary subtags, e.g. ("en",)); None: any.
+    languages: ClassVar[tuple[str, ...] | None] = None
 
     def available(self) -> str | None:
         """None when this backend can run here, else the reason it cannot."""
@@ -44,6 +46,10 @@ class StageBackend(ABC):
     @abstractmethod
     def run(self, request: Any, ctx: StageContext) -> Any:
         """Do the stage's work for one request; raise StageFailure for failures users should see."""
+
+    def speaks(self, language: str | None) -> bool:
+        """Whether this backend can speak `language` (e.g. "pt-br"); None asks nothing."""
+        return language is None or self.languages is None or language.split("-")[0].lower() in self.languages
 
     def info(self) -> dict:
         return {"name": self.name, "device": self.device}
@@ -65,8 +71,18 @@ class TtsRequest:
 
 
 @dataclass(frozen=True)
+class SpokenSentence:
+    """One sentence of a narration and when it is heard in the scene's audio (seconds)."""
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class TtsResult:
     audio_seconds: float
+    # When each sentence is spoken, measured on the audio; empty when the backend cannot tell.
+    sentences: tuple[SpokenSentence, ...] = ()
 
 
 @dataclass(frozen=True)

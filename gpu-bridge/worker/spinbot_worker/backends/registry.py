@@ -47,13 +47,17 @@ class BackendRegistry:
     def is_known_choice(self, stage: str, choice: str) -> bool:
         return choice in GENERIC_CHOICES or self.find(stage, choice) is not None
 
-    def select(self, stage: str, choice: str = "auto") -> StageBackend:
-        """The backend to run the stage, or a StageFailure that says why there is none."""
+    def select(self, stage: str, choice: str = "auto", language: str | None = None) -> StageBackend:
+        """The backend to run the stage, or a StageFailure that says why there is none.
+        language (narration): backends that cannot speak it are passed over, a named one included."""
         label = STAGE_LABELS.get(stage, stage)
         if choice not in GENERIC_CHOICES:
             backend = self.find(stage, choice)
             if backend is None:
                 raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"No {stage} backend named {choice!r} is installed on the worker.", False)
+            if not backend.speaks(language):
+                # e.g. Piper (English voices only) named for a Portuguese plan: the best backend that speaks it.
+                return self.select(stage, backend.device, language)
             reason = backend.available()
             if reason is None:
                 return backend
@@ -64,6 +68,9 @@ class BackendRegistry:
         candidates = [b for b in self.for_stage(stage) if choice == "auto" or b.device == choice]
         reasons = []
         for backend in candidates:
+            if not backend.speaks(language):
+                reasons.append(f"{backend.name}: has no {language} voice")
+                continue
             reason = backend.available()
             if reason is None:
                 return backend
