@@ -27,14 +27,10 @@ async function main(): Promise<void> {
     force: () => studio?.services.killNow(),
     steps: () => [
       { name: 'the front-ends', withinMs: 2500, run: () => frontEnds?.stop() ?? Promise.resolve() },
-      {
-        name: 'the queue connections',
-        withinMs: 1500,
-        run: () => Promise.all([studio?.metrics?.close(), studio?.queue.close()]),
-      },
-      { name: 'the worker and redis-server', withinMs: 5000, run: () => studio?.services.stop() ?? Promise.resolve() },
-      // Whatever else the studio holds (storage clients); what it shares with the steps above is closed already.
-      { name: 'the studio', withinMs: 500, run: () => studio?.close() ?? Promise.resolve() },
+      // The studio closes its queue connections, then stops the worker, then Redis. If a connection
+      // hangs (Redis already gone), the next step stops the worker and Redis anyway.
+      { name: 'the queue connections', withinMs: 5500, run: () => studio?.close() ?? Promise.resolve() },
+      { name: 'the worker and redis-server', withinMs: 3000, run: () => studio?.services.stop() ?? Promise.resolve() },
     ],
   });
   shutdown.listen();

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createShutdown, SupervisedProcess, type SupervisionEvent } from './supervisor.ts';
 
@@ -133,13 +133,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle 
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      PYTHONPATH: join(REPO_ROOT, 'gpu-bridge', 'worker'),
       PYTHONUNBUFFERED: '1',
       REDIS_URL: options.redisUrl,
       SPINBOT_DATA_DIR: resolve(options.dataDir),
       // The worker asks Linux to kill it when this process dies (spinbot_worker/__main__.py).
       SPINBOT_PARENT_PID: String(process.pid),
       ...options.env,
+      // The worker's package first; a PYTHONPATH already set (backend plugins) is kept after it.
+      PYTHONPATH: [join(REPO_ROOT, 'gpu-bridge', 'worker'), options.env?.PYTHONPATH ?? process.env.PYTHONPATH]
+        .filter(Boolean)
+        .join(delimiter),
     },
     readyText: 'spinbot worker ready',
     readyTimeoutMs: options.readyTimeoutMs ?? 60_000,

@@ -238,7 +238,7 @@ function startTimeOf(pid: number): string | null {
   }
 }
 
-function writePidFile(file: string, pid: number): void {
+export function writePidFile(file: string, pid: number): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify({ pid, start: startTimeOf(pid) }));

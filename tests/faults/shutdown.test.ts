@@ -1,0 +1,93 @@
+// Stopping `npm start` every way an operator or a crash does: everything it started ends, in
+// order and within 10 s, and a crash leaves no process behind (checked in /proc).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort, REPO_ROOT } from '../../pipeline/services.ts';
+import { writePidFile } from '../../pipeline/supervisor.ts';
+import { botFixture, processesMentioning, startBot, waitFor, waitUntilAllGone } from './process-helpers.ts';
+
+const RENDER_MS = 180_000;
+
+test('SIGTERM to the whole process group after a render: the bot, the worker and redis-server are all gone within 10 s', async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture);
+  bot.generate('a 6 second video about tides');
+  await waitFor('the clip', () => bot.videos()[0], RENDER_MS, () => `${bot.texts().join('\n')}\n${bot.output()}`);
+  const running = processesMentioning(bot.dir);
+  assert.ok(running.some((p) => /spinbot_worker/.test(p.args)), 'no worker running');
+  const redisPid = bot.redisPid();
+
+  // What systemd and `kill -- -PGID` do: every process of the group gets SIGTERM at the same moment.
+  process.kill(-bot.npm.pid!, 'SIGTERM');
+  const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
+  t.diagnostic(`all gone ${tookMs} ms after the group SIGTERM`);
+  // In order: Redis was still there when the queue connections closed (no "did not close" line),
+  // and nothing had to be killed past the deadline.
+  assert.doesNotMatch(bot.output(), /did not close within|killing what is left/, bot.output());
+  assert.match(bot.output(), /Stopping \(SIGTERM\)/);
+});
+
+test('the bot SIGKILLed (a hard crash): the worker and redis-server die with it, no orphans', async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture);
+  const [botPid, workerPid, redisPid] = [bot.botPid(), bot.workerPid(), bot.redisPid()];
+  process.kill(botPid, 'SIGKILL');
+  const tookMs = await waitUntilAllGone(bot.dir, [workerPid, redisPid], 5000);
+  t.diagnostic(`worker and redis-server gone ${tookMs} ms after the bot's SIGKILL`);
+});
+
+test('an uncaught exception in the bot: it logs the crash, stops everything in order and exits 1', async (t) => {
+  const fixture = await botFixture(t);
+  const crashOnSignal = join(import.meta.dirname, 'fixtures', 'crash-on-sigusr2.mjs');
+  const bot = await startBot(t, fixture, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${crashOnSignal}`.trim() });
+  const redisPid = bot.redisPid();
+  process.kill(bot.botPid(), 'SIGUSR2');
+  const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
+  t.diagnostic(`all gone ${tookMs} ms after the crash`);
+  assert.match(bot.output(), /Crashed \(uncaught exception\): Error: FAKE crash/);
+  assert.doesNotMatch(bot.output(), /killing what is left/);
+  assert.notEqual((await bot.exited).code, 0);
+});
+
+test('a redis-server and a worker left running by an earlier crash are stopped at the next start', async (t) => {
+  const fixture = await botFixture(t);
+  const redisDir = join(fixture.stateDir, 'redis');
+  mkdirSync(redisDir, { recursive: true });
+  // What a crash that escaped the parent-death signal would leave: both still serving this state dir.
+  const port = await freePort();
+  const staleRedis = spawn('redis-server', ['--port', String(port), '--dir', redisDir, '--appendonly', 'yes', '--save', ''], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, SPINBOT_FAULT_TEST_DIR: fixture.dir },
+  });
+  const staleWorker = spawn(join(REPO_ROOT, '.venv', 'bin', 'python'), ['-m', 'spinbot_worker'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      PYTHONPATH: join(REPO_ROOT, 'gpu-bridge', 'worker'),
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      SPINBOT_DATA_DIR: fixture.dataDir,
+      SPINBOT_FAULT_TEST_DIR: fixture.dir,
+    },
+  });
+  t.after(() => [staleRedis, staleWorker].forEach((c) => c.kill('SIGKILL')));
+  await new Promise((r) => setTimeout(r, 1500)); // both up (the worker needs Redis to stay up)
+  writePidFile(join(redisDir, 'spinbot-redis.pid'), staleRedis.pid!);
+  writePidFile(join(fixture.stateDir, 'worker.pid'), staleWorker.pid!);
+  const staleGone = Promise.all([staleRedis, staleWorker].map((c) => new Promise((r) => c.once('exit', r))));
+
+  const bot = await startBot(t, fixture);
+  await staleGone;
+  assert.match(bot.output(), /redis-server \(pid \d+\) is still running from an earlier start that did not stop cleanly; stopping it\./);
+  assert.match(bot.output(), /The Python worker \(pid \d+\) is still running from an earlier start/);
+  assert.notEqual(bot.redisPid(), staleRedis.pid);
+  assert.notEqual(bot.workerPid(), staleWorker.pid);
+  // And the new bot works: a render is delivered.
+  bot.generate('a 6 second video about tides');
+  await waitFor('the clip', () => bot.videos()[0], RENDER_MS, () => `${bot.texts().join('\n')}\n${bot.output()}`);
+});
