@@ -111,6 +111,11 @@ export class GpuQueue {
 
   /** Resolves with the worker's validated result; rejects with a StageFailure. */
   async waitForRender(job: Job, options: WaitOptions = {}): Promise<RenderResult> {
+    return this.waitForResult(job, RenderResult, options);
+  }
+
+  /** Resolves with the worker's result of any job kind, validated by `result` (e.g. TranscribeResult). */
+  async waitForResult<T>(job: Job, result: { parse(value: unknown): T }, options: WaitOptions = {}): Promise<T> {
     const jobId = job.id!;
     // A signal that was aborted before this call never fires 'abort' again.
     if (options.signal?.aborted) throw options.signal.reason;
@@ -125,7 +130,7 @@ export class GpuQueue {
         const latest = await this.queue.getJob(jobId);
         throw failureFromReason(latest?.failedReason ?? (error as Error).message);
       });
-      return RenderResult.parse(value);
+      return result.parse(value);
     } finally {
       this.progressListeners.delete(jobId);
     }

@@ -12,6 +12,7 @@ import { prepareVoiceSample } from '../../media/voice-sample.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { Storage } from '../../storage/index.ts';
 import { keys } from '../../storage/keys.ts';
+import { transcriptKeyFor } from '../../gpu-bridge/transcribe.ts';
 import { downloadUpload, rejected, type DownloadPolicy, type UploadSource } from './download.ts';
 
 export interface Owner {
@@ -73,7 +74,8 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 export class VoiceLibrary {
   constructor(
     private readonly storage: Storage,
-    private readonly options: { maxVoices: number },
+    /** transcribe: what a saved sample says (the worker's transcribe job), null when it cannot tell in time. */
+    private readonly options: { maxVoices: number; transcribe?: (audioKey: string, owner: Owner) => Promise<string | null> },
   ) {}
 
   key(owner: Owner, name: string): string {
@@ -116,11 +118,17 @@ export class VoiceLibrary {
     const found = await this.find(owner, rawName);
     if (!found) return false;
     await this.storage.delete(found.key);
+    await this.storage.delete(transcriptKeyFor(found.key));
     return true;
   }
 
   /** Downloads, checks, converts and stores a voice sample. Nothing is stored when a check fails. */
-  async addFromUpload(owner: Owner, rawName: string, source: UploadSource, policy: DownloadPolicy): Promise<{ name: string; seconds: number; replaced: boolean }> {
+  async addFromUpload(
+    owner: Owner,
+    rawName: string,
+    source: UploadSource,
+    policy: DownloadPolicy,
+  ): Promise<{ name: string; seconds: number; replaced: boolean; transcript?: string | null }> {
     const name = normalizeVoiceName(rawName);
     const existing = await this.storage.stat(this.key(owner, name));
     if (!existing && (await this.list(owner)).length >= this.options.maxVoices) {
@@ -167,7 +175,8 @@ export class VoiceLibrary {
         );
       }
       await this.storage.put(this.key(owner, name), { file: sample.outPath }, { contentType: 'audio/wav' });
-      return { name, seconds: sample.seconds, replaced: Boolean(existing) };
+      const transcript = await this.options.transcribe?.(this.key(owner, name), owner);
+      return { name, seconds: sample.seconds, replaced: Boolean(existing), transcript };
     });
   }
 }
