@@ -95,10 +95,13 @@ export class JobLimits {
     }
   }
 
-  /** Counts one job against today's quota, or refuses it when the quota is used up. */
-  async consumeDaily(owner: Owner): Promise<void> {
+  /**
+   * Counts one job against today's quota, or refuses it when the quota is used up. Returns the
+   * counter it was counted in (for refundDaily), or undefined when there is no quota.
+   */
+  async consumeDaily(owner: Owner): Promise<string | undefined> {
     const daily = this.options.daily;
-    if (daily <= 0) return;
+    if (daily <= 0) return undefined;
     const now = (this.options.now ?? (() => new Date()))();
     const key = `spinbot:quota:${owner.platform}:${owner.userId}:${now.toISOString().slice(0, 10)}`;
     const count = await this.options.counter.increment(key);
@@ -108,6 +111,12 @@ export class JobLimits {
       const hours = Math.max(1, Math.ceil((midnight.getTime() - now.getTime()) / 3_600_000));
       throw new UserError('limit.daily', `You've used today's quota of ${daily} video${daily === 1 ? '' : 's'}. It resets at midnight UTC (in about ${hours} h).`);
     }
+    return key;
+  }
+
+  /** Gives back one job counted by consumeDaily (a cancelled job does not use up the quota). */
+  async refundDaily(counted: string | undefined): Promise<void> {
+    if (counted) await this.options.counter.decrement(counted);
   }
 
   close(): Promise<void> {

@@ -40,6 +40,11 @@ export interface ChatChannel {
   readonly chatId: string;
   /** The largest file sendVideo may post here, in bytes. */
   readonly uploadLimitBytes: number;
+  /**
+   * The platform's id of the status message once posted, where a later process can edit it
+   * (kept in the job record; the front-end's resume() gets it back).
+   */
+  readonly statusMessageRef?: string;
 
   /** A message in the conversation, optionally with buttons. */
   reply(text: string, options?: { buttons?: ChannelButton[] }): Promise<void>;

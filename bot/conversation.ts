@@ -81,7 +81,7 @@ export interface ActionDeps {
 export function agentActions(channel: ChatChannel, deps: ActionDeps, reservation?: Reservation): AgentActions {
   const owner: Owner = { platform: channel.platform, userId: channel.userId };
   return {
-    async dispatch({ plan, voiceName, reuse }) {
+    async dispatch({ dispatchId, plan, voiceName, reuse }) {
       const slot = reservation ?? deps.jobs.reserve(owner);
       try {
         let voice = voiceName;
@@ -92,8 +92,9 @@ export function agentActions(channel: ChatChannel, deps: ActionDeps, reservation
           voice = saved.name;
         }
         const referenceImageKey = (await deps.images?.current(owner)) ?? undefined;
-        const record = await deps.jobs.start(channel, { plan, voiceName: voice, referenceImageKey, reuse }, slot);
-        const queuePosition = await deps.studio.queue.position(record.jobId).catch(() => null);
+        // The approved plan's id names the job: the same plan dispatched again is the same job.
+        const record = await deps.jobs.start(channel, { plan, voiceName: voice, referenceImageKey, reuse }, slot, dispatchId);
+        const queuePosition = await deps.studio.renders.position(record.jobId).catch(() => null);
         return { jobId: record.jobId, queuePosition };
       } finally {
         slot.release();

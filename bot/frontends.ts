@@ -6,7 +6,7 @@ import { JobLimits, RedisDailyCounter } from './access.ts';
 import { PendingAsks } from './channel.ts';
 import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
 import { createConversation } from './conversation.ts';
-import { JobRunner } from './jobs.ts';
+import { JobRunner, type JobRunnerDeps } from './jobs.ts';
 import { ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 import type { ConversationAgent } from '../agent/conversation/index.ts';
 import type { Planner } from './planner.ts';
@@ -50,14 +50,19 @@ export interface ChatServices {
  * What every chat front-end builds on: per-user limits, the voice library and reference pictures,
  * jobs, pending questions, the conversation. close() releases the Redis connections it opened.
  */
-export function createJobServices(deps: FrontEndDeps, config: ChatConfig, log: (line: string) => void): { services: ChatServices; close(): Promise<void> } {
+export function createJobServices(
+  deps: FrontEndDeps,
+  config: ChatConfig,
+  log: (line: string) => void,
+  delivery: Pick<JobRunnerDeps, 'platform' | 'resume'>,
+): { services: ChatServices; close(): Promise<void> } {
   const limits = new JobLimits({
     maxRunning: config.SPINBOT_MAX_RUNNING_JOBS,
     daily: config.SPINBOT_DAILY_JOBS,
     counter: new RedisDailyCounter(deps.studio.services.redisUrl),
   });
   const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
-  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log });
+  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log, ...delivery });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
   return {
     services: {

@@ -1,90 +1,112 @@
 // Runs render jobs for chat users through a ChatChannel, whatever the platform: limits and quota,
 // saved voices, one status message edited with stage / percent / place in line / time left, the
 // finished clip (fitted to the platform's upload limit, or a link), Retry / Variation / Cancel.
-import { randomInt } from 'node:crypto';
+// Nothing here lives only in this process: the job records are in Redis (pipeline/job-store.ts),
+// the render runs as queued steps (pipeline/render.ts, pipeline/assembler.ts), and outcomes are
+// posted from the platform's outbox, which this runner drains at start and while it runs. A bot
+// that restarts goes on editing its jobs' status messages and posts what was made while it was down.
+import { createHash, randomInt } from 'node:crypto';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Progress, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import type { Progress } from '../gpu-bridge/contracts/index.ts';
 import { fitToSize } from '../media/fit.ts';
-import { UserError } from '../pipeline/errors.ts';
-import { newJobId, type RenderedClip } from '../pipeline/render.ts';
+import { isUserError, UserError } from '../pipeline/errors.ts';
+import { ACTIVE_STATES, type JobRecord, type JobSpec, type StoredClip } from '../pipeline/job-store.ts';
+import { newJobId, userErrorFor } from '../pipeline/render.ts';
 import type { Studio } from '../pipeline/studio.ts';
 import { keys } from '../storage/keys.ts';
 import type { JobLimits } from './access.ts';
-import { describeFailure, formatDuration, jobButtons, stageLabel, type ChatChannel, type ProgressView } from './channel.ts';
+import { formatDuration, jobButtons, stageLabel, type ChatChannel, type Platform, type ProgressView } from './channel.ts';
 import { estimateRenderSeconds, formatBytes, formatClip } from './format.ts';
 import type { Owner, VoiceLibrary } from './uploads/voices.ts';
 
-export interface GenerateSpec {
-  plan: ScriptPlan;
-  /** A saved voice of the user's to narrate with. */
-  voiceName?: string;
+export type { JobRecord } from '../pipeline/job-store.ts';
+
+export interface GenerateSpec extends Omit<JobSpec, 'seed'> {
   seed?: number;
-  /** A stored reference picture (kept for image-conditioned GPU visuals). */
-  referenceImageKey?: string;
-  /** Refining a made clip: its unchanged scenes (0-based) are reused instead of rendered. */
-  reuse?: { jobId: string; scenes: number[] };
 }
 
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-
-export interface JobRecord {
-  jobId: string;
-  owner: Owner;
+/** Where a job's outcome goes: enough to rebuild a channel after a restart. */
+export interface Destination {
   chatId: string;
-  spec: GenerateSpec & { seed: number };
-  /** The plan as rendered (a saved voice resolved to its reference sample). */
-  plan: ScriptPlan;
-  state: JobState;
-  createdAt: number;
-  finishedAt?: number;
-  progress?: Progress;
-  clip?: RenderedClip;
-  error?: string;
-  /** Settles when the job ended and the user was told (never rejects). */
-  done: Promise<void>;
-  controller: AbortController;
+  userId: string;
+  statusRef?: string;
 }
 
 export interface JobRunnerDeps {
   studio: Studio;
   voices: VoiceLibrary;
   limits: JobLimits;
+  /** The platform whose jobs this runner starts, watches and delivers. */
+  platform: Platform;
+  /** A channel to a job's chat (its status message included), for jobs this process did not start. */
+  resume?: (destination: Destination) => ChatChannel | undefined;
   /** Quality floor when re-encoding to fit an upload limit (kbit/s). */
   minVideoKbps: number;
   /** How often the place in line is refreshed while waiting. */
   queuePollMs?: number;
+  /** How often the outbox is read besides when a job ends (default 1 s). */
+  drainIntervalMs?: number;
   log?: (line: string) => void;
 }
 
-const ACTIVE: JobState[] = ['queued', 'running'];
-/** Finished jobs kept for /status and Retry / Variation. */
-const KEEP_FINISHED = 500;
+/** A job this process shows: its channel, its watchers, and a promise settled once its outcome is told. */
+interface LiveJob {
+  record: JobRecord;
+  channel: ChatChannel;
+  startedAt: number;
+  settled: Promise<void>;
+  settle(): void;
+  stop(): void;
+}
+
+/** How long one delivery may hold a job's outbox entry before another drain may try. */
+const DELIVERY_LEASE_MS = 10 * 60_000;
+const DELIVERY_ATTEMPTS = 3;
 
 function slug(title: string): string {
   return title.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'clip';
 }
 
-/** A saved voice is cloned only by a GPU TTS backend; the CPU backend is espeak-ng. */
-function voiceWasCloned(clip: RenderedClip): boolean {
-  return !/espeak/i.test(clip.backends.tts ?? '');
+/** A saved voice is cloned only by a GPU TTS backend; the CPU ones (espeak-ng, Piper) speak their own voice. */
+function voiceWasCloned(clip: StoredClip): boolean {
+  return !/\(CPU\)|espeak/i.test(clip.backends.tts ?? '');
+}
+
+/**
+ * The job id of an approved plan: the same plan dispatched again (a crash between queueing and
+ * the conversation's checkpoint, a second press) is the same job.
+ */
+export function jobIdForDispatch(dispatchId: string, owner: Owner, chatId: string): string {
+  const thread = createHash('sha256').update(`${owner.platform}:${chatId}:${owner.userId}`).digest('hex').slice(0, 10);
+  return `${dispatchId.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 40)}-${thread}`;
 }
 
 export class JobRunner {
-  private readonly jobs = new Map<string, JobRecord>();
+  private readonly live = new Map<string, LiveJob>();
   private readonly reserved = new Map<string, number>();
+  private readonly delivering = new Set<string>();
+  private readonly cantDeliver = new Set<string>();
+  private drainTimer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
+  private stopListening: (() => void) | null = null;
   private closed = false;
 
   constructor(private readonly deps: JobRunnerDeps) {}
+
+  private get store() {
+    return this.deps.studio.jobs;
+  }
 
   private log(line: string): void {
     (this.deps.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
 
-  /** The user's queued or running jobs, oldest first. */
+  /** The user's queued or running jobs shown by this process, oldest first. */
   active(owner: Owner): JobRecord[] {
-    return [...this.jobs.values()].filter((j) => sameOwner(j.owner, owner) && ACTIVE.includes(j.state));
+    return [...this.live.values()].map((j) => j.record).filter((r) => sameOwner(r.owner, owner));
   }
 
   /** Throws the running-jobs UserError when the user may not start another job now. */
@@ -114,26 +136,44 @@ export class JobRunner {
     };
   }
 
-  get(jobId: string): JobRecord | undefined {
-    return this.jobs.get(jobId);
+  /** The stored record of a job (any owner), or undefined when it is unknown or expired. */
+  record(jobId: string): Promise<JobRecord | undefined> {
+    return this.store.get(jobId);
+  }
+
+  /** Settles once the job's outcome was told in its chat (or it was cancelled). */
+  settled(jobId: string): Promise<void> {
+    return this.live.get(jobId)?.settled ?? Promise.resolve();
   }
 
   /**
-   * Checks the user's limits, resolves a saved voice, and queues the job. Resolves once the job is
-   * queued (the render goes on in the background; `record.done` settles when it ends). Throws a
-   * UserError, before anything is queued, when the job may not start.
+   * Checks the user's limits, resolves a saved voice, records and queues the job. Resolves once
+   * it is queued (the render goes on in the queue's workers). Throws a UserError, before anything
+   * is queued, when the job may not start. With `dispatchId` (an approved plan's id), the same
+   * plan dispatched again returns the job it already is, and queues and counts nothing.
    */
-  async start(channel: ChatChannel, spec: GenerateSpec, reservation?: Reservation): Promise<JobRecord> {
+  async start(channel: ChatChannel, spec: GenerateSpec, reservation?: Reservation, dispatchId?: string): Promise<JobRecord> {
     try {
-      return await this.startReserved(channel, spec, reservation);
+      return await this.startReserved(channel, spec, reservation, dispatchId);
+    } catch (error) {
+      throw userErrorFor(error);
     } finally {
       reservation?.release();
     }
   }
 
-  private async startReserved(channel: ChatChannel, spec: GenerateSpec, reservation?: Reservation): Promise<JobRecord> {
+  private async startReserved(channel: ChatChannel, spec: GenerateSpec, reservation?: Reservation, dispatchId?: string): Promise<JobRecord> {
     if (this.closed) throw new UserError('render.failed', 'The bot is shutting down; try again in a minute.');
     const owner: Owner = { platform: channel.platform, userId: channel.userId };
+    const jobId = dispatchId ? jobIdForDispatch(dispatchId, owner, channel.chatId) : newJobId();
+    if (dispatchId) {
+      const existing = await this.store.get(jobId);
+      if (existing) {
+        // Recorded but perhaps never queued (a crash in between): queue it now; else nothing to do.
+        if (existing.state === 'queued' && !(await this.deps.studio.renders.exists(jobId))) await this.dispatch(existing);
+        return existing;
+      }
+    }
     // Other requests of this user in flight count, this one's own reservation does not.
     const checkRunning = () =>
       this.deps.limits.checkRunning(this.active(owner).length + (this.reserved.get(ownerKey(owner)) ?? 0) - (reservation ? 1 : 0));
@@ -143,33 +183,56 @@ export class JobRunner {
       const voice = await this.deps.voices.require(owner, spec.voiceName);
       plan = { ...plan, voice: { ...plan.voice, engine: 'f5-tts', id: voice.name, referenceKey: voice.key } };
     }
+    // Redis answers before anything is counted (a refused request does not use up the quota).
+    await this.store.get(jobId);
     // Counted last: a refused request does not use up the quota. Checked again after each await
     // so that two quick requests cannot both slip under the running limit.
     checkRunning();
-    await this.deps.limits.consumeDaily(owner);
+    const quotaKey = await this.deps.limits.consumeDaily(owner);
     checkRunning();
 
     const record: JobRecord = {
-      jobId: newJobId(),
-      owner,
+      jobId,
+      owner: { platform: channel.platform, userId: channel.userId },
       chatId: channel.chatId,
       spec: { ...spec, seed: spec.seed ?? 0 },
       plan,
-      state: 'queued',
       createdAt: Date.now(),
-      controller: new AbortController(),
-      done: Promise.resolve(),
+      quotaKey,
+      state: 'queued',
     };
-    this.jobs.set(record.jobId, record);
-    this.prune();
-    record.done = this.run(channel, record).catch((error: unknown) => this.log(`job ${record.jobId}: ${(error as Error).stack ?? error}`));
+    try {
+      if (!(await this.store.create(record))) return (await this.store.get(jobId)) ?? record;
+      this.attach(record, channel);
+      await this.dispatch(record);
+    } catch (error) {
+      await this.deps.limits.refundDaily(quotaKey).catch(() => {});
+      const told = userErrorFor(error);
+      await this.store.update(jobId, { state: 'failed', error: isUserError(told) ? told.message : 'It could not be queued.', finishedAt: Date.now() }).catch(() => {});
+      this.detach(jobId);
+      throw error;
+    }
     return record;
+  }
+
+  private async dispatch(record: JobRecord): Promise<void> {
+    await this.deps.studio.renders.dispatch(
+      {
+        jobId: record.jobId,
+        plan: record.plan,
+        requestedBy: { platform: record.owner.platform, userId: record.owner.userId, chatId: record.chatId },
+        seed: record.spec.seed,
+        referenceImageKey: record.spec.referenceImageKey,
+        reuseFrom: record.spec.reuse,
+      },
+      this.deps.studio.storage,
+    );
   }
 
   /** Same plan again (Retry keeps the seed; Variation picks a new one). Only the job's owner may. */
   async again(channel: ChatChannel, jobId: string, variation: boolean, reservation?: Reservation): Promise<JobRecord> {
     try {
-      const previous = this.ownedJob({ platform: channel.platform, userId: channel.userId }, jobId);
+      const previous = await this.ownedJob({ platform: channel.platform, userId: channel.userId }, jobId);
       // Rendered whole again: reused scenes of a refined clip would keep their old pictures.
       const spec = { ...previous.spec, reuse: undefined, seed: variation ? randomInt(1, 2 ** 31 - 1) : previous.spec.seed };
       return await this.start(channel, spec, reservation);
@@ -180,46 +243,90 @@ export class JobRunner {
 
   /**
    * Cancels the user's job (the given one, else their latest active one). A waiting job leaves the
-   * queue at once; a running one stops being waited for, and its assembly is killed.
+   * queue at once; a running one is told to stop; its files are removed once the worker let go.
+   * A cancelled job does not count against the daily quota.
    */
   async cancel(owner: Owner, jobId?: string): Promise<JobRecord> {
-    const record = jobId ? this.ownedJob(owner, jobId) : this.active(owner).at(-1);
+    const record = jobId ? await this.ownedJob(owner, jobId) : await this.latestActive(owner);
     if (!record) throw new UserError('job.notFound', 'You have no video in the works to cancel.');
-    if (!ACTIVE.includes(record.state)) {
+    if (record.state === 'made') throw new UserError('job.notFound', `"${record.plan.title}" is already made and is being posted; nothing to cancel.`);
+    if (!ACTIVE_STATES.includes(record.state)) {
       throw new UserError('job.notFound', `That video is already ${record.state === 'done' ? 'finished' : record.state}; nothing to cancel.`);
     }
-    if (record.clip) throw new UserError('job.notFound', `"${record.plan.title}" is already made and is being posted; nothing to cancel.`);
-    record.controller.abort(new UserError('render.cancelled', 'Cancelled.'));
-    await this.deps.studio.queue.cancel(record.jobId).catch((error: unknown) => this.log(`cancel ${record.jobId}: ${String(error)}`));
-    // The user is told by the job itself; wait (briefly) so the reply comes after that.
-    await Promise.race([record.done, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
-    return record;
+    await this.store.update(record.jobId, { state: 'cancelled', finishedAt: Date.now() });
+    await this.deps.limits.refundDaily(record.quotaKey).catch((error: unknown) => this.log(`cancel ${record.jobId}: quota: ${String(error)}`));
+    await this.deps.studio.renders.cancel(record.jobId).catch((error: unknown) => this.log(`cancel ${record.jobId}: ${String(error)}`));
+    const channel = this.live.get(record.jobId)?.channel ?? this.resumeChannel(record);
+    this.detach(record.jobId);
+    await channel?.finishProgress(`🛑 "${record.plan.title}" was cancelled. Nothing was posted.`).catch(() => {});
+    this.cleanUpCancelled(record.jobId);
+    return { ...record, state: 'cancelled' };
   }
 
   /** One line per job for /status: the given job, else the user's active and last finished ones. */
   async status(owner: Owner, jobId?: string): Promise<string> {
-    if (jobId) return this.describe(this.ownedJob(owner, jobId));
-    const mine = [...this.jobs.values()].filter((j) => sameOwner(j.owner, owner));
-    const active = mine.filter((j) => ACTIVE.includes(j.state));
-    const last = mine.filter((j) => !ACTIVE.includes(j.state)).at(-1);
+    if (jobId) return this.describe(await this.ownedJob(owner, jobId));
+    const mine = await this.store.byOwner(owner);
+    const active = mine.filter((j) => ACTIVE_STATES.includes(j.state) || j.state === 'made');
+    const last = mine.filter((j) => !active.includes(j)).at(-1);
     if (!active.length && !last) return 'You have no videos in the works. Start one with /generate.';
     const lines = await Promise.all(active.map((j) => this.describe(j)));
     if (last) lines.push(`Last finished: ${await this.describe(last)}`);
     return lines.join('\n');
   }
 
-  /** Stops waiting for every job (the bot is shutting down). */
-  async close(): Promise<void> {
-    this.closed = true;
-    const running = [...this.jobs.values()].filter((j) => ACTIVE.includes(j.state));
-    for (const job of running) job.controller.abort(new UserError('render.cancelled', 'The bot was stopped.'));
-    await Promise.allSettled(running.map((j) => j.done));
+  /**
+   * Takes up this platform's jobs: watches those still in the works (their status messages go
+   * on being edited) and drains the outbox now and from then on. Front-ends call it once started.
+   */
+  async resume(): Promise<void> {
+    const { renders } = this.deps.studio;
+    const onEnded = () => void this.drain();
+    renders.assembleEvents.on('completed', onEnded);
+    renders.assembleEvents.on('failed', onEnded);
+    this.stopListening = () => {
+      renders.assembleEvents.off('completed', onEnded);
+      renders.assembleEvents.off('failed', onEnded);
+    };
+    this.drainTimer = setInterval(() => void this.drain(), this.deps.drainIntervalMs ?? 1000);
+    this.drainTimer.unref();
+    try {
+      for (const record of await this.store.active(this.deps.platform)) {
+        if (this.live.has(record.jobId)) continue;
+        const channel = this.resumeChannel(record);
+        if (!channel) continue;
+        // Recorded but never queued (the bot stopped in between): queued now.
+        if (record.state === 'queued' && !(await renders.exists(record.jobId))) await this.dispatch(record);
+        this.attach(record, channel);
+      }
+    } catch (error) {
+      this.log(`resuming jobs: ${describeError(error)}`);
+    }
+    await this.drain();
   }
 
-  private ownedJob(owner: Owner, jobId: string): JobRecord {
-    const record = this.jobs.get(jobId);
+  /** Stops watching and delivering (the jobs go on in the queue and are taken up at the next start). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.stopListening?.();
+    for (const jobId of [...this.live.keys()]) this.detach(jobId);
+    await this.draining?.catch(() => {});
+  }
+
+  private resumeChannel(record: JobRecord): ChatChannel | undefined {
+    return this.deps.resume?.({ chatId: record.chatId, userId: record.owner.userId, statusRef: record.statusRef });
+  }
+
+  private async latestActive(owner: Owner): Promise<JobRecord | undefined> {
+    const mine = await this.store.byOwner(owner);
+    return mine.filter((j) => ACTIVE_STATES.includes(j.state)).at(-1);
+  }
+
+  private async ownedJob(owner: Owner, jobId: string): Promise<JobRecord> {
+    const record = await this.store.get(jobId);
     if (!record || !sameOwner(record.owner, owner)) {
-      throw new UserError('job.notFound', `I have no video "${jobId}" of yours (finished ones are kept until the bot restarts).`);
+      throw new UserError('job.notFound', `I have no video "${jobId}" of yours (finished ones are kept for 30 days).`);
     }
     return record;
   }
@@ -228,13 +335,15 @@ export class JobRunner {
     const head = `"${record.plan.title}" (${record.jobId})`;
     switch (record.state) {
       case 'queued': {
-        const position = await this.deps.studio.queue.position(record.jobId).catch(() => null);
+        const position = await this.deps.studio.renders.position(record.jobId).catch(() => null);
         return `${head}: queued${position ? `, number ${position} in line` : ''}.`;
       }
       case 'running': {
         const p = record.progress;
         return p ? `${head}: ${stageLabel(p.stage)} ${Math.round(p.percent)}% — ${p.message} (overall ${Math.round(p.overall)}%).` : `${head}: starting.`;
       }
+      case 'made':
+        return `${head}: made${record.clip ? ` (${record.clip.seconds.toFixed(1)} s)` : ''}, being posted.`;
       case 'done':
         return `${head}: done${record.clip ? ` (${record.clip.seconds.toFixed(1)} s)` : ''}.`;
       case 'cancelled':
@@ -244,18 +353,16 @@ export class JobRunner {
     }
   }
 
-  private prune(): void {
-    const finished = [...this.jobs.values()].filter((j) => !ACTIVE.includes(j.state));
-    for (const job of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(job.jobId);
-  }
-
-  private async run(channel: ChatChannel, record: JobRecord): Promise<void> {
-    const { studio } = this.deps;
-    const signal = record.controller.signal;
+  /** Shows the job in its chat: the status message with progress and place in line, until its outcome is told. */
+  private attach(record: JobRecord, channel: ChatChannel): void {
+    const { renders } = this.deps.studio;
     const title = record.plan.title;
     const estimate = estimateRenderSeconds(record.plan);
     const cancel = { buttons: [jobButtons.cancel(record.jobId)] };
     let startedAt = 0;
+    let lastSaved = 0;
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
     const view = (p?: Progress, queuePosition?: number | null): ProgressView => {
       if (!p) return { title, overall: 0, message: 'Queued', queuePosition, etaSeconds: estimate };
       if (!startedAt) startedAt = Date.now();
@@ -266,84 +373,137 @@ export class JobRunner {
       const eta = Math.max(0, byPace, byEstimate);
       return { title, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend, etaSeconds: eta };
     };
+    let stopped = false;
     const show = (v: ProgressView) => {
-      if (signal.aborted) return;
-      channel.progress(v, cancel).catch((error: unknown) => this.log(`job ${record.jobId}: progress: ${String(error)}`));
+      if (stopped) return;
+      channel
+        .progress(v, cancel)
+        .then(() => {
+          // Kept so that a later process edits the same message.
+          if (channel.statusMessageRef && channel.statusMessageRef !== record.statusRef) {
+            record.statusRef = channel.statusMessageRef;
+            return this.store.update(record.jobId, { statusRef: channel.statusMessageRef });
+          }
+        })
+        .catch((error: unknown) => this.log(`job ${record.jobId}: status: ${describeError(error)}`));
     };
-
-    await channel.progress(view(undefined, null), cancel).catch((error: unknown) => this.log(`job ${record.jobId}: status: ${String(error)}`));
+    const unwatch = renders.watch(record.jobId, (p) => {
+      const first = !record.progress;
+      record.progress = p;
+      record.state = 'running';
+      show(view(p));
+      // The stored progress (for /status) is refreshed about once a second.
+      if (first || Date.now() - lastSaved > 1000) {
+        lastSaved = Date.now();
+        this.store.update(record.jobId, { state: 'running', progress: p }).catch(() => {});
+      }
+    });
     // Until the worker reports, show the place in line.
     const poll = setInterval(() => {
-      if (record.progress || signal.aborted) return;
-      studio.queue.position(record.jobId).then((position) => {
+      if (record.progress || stopped) return;
+      renders.position(record.jobId).then((position) => {
         if (!record.progress && position !== null && position > 0) show(view(undefined, position));
       }, () => {});
     }, this.deps.queuePollMs ?? 1000);
     poll.unref();
+    show(view(record.progress, null));
+    this.live.set(record.jobId, {
+      record,
+      channel,
+      startedAt: Date.now(),
+      settled,
+      settle,
+      stop: () => {
+        stopped = true;
+        unwatch();
+        clearInterval(poll);
+      },
+    });
+  }
 
-    let clip: RenderedClip;
-    try {
-      clip = await studio.render(
-        {
-          plan: record.plan,
-          requestedBy: { platform: record.owner.platform, userId: record.owner.userId, chatId: record.chatId },
-          jobId: record.jobId,
-          seed: record.spec.seed,
-          referenceImageKey: record.spec.referenceImageKey,
-          reuseFrom: record.spec.reuse,
-          signal,
-        },
-        (p) => {
-          record.state = 'running';
-          record.progress = p;
-          show(view(p));
-        },
-      );
-    } catch (error) {
-      clearInterval(poll);
-      record.finishedAt = Date.now();
-      if (signal.aborted) {
-        record.state = 'cancelled';
-        if (this.closed) {
-          // The bot is stopping, not the user cancelling: the job stays queued and its files stay.
-          await channel.finishProgress(`⏸ The bot was stopped while "${title}" was in the works.`).catch(() => {});
-          return;
+  private detach(jobId: string): void {
+    const live = this.live.get(jobId);
+    if (!live) return;
+    live.stop();
+    this.live.delete(jobId);
+    live.settle();
+  }
+
+  /** Posts every outcome waiting in this platform's outbox (one drain at a time; a request during one runs another). */
+  private drain(): Promise<void> {
+    if (this.closed && !this.draining) return Promise.resolve();
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      do {
+        this.drainAgain = false;
+        let waiting: string[];
+        try {
+          waiting = await this.store.outbox(this.deps.platform);
+        } catch {
+          return; // Redis is down: logged once by the store; the next drain tries again
         }
-        // Out of the queue before the user reads "cancelled" (a running job gets the stop signal).
-        await studio.queue.cancel(record.jobId).catch(() => {});
-        await channel.finishProgress(`🛑 "${title}" was cancelled. Nothing was posted.`).catch(() => {});
-        this.cleanUpCancelled(record.jobId);
+        for (const jobId of waiting) {
+          if (this.closed) return;
+          await this.deliverOutcome(jobId).catch((error: unknown) => this.log(`job ${jobId}: delivery: ${describeError(error)}`));
+        }
+      } while (this.drainAgain && !this.closed);
+    })().finally(() => {
+      this.draining = null;
+    });
+    return this.draining;
+  }
+
+  private async deliverOutcome(jobId: string): Promise<void> {
+    if (this.delivering.has(jobId) || !(await this.store.claim(jobId, DELIVERY_LEASE_MS))) return;
+    this.delivering.add(jobId);
+    try {
+      const record = await this.store.get(jobId);
+      if (!record || record.deliveredAt) {
+        await this.store.delivered(jobId, record?.state === 'failed' ? 'failed' : 'done');
         return;
       }
-      record.state = 'failed';
-      record.error = describeFailure(error);
-      this.log(`job ${record.jobId} failed: ${(error as Error)?.stack ?? String(error)}`);
-      await channel.finishProgress(`❌ "${title}" could not be made.`).catch(() => {});
-      await channel.fail(error).catch(() => {});
-      return;
-    }
-    clearInterval(poll);
-
-    try {
-      record.clip = clip;
-      // The clip exists: the user's running-job slot is free while it is being posted.
-      record.state = 'done';
-      record.finishedAt = Date.now();
-      await channel.progress({ title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' });
-      await this.deliver(channel, record, clip);
-      await channel.finishProgress(`✅ "${title}" is ready (${formatDuration((record.finishedAt - record.createdAt) / 1000)}).`);
-    } catch (error) {
-      record.state = 'failed';
-      record.error = describeFailure(error);
-      record.finishedAt = Date.now();
-      this.log(`job ${record.jobId}: delivery failed: ${(error as Error)?.stack ?? String(error)}`);
-      await channel.finishProgress(`❌ "${title}" was made but could not be posted.`).catch(() => {});
-      await channel.fail(new UserError('render.failed', `I could not post the clip here: ${(error as Error).message}. It is stored as ${clip.location}.`)).catch(() => {});
+      const channel = this.live.get(jobId)?.channel ?? this.resumeChannel(record);
+      if (!channel) {
+        // Another process of this platform may be able to (e.g. a Discord channel this one cannot reach).
+        if (!this.cantDeliver.has(jobId)) this.log(`job ${jobId}: no way to reach chat ${record.chatId} from here; left in the outbox`);
+        this.cantDeliver.add(jobId);
+        await this.store.release(jobId);
+        return;
+      }
+      this.live.get(jobId)?.stop();
+      try {
+        if (record.state === 'made' && record.clip) {
+          await channel.progress({ title: record.plan.title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' }).catch(() => {});
+          await this.deliver(channel, record, record.clip);
+          await this.store.delivered(jobId, 'done');
+          await channel.finishProgress(`✅ "${record.plan.title}" is ready (${formatDuration(((record.finishedAt ?? Date.now()) - record.createdAt) / 1000)}).`).catch(() => {});
+        } else {
+          // One sentence, at the end of the status message: what happened and what to do.
+          await channel.finishProgress(`❌ "${record.plan.title}" could not be made. ${record.error ?? 'Please try again.'}`);
+          await this.store.delivered(jobId, 'failed');
+        }
+        this.detach(jobId);
+      } catch (error) {
+        const attempts = await this.store.deliveryAttempt(jobId);
+        this.log(`job ${jobId}: posting failed (attempt ${attempts}): ${describeError(error)}`);
+        if (attempts < DELIVERY_ATTEMPTS) {
+          await this.store.release(jobId);
+          return;
+        }
+        await channel.finishProgress(`❌ "${record.plan.title}" was made but could not be posted here: ${(error as Error).message}. It is stored as ${record.clip?.location ?? record.jobId}.`).catch(() => {});
+        await this.store.delivered(jobId, 'failed');
+        this.detach(jobId);
+      }
+    } finally {
+      this.delivering.delete(jobId);
     }
   }
 
   /** The clip as a file when it fits (re-encoded if needed), else a link. */
-  private async deliver(channel: ChatChannel, record: JobRecord, clip: RenderedClip): Promise<void> {
+  private async deliver(channel: ChatChannel, record: JobRecord, clip: StoredClip): Promise<void> {
     // The console user reads files on this machine: the stored clip's own path (or link) is named,
     // and nothing is copied or re-encoded.
     const local = channel.platform === 'console';
@@ -383,15 +543,14 @@ export class JobRunner {
   }
 
   /**
-   * A cancelled job may have been queued after the first cancel call (it was being submitted), or
-   * may still be running in the worker: take it out of the queue again, then remove its files
-   * once the worker let go of it.
+   * A cancelled job may still be running in the worker: take it out of the queue again until the
+   * worker let go of it, then remove its files.
    */
   private cleanUpCancelled(jobId: string): void {
-    const { queue, storage } = this.deps.studio;
+    const { renders, storage } = this.deps.studio;
     void (async () => {
       for (let i = 0; i < 900; i++) {
-        const outcome = await queue.cancel(jobId).catch(() => 'unknown' as const);
+        const outcome = await renders.cancel(jobId).catch(() => 'unknown' as const);
         if (outcome !== 'signalled') break;
         await new Promise((resolve) => setTimeout(resolve, 1000).unref());
         if (this.closed) return;
@@ -404,6 +563,10 @@ export class JobRunner {
 export interface Reservation {
   owner: Owner;
   release(): void;
+}
+
+function describeError(error: unknown): string {
+  return isUserError(error) ? error.message : ((error as Error)?.stack ?? String(error));
 }
 
 function ownerKey(owner: Owner): string {

@@ -202,16 +202,15 @@ export class RenderQueue {
    * Cancels a job: still waiting for the worker, the whole flow leaves the queue ('removed'); in
    * the worker, it is told to stop ('signalled'); being assembled or finished: 'finished'.
    */
-  async cancel(jobId: string): Promise<'removed' | 'signalled' | 'finished' | 'unknown'> {
+  async cancel(jobId: string, attempt = 0): Promise<'removed' | 'signalled' | 'finished' | 'unknown'> {
     const state = await this.assemble.getJobState(jobId);
     if (state === 'unknown') return this.gpu.cancel(jobId);
     if (state === 'completed' || state === 'failed' || state === 'active') return 'finished';
-    const child = await this.gpu.cancel(jobId);
-    if (child === 'signalled') return 'signalled';
-    // The worker is done with it (removed or finished): the assembly job goes too, unless an
-    // assembler took it in the meantime.
+    if ((await this.gpu.queue.getJobState(jobId)) === 'active') return this.gpu.cancel(jobId);
+    // Parent and child together, unless a worker or an assembler took one in the meantime.
     const removed = await this.assemble.remove(jobId, { removeChildren: true }).catch(() => 0);
-    return removed === 1 || child === 'removed' ? 'removed' : 'finished';
+    if (removed === 1) return 'removed';
+    return attempt < 3 ? this.cancel(jobId, attempt + 1) : 'signalled';
   }
 
   async close(): Promise<void> {

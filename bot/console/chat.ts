@@ -43,6 +43,9 @@ export async function runConsoleChat(deps: {
     limits: new JobLimits({ maxRunning: 1, daily: 0, counter: new MemoryDailyCounter() }),
     minVideoKbps: 300,
     log: () => {},
+    // One person: a job from an earlier session is shown (and its clip named) here.
+    platform: 'console',
+    resume: () => channel,
   });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: deps.autoApprove });
   const thread = threadOf(channel);
@@ -54,12 +57,12 @@ export async function runConsoleChat(deps: {
     waiting = Boolean(result.approval);
     if (result.approval) say(formatApproval(result.approval, result.approval.reminder ? undefined : await videosAhead(deps.studio)));
     // The render runs in the job runner; the prompt comes back when the clip is there.
-    const job = result.dispatchedJobId ? jobs.get(result.dispatchedJobId) : undefined;
-    if (job) await job.done;
+    if (result.dispatchedJobId) await jobs.settled(result.dispatchedJobId);
   };
 
   say(GREETING);
   try {
+    await jobs.resume();
     const left = await conversation.agent.waitingApproval(thread);
     if (left) {
       say('A plan from last time is still waiting for your answer:');

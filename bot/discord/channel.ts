@@ -7,6 +7,7 @@ import {
   ButtonBuilder,
   ButtonStyle,
   DiscordAPIError,
+  type Client,
   MessageFlags,
   type ButtonInteraction,
   type Message,
@@ -263,4 +264,82 @@ export async function answerAskButton(interaction: ButtonInteraction, asks: Pend
     content: clip(`${interaction.message.content}\n→ ${result.outcome === 'answered' ? label : '(this question has expired)'}`, MAX_CONTENT),
     components: [],
   });
+}
+
+/**
+ * A job's chat on Discord without its interaction (the bot restarted since the job was asked
+ * for): ordinary channel messages that mention the user. Used to go on showing a job's status and
+ * to post its outcome; it cannot ask questions (there is no interaction to answer privately).
+ */
+export class DiscordDelivery implements ChatChannel {
+  readonly platform = 'discord' as const;
+  readonly userId: string;
+  readonly chatId: string;
+  readonly uploadLimitBytes: number;
+  private statusMessage: Message | null = null;
+  private status: ThrottledStatus;
+
+  constructor(
+    private readonly client: Client,
+    destination: { chatId: string; userId: string },
+    private readonly options: Omit<ChannelOptions, 'asks'>,
+  ) {
+    this.chatId = destination.chatId;
+    this.userId = destination.userId;
+    this.uploadLimitBytes = options.uploadLimitBytes;
+    this.status = this.newStatus();
+  }
+
+  private newStatus(): ThrottledStatus {
+    return new ThrottledStatus(
+      this.options.progressIntervalMs,
+      async (content) => {
+        const body = { content: clip(content.text, MAX_CONTENT), components: buttonRows(content.buttons) };
+        if (this.statusMessage) await this.statusMessage.edit({ ...body, content: this.mention(body.content) });
+        else this.statusMessage = await this.post(body);
+      },
+      (error) => this.options.log?.(`discord status edit failed: ${String(error)}`),
+    );
+  }
+
+  private mention(content: string): string {
+    return clip(`<@${this.userId}> ${content}`, MAX_CONTENT);
+  }
+
+  private async post(body: Body): Promise<Message> {
+    const channel = await this.client.channels.fetch(this.chatId);
+    if (!channel?.isSendable()) throw new Error(`cannot post in channel ${this.chatId}`);
+    return channel.send({ ...body, content: this.mention(body.content), allowedMentions: { users: [this.userId] } });
+  }
+
+  async reply(text: string, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({ content: text, components: buttonRows(options?.buttons) });
+  }
+
+  async progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    await this.status.update({ text: formatProgress(view), buttons: options?.buttons ?? [] });
+  }
+
+  async finishProgress(text: string): Promise<void> {
+    await this.status.finish({ text, buttons: [] });
+    this.status = this.newStatus();
+    this.statusMessage = null;
+  }
+
+  async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({ content: video.caption, components: buttonRows(video.buttons), files: [{ attachment: video.path, name: path.basename(video.path) }] });
+  }
+
+  async sendLink(link: { url: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
+    await this.post({ content: `${link.caption}\n${link.url}`, components: buttonRows(link.buttons) });
+  }
+
+  async ask(): Promise<string | null> {
+    return null;
+  }
+
+  async fail(reason: unknown): Promise<void> {
+    logUnexpected(reason, this.options.log);
+    await this.post({ content: `⚠️ ${describeFailure(reason)}`, components: [] });
+  }
 }

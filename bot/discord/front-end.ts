@@ -17,15 +17,14 @@ import {
 } from 'discord.js';
 import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
 import { recordChatCommand, secondsSince } from '../../metrics/index.ts';
-import { isUserError } from '../../pipeline/errors.ts';
 import { checkDiscordAccess } from '../access.ts';
-import { describeFailure, parseJobButton, PendingAsks } from '../channel.ts';
+import { routeButton } from '../buttons.ts';
+import { describeFailure, PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
-import { STALE_PLAN_REPLY } from '../../agent/conversation/index.ts';
 import { agentActions, parsePlanButton, presentTurn, threadOf } from '../conversation.ts';
 import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
-import { JobRunner, type Reservation } from '../jobs.ts';
-import { answerAskButton, DiscordChannel } from './channel.ts';
+import type { JobRunner } from '../jobs.ts';
+import { answerAskButton, DiscordChannel, DiscordDelivery } from './channel.ts';
 import { findCommand } from './commands/index.ts';
 import { ownerOf, type DiscordContext } from './context.ts';
 
@@ -38,7 +37,13 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   const config = resolveChatConfig(deps.config);
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is not set.');
   const log = redactor([config.DISCORD_TOKEN], deps.log ?? ((line: string) => process.stderr.write(`[discord] ${line}\n`)));
-  const { services, close } = createJobServices(deps, config, log);
+  // An interaction's channel cannot be rebuilt after a restart: jobs started before one are
+  // posted by DiscordDelivery (a plain channel message mentioning the user).
+  let client!: Client;
+  const { services, close } = createJobServices(deps, config, log, {
+    platform: 'discord',
+    resume: (destination) => new DiscordDelivery(client, destination, { uploadLimitBytes: mib(config.DISCORD_UPLOAD_LIMIT_MB), progressIntervalMs: config.SPINBOT_PROGRESS_EDIT_MS, log }),
+  });
   const { jobs, asks } = services;
   const ctx: DiscordContext = {
     ...services,
@@ -47,7 +52,7 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
       new DiscordChannel(interaction, { asks, uploadLimitBytes: mib(config.DISCORD_UPLOAD_LIMIT_MB), progressIntervalMs: config.SPINBOT_PROGRESS_EDIT_MS, log }),
   };
 
-  const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.DISCORD_API_URL } });
+  client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: config.DISCORD_API_URL } });
   client.on(Events.InteractionCreate, (interaction) => {
     const started = performance.now();
     route(interaction, ctx)
@@ -67,6 +72,8 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   }
   const readyClient = await ready;
   log(`connected as ${readyClient.user.tag}`);
+  // Jobs still in the works and outcomes made while the bot was down are taken up now.
+  await jobs.resume();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -112,33 +119,6 @@ async function route(interaction: Interaction, ctx: DiscordContext): Promise<voi
   else if (interaction.isModalSubmit()) await onPlanEdit(interaction, ctx);
 }
 
-/** Approve / Edit / Cancel under a plan. Edit opens a form for the change; the others answer at once. */
-async function onPlanButton(interaction: ButtonInteraction, ctx: DiscordContext, press: NonNullable<ReturnType<typeof parsePlanButton>>): Promise<void> {
-  if (press.userId !== interaction.user.id) {
-    return void (await interaction.reply({ content: '⚠️ This plan is for someone else.', flags: MessageFlags.Ephemeral }));
-  }
-  if (press.action === 'edit') {
-    const input = new TextInputBuilder().setCustomId('change').setLabel('What should change?').setStyle(TextInputStyle.Paragraph)
-      .setPlaceholder('e.g. shorter · vertical with music · redo scene 2 with a sunset').setRequired(true).setMaxLength(LIMITS.maxPromptChars);
-    const modal = new ModalBuilder().setCustomId(interaction.customId).setTitle('Change the plan')
-      .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input));
-    return void (await interaction.showModal(modal));
-  }
-  const channel = ctx.channelFor(interaction);
-  const waiting = await ctx.conversation.waitingApproval(threadOf(channel));
-  if (waiting?.planId !== press.planId) {
-    // An older version of the plan (or one already answered): say so privately, leave it alone.
-    return void (await interaction.reply({ content: `⚠️ ${STALE_PLAN_REPLY}`, flags: MessageFlags.Ephemeral }));
-  }
-  await channel.acknowledgeUpdate(`${interaction.message.content}\n→ ${press.action === 'approve' ? 'Approved' : 'Cancelled'}`);
-  try {
-    const result = await ctx.conversation.decide(threadOf(channel), { action: press.action, planId: press.planId }, { actions: agentActions(channel, ctx) });
-    await presentTurn(channel, result, ctx.studio);
-  } catch (error) {
-    await channel.fail(error);
-  }
-}
-
 async function onPlanEdit(interaction: ModalSubmitInteraction, ctx: DiscordContext): Promise<void> {
   const press = parsePlanButton(interaction.customId);
   if (!press || press.action !== 'edit' || press.userId !== interaction.user.id) {
@@ -155,43 +135,36 @@ async function onPlanEdit(interaction: ModalSubmitInteraction, ctx: DiscordConte
   }
 }
 
+/**
+ * Every button: routed by bot/buttons.ts; here only how Discord shows the answer. A refusal is a
+ * private reply; Edit opens a form for the change; Approve / Cancel on a plan update the plan's
+ * message; Retry / Variation answer in a new reply.
+ */
 async function onButton(interaction: ButtonInteraction, ctx: DiscordContext): Promise<void> {
   const id = interaction.customId;
-  const privately = (text: string) => interaction.reply({ content: text, flags: MessageFlags.Ephemeral });
-
   if (PendingAsks.isAskId(id)) return answerAskButton(interaction, ctx.asks);
-  const planPress = parsePlanButton(id);
-  if (planPress) return onPlanButton(interaction, ctx, planPress);
-
-  const action = parseJobButton(id);
-  if (!action) return void (await privately('⚠️ That button no longer does anything.'));
-  const owner = ownerOf(interaction);
-  if (action.action === 'cancel') {
-    const job = ctx.jobs.get(action.jobId);
-    if (job && job.owner.userId !== owner.userId) return void (await privately('⚠️ Only the person who started this video can cancel it.'));
-    await interaction.deferUpdate();
-    try {
-      await ctx.jobs.cancel(owner, action.jobId);
-    } catch (error) {
-      if (!isUserError(error)) throw error;
-      await interaction.followUp({ content: `⚠️ ${error.message}`, flags: MessageFlags.Ephemeral });
-    }
-    return;
-  }
-  // Retry / Variation: a new job, answered in a new reply to this button press.
   const channel = ctx.channelFor(interaction);
-  let reservation: Reservation;
-  try {
-    reservation = ctx.jobs.reserve(owner);
-  } catch (error) {
-    return channel.fail(error);
+  const route = await routeButton(id, ownerOf(interaction), ctx, channel);
+  if (route.kind !== 'accepted') {
+    return void (await interaction.reply({ content: `⚠️ ${route.text}`, flags: MessageFlags.Ephemeral }));
   }
-  try {
-    await channel.acknowledge();
-    await ctx.jobs.again(channel, action.jobId, action.action === 'variation', reservation);
-  } catch (error) {
-    await channel.fail(error);
-  } finally {
-    reservation.release();
+  switch (route.action) {
+    case 'edit': {
+      const input = new TextInputBuilder().setCustomId('change').setLabel('What should change?').setStyle(TextInputStyle.Paragraph)
+        .setPlaceholder('e.g. shorter · vertical with music · redo scene 2 with a sunset').setRequired(true).setMaxLength(LIMITS.maxPromptChars);
+      const modal = new ModalBuilder().setCustomId(id).setTitle('Change the plan')
+        .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input));
+      return void (await interaction.showModal(modal));
+    }
+    case 'approve':
+    case 'dropPlan':
+      await channel.acknowledgeUpdate(`${interaction.message.content}\n→ ${route.action === 'approve' ? 'Approved' : 'Cancelled'}`);
+      break;
+    case 'cancel':
+      await interaction.deferUpdate();
+      break;
+    default:
+      await channel.acknowledge();
   }
+  await route.run();
 }

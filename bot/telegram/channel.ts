@@ -49,6 +49,8 @@ export class ChatPacer {
 
 export interface TelegramChannelOptions extends ChannelOptions {
   pacer: ChatPacer;
+  /** The status message to go on editing (a job's, after a restart). */
+  statusMessageId?: number;
 }
 
 export class TelegramChannel implements ChatChannel {
@@ -68,7 +70,13 @@ export class TelegramChannel implements ChatChannel {
     this.chatId = String(chatId);
     this.userId = String(userId);
     this.uploadLimitBytes = options.uploadLimitBytes;
+    this.statusMessageId = options.statusMessageId ?? null;
     this.status = this.newStatus();
+  }
+
+  /** The status message's id, once posted (kept in the job record to edit it after a restart). */
+  get statusMessageRef(): string | undefined {
+    return this.statusMessageId === null ? undefined : String(this.statusMessageId);
   }
 
   private newStatus(): ThrottledStatus {
@@ -77,7 +85,8 @@ export class TelegramChannel implements ChatChannel {
       async (content, first) => {
         const text = clip(content.text, MAX_TEXT);
         const reply_markup = keyboard(content.buttons);
-        if (first || this.statusMessageId === null) {
+        // A channel resumed after a restart edits the status message it was given.
+        if (this.statusMessageId === null) {
           const sent = await this.api.sendMessage(this.chatId, text, { reply_markup });
           this.statusMessageId = sent.message_id;
           return;

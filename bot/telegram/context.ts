@@ -9,10 +9,11 @@ import type { TelegramChannel } from './channel.ts';
 
 export interface TelegramServices extends ChatServices {
   token: string;
-  /** Threads whose user pressed Edit: their next message is the change (plan id by thread). */
-  editing: Map<string, string>;
+  /** Threads whose user pressed Edit: their next message is the change (plan id by thread; kept in Redis). */
+  editing: { set(thread: string, planId: string): Promise<void>; take(thread: string): Promise<string | undefined> };
   downloads: DownloadPolicy;
-  channelFor(chatId: number | string, userId: number | string): TelegramChannel;
+  /** `statusRef`: a job's status message to go on editing (after a restart). */
+  channelFor(chatId: number | string, userId: number | string, statusRef?: string): TelegramChannel;
   /** Runs slow work outside the update loop (grammY handles updates one at a time). */
   background(name: string, task: () => Promise<unknown>): void;
 }

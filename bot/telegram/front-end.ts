@@ -17,7 +17,11 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set.');
   // The token is part of every Bot API and file URL: keep it out of the logs.
   const log = redactor([token], deps.log ?? ((line: string) => process.stderr.write(`[telegram] ${line}\n`)));
-  const { services: shared, close } = createJobServices(deps, config, log);
+  // Jobs started before a restart are shown (and delivered) through a channel rebuilt from their record.
+  const { services: shared, close } = createJobServices(deps, config, log, {
+    platform: 'telegram',
+    resume: (destination) => services.channelFor(destination.chatId, destination.userId, destination.statusRef),
+  });
   const { jobs, asks } = shared;
   const pacer = new ChatPacer(Math.min(config.SPINBOT_PROGRESS_EDIT_MS, 1000));
   const tasks = new Set<Promise<unknown>>();
@@ -26,13 +30,17 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   const services: TelegramServices = {
     ...shared,
     token,
-    editing: new Map(),
+    editing: {
+      set: (thread, planId) => deps.studio.jobs.setNote(`telegram-edit:${thread}`, planId, 24 * 3600),
+      take: (thread) => deps.studio.jobs.takeNote(`telegram-edit:${thread}`),
+    },
     downloads: {
       allowedHosts: [new URL(config.TELEGRAM_API_ROOT).host],
       maxBytes: mib(Math.min(config.TELEGRAM_DOWNLOAD_LIMIT_MB, config.SPINBOT_MAX_UPLOAD_MB)),
     },
-    channelFor: (chatId, userId) =>
+    channelFor: (chatId, userId, statusRef) =>
       new TelegramChannel(bot.api, chatId, userId, {
+        statusMessageId: statusRef && /^\d+$/.test(statusRef) ? Number(statusRef) : undefined,
         asks,
         pacer,
         uploadLimitBytes: mib(config.TELEGRAM_UPLOAD_LIMIT_MB),
@@ -57,6 +65,8 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   const polling = bot.start({ drop_pending_updates: false, allowed_updates: ['message', 'callback_query'] });
   polling.catch((error: unknown) => log(`polling stopped: ${String(error)}`));
   log(`connected as @${bot.botInfo.username}`);
+  // Jobs still in the works and outcomes made while the bot was down are taken up now.
+  await jobs.resume();
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,13 +1,14 @@
 // /generate (straight to rendering) and plain text (a plan shown for approval with buttons).
 import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
-import { UserError } from '../../../pipeline/errors.ts';
-import { describeFailure } from '../../channel.ts';
+import { isUserError, UserError } from '../../../pipeline/errors.ts';
 import { APPROVE_WORDS, CANCEL_WORDS, STALE_PLAN_REPLY } from '../../../agent/conversation/index.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
+
+const PLANNING_FAILED = 'Planning failed on our side (the error was logged); please try again in a minute.';
 
 /** "/generate voice=anna seconds=20 why the sky is blue" -> options and the prompt. */
 export function parseGenerateArgs(text: string): { prompt: string; voice?: string; seconds?: number } {
@@ -65,7 +66,9 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
         });
         if (!result.dispatchedJobId) await channel.finishProgress(`⚠️ ${[...result.errors, ...result.replies].join(' ') || 'Nothing was made.'}`);
       } catch (error) {
-        await channel.finishProgress(`⚠️ ${describeFailure(error)}`);
+        // The status message always ends with what happened; what is not the user's doing is logged.
+        if (!isUserError(error)) services.log(`generate: ${(error as Error)?.stack ?? String(error)}`);
+        await channel.finishProgress(`⚠️ ${isUserError(error) ? error.message : PLANNING_FAILED}`);
       } finally {
         reservation.release();
       }
@@ -93,11 +96,10 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
     }
     await ctx.replyWithChatAction('typing').catch(() => {});
     const thread = threadOf(channel);
-    const editing = services.editing.get(thread);
-    services.editing.delete(thread);
     const turn = { actions: agentActions(channel, services), defaults: { language: ctx.from.language_code } };
     services.background('conversation', async () => {
       try {
+        const editing = await services.editing.take(thread);
         // After Edit, the next message is the change, unless it is a plain yes / no, or that plan
         // is gone by now (then it is an ordinary message).
         const asEdit = editing && !APPROVE_WORDS.test(text) && !CANCEL_WORDS.test(text);
