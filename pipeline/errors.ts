@@ -15,6 +15,7 @@ export type UserErrorId =
   | 'render.noGpu'
   | 'render.cancelled'
   | 'setup.missing'
+  | 'setup.modelInvalid'
   // planner (agent/): a language tag it cannot use
   | 'language.invalid'
   // chat front-ends (bot/): uploads, saved voices, access and limits, jobs
@@ -22,6 +23,7 @@ export type UserErrorId =
   | 'upload.unsupported'
   | 'upload.forbiddenHost'
   | 'upload.failed'
+  | 'upload.tooManyPixels'
   | 'voice.tooShort'
   | 'voice.tooLong'
   | 'voice.nameInvalid'
