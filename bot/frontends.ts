@@ -8,6 +8,7 @@ import { resolveChatConfig, type ChatConfig } from './chat-config.ts';
 import { createConversation } from './conversation.ts';
 import { JobRunner, type JobRunnerDeps } from './jobs.ts';
 import { ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
+import { sampleTranscriber } from '../gpu-bridge/transcribe.ts';
 import type { ConversationAgent } from '../agent/conversation/index.ts';
 import type { Planner } from './planner.ts';
 
@@ -61,7 +62,7 @@ export function createJobServices(
     daily: config.SPINBOT_DAILY_JOBS,
     counter: new RedisDailyCounter(deps.studio.services.redisUrl),
   });
-  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES });
+  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES, transcribe: sampleTranscriber(deps.studio.queue) });
   const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log, ...delivery });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
   return {

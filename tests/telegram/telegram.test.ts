@@ -90,6 +90,7 @@ test('a user sends a voice message, sees it listed, and /generate with it posts 
   tg.sendVoice(chat, user, speechSample('ogg'), { caption: 'Anna', duration: 7, mime_type: 'audio/ogg' });
   const saved = await waitForText(tg, chat, /Saved your voice 'anna'/);
   assert.match(saved.text!, /\(\d+\.\d s of speech\)/);
+  assert.match(saved.text!, /I heard: "[^"]*\w[^"]*"/, 'the worker transcribed the sample');
   const stored = path.join(tmpdir(), `tg-voice-${user.id}.wav`);
   t.after(() => rm(stored, { force: true }));
   await studio.storage.getToFile(keys.userVoice('telegram', String(user.id), 'anna'), stored);

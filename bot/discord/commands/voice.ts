@@ -3,6 +3,7 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { checkDeclaredSize } from '../../uploads/download.ts';
 import { normalizeVoiceName, VOICE_SECONDS } from '../../uploads/voices.ts';
+import { heardLine } from '../../../gpu-bridge/transcribe.ts';
 import { ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder()
@@ -39,7 +40,8 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
       const saved = await ctx.voices.addFromUpload(owner, rawName, source, ctx.downloads);
       await channel.reply(
         `${saved.replaced ? 'Replaced' : 'Saved'} your voice '${saved.name}' (${saved.seconds.toFixed(1)} s of speech). ` +
-          `Use it with /generate voice:${saved.name}. Cloning it needs a GPU worker; until one is connected, videos are narrated by espeak-ng.`,
+          `Use it with /generate voice:${saved.name}. Cloning it needs a GPU worker; until one is connected, videos are narrated by the built-in voice.` +
+          heardLine(saved.transcript),
       );
       return;
     }

@@ -3,6 +3,7 @@
 import { Composer, type Context } from 'grammy';
 import { UserError } from '../../../pipeline/errors.ts';
 import { normalizeVoiceName, VOICE_SECONDS } from '../../uploads/voices.ts';
+import { heardLine } from '../../../gpu-bridge/transcribe.ts';
 import { ownerOf, telegramFile, type TelegramServices } from '../context.ts';
 
 const DEFAULT_NAME = 'voice';
@@ -34,7 +35,8 @@ export function uploadsFeature(services: TelegramServices): Composer<Context> {
           `${saved.replaced ? 'Replaced' : 'Saved'} your voice '${saved.name}' (${saved.seconds.toFixed(1)} s of speech). ` +
             `Use it with /generate voice=${saved.name} <what the video is about>.` +
             (caption ? '' : ' (Add a caption to a sample to give it a name.)') +
-            ' Cloning it needs a GPU worker; until one is connected, videos are narrated by espeak-ng.',
+            ' Cloning it needs a GPU worker; until one is connected, videos are narrated by the built-in voice.' +
+            heardLine(saved.transcript),
         );
       } catch (error) {
         await channel.fail(error);

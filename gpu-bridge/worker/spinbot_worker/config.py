@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 # Stages whose backend the operator may choose; values: auto | cpu | gpu | <backend id or name>.
 CONFIGURABLE_STAGES = {"tts": "SPINBOT_TTS_BACKEND", "visuals": "SPINBOT_VISUALS_BACKEND", "upscale": "SPINBOT_UPSCALE_BACKEND"}
 DEFAULT_QUEUE = "spinbot-gpu"  # GPU_QUEUE in gpu-bridge/contracts/index.ts
+COMFYUI_PLUGIN = "spinbot_worker.comfyui.backends"
 
 
 class ConfigError(Exception):
@@ -115,6 +116,14 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         choices[stage] = env.get(name, "").strip() or "auto"
 
     plugins = tuple(p.strip() for p in env.get("SPINBOT_BACKEND_PLUGINS", "").split(",") if p.strip())
+    # ComfyUI, the GPU engine: its backends load when its address is set (a preflight runs at start).
+    comfyui_url = env.get("COMFYUI_URL", "").strip().rstrip("/")
+    if comfyui_url:
+        parts = urlsplit(comfyui_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(f"COMFYUI_URL must be an http:// or https:// address, e.g. http://comfyui:8188, got {redact_url(comfyui_url)!r}")
+        elif COMFYUI_PLUGIN not in plugins:
+            plugins = (*plugins, COMFYUI_PLUGIN)
 
     # Unset: no metrics server, so that tests and several workers on one machine do not collide.
     metrics_port = integer("SPINBOT_WORKER_METRICS_PORT", 0, 0) if env.get("SPINBOT_WORKER_METRICS_PORT", "").strip() else None

@@ -61,23 +61,27 @@ class BackendRegistry:
             reason = backend.available()
             if reason is None:
                 return backend
-            if backend.device == "gpu" and not self._gpu_probe():
+            if backend.device == "gpu" and not _remote(backend) and not self._gpu_probe():
                 raise StageFailure(stage, "NO_GPU", f"{backend.name} needs a GPU worker; none is available on this machine.", False)
             raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"{backend.name} cannot run: {reason}", False)
 
         candidates = [b for b in self.for_stage(stage) if choice == "auto" or b.device == choice]
         reasons = []
+        passed_over: StageBackend | None = None  # a GPU engine's backend whose workflow is not ready
         for backend in candidates:
             if not backend.speaks(language):
                 reasons.append(f"{backend.name}: has no {language} voice")
                 continue
             reason = backend.available()
             if reason is None:
-                return backend
+                return FallbackBackend(backend, passed_over) if passed_over and backend.device == "cpu" else backend
             reasons.append(f"{backend.name}: {reason}")
+            if _remote(backend) and passed_over is None:
+                passed_over = backend
 
         has_cpu = any(b.device == "cpu" for b in self.for_stage(stage))
-        if not self._gpu_probe() and (choice == "gpu" or (choice == "auto" and not has_cpu)):
+        has_remote = any(_remote(b) for b in self.for_stage(stage))
+        if not self._gpu_probe() and not has_remote and (choice == "gpu" or (choice == "auto" and not has_cpu)):
             if choice == "gpu" and has_cpu:
                 message = f"{label} on a GPU was requested, but this machine has no GPU; choose auto or cpu instead."
             else:
@@ -92,3 +96,24 @@ class BackendRegistry:
             return self.select(stage, choice).name
         except StageFailure as failure:
             return f"none ({failure.code})"
+
+
+def _remote(backend: StageBackend) -> bool:
+    """A GPU backend served by an engine elsewhere (ComfyUI): this machine's own GPU does not matter."""
+    return bool(getattr(backend, "announce_fallback", False))
+
+
+class FallbackBackend:
+    """A CPU backend standing in for a GPU workflow that is not ready; its name says so, and the
+    clip's result line with it (e.g. "title card (CPU; GPU workflow FLUX.1 schnell fp8 not ready)")."""
+
+    def __init__(self, backend: StageBackend, instead_of: StageBackend):
+        self._backend = backend
+        missing = f"GPU workflow {getattr(instead_of, 'workflow_label', instead_of.name)} not ready"
+        self.name = f"{backend.name.removesuffix(')')}; {missing})" if backend.name.endswith(")") else f"{backend.name} ({missing})"
+
+    def __getattr__(self, attribute):
+        return getattr(self._backend, attribute)
+
+    def info(self) -> dict:
+        return {**self._backend.info(), "name": self.name}

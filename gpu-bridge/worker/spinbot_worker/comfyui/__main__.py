@@ -1,0 +1,44 @@
+"""`python -m spinbot_worker.comfyui [--url URL]`: the preflight report (what `npm start -- doctor` prints)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from .client import ComfyClient
+from .preflight import commercial_safe_mode, describe_gpu, preflight
+from .workflows import WorkflowError, load_workflows
+
+
+async def report(url: str, commercial_safe: bool) -> list[str]:
+    workflows = load_workflows()
+    async with ComfyClient(url, request_timeout=10) as client:
+        try:
+            header = f"ComfyUI at {url}: {describe_gpu(await client.system_stats())}"
+        except Exception as error:  # noqa: BLE001 - the lines below say it per workflow
+            header = f"ComfyUI at {url}: not reachable ({str(error) or type(error).__name__})"
+        results = await preflight(client, workflows, commercial_safe)
+    mode = " (commercial-safe mode)" if commercial_safe else ""
+    return [header + mode, *(r.line() for r in sorted(results, key=lambda r: r.workflow.stage))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spinbot_worker.comfyui", description="GPU workflows: what can run")
+    parser.add_argument("--url", default=os.environ.get("COMFYUI_URL", "").strip())
+    args = parser.parse_args(argv)
+    if not args.url:
+        print("GPU stages: off (COMFYUI_URL is not set); every stage runs on its CPU backend.")
+        return 0
+    try:
+        lines = asyncio.run(report(args.url.rstrip("/"), commercial_safe_mode()))
+    except WorkflowError as error:
+        print(f"A workflow cannot be used: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""GPU stage backends, each a ComfyUI workflow run through the one client.
+
+Loaded as a backend plugin (config.py adds this module when COMFYUI_URL is set). At start the
+preflight is logged, one line per workflow; afterwards a backend is available while its stage's
+workflow is ready (re-checked at most every READINESS_TTL seconds, so a ComfyUI that comes up
+later, or gains a model, is used without restarting the worker). With `auto` a stage whose
+workflow is not ready runs on its CPU backend, and the registry names the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..backends.base import LipsyncRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
+from ..errors import StageFailure
+from ..tools import run_tool, wav_seconds
+from .client import ComfyClient, RunResult
+from .preflight import Readiness, choose, commercial_safe_mode, preflight
+from .workflows import Workflow, load_workflows
+
+log = logging.getLogger("spinbot.comfyui")
+READINESS_TTL = 30.0
+# Stages a backend serves here; "motion" has a shipped workflow but no stage in the job contract yet.
+BACKEND_STAGES = ("visuals", "upscale", "tts", "lipsync")
+# After an OOM the retry asks for this share of the size (and frames) that failed.
+OOM_SHRINK = 0.75
+NEGATIVE_PROMPT = "blurry, low quality, distorted, text, watermark, signature"
+
+
+class ComfyEngine:
+    """One worker's view of its ComfyUI: address, workflows, and their cached readiness."""
+
+    def __init__(self, url: str, workflows: dict[str, Workflow], commercial_safe: bool = False,
+                 choices: dict[str, str] | None = None):
+        self.url = url.rstrip("/")
+        self.workflows = workflows
+        self.commercial_safe = commercial_safe
+        self.choices = choices or {}
+        self._results: list[Readiness] = []
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> list[Readiness]:
+        async def check():
+            async with ComfyClient(self.url, request_timeout=5) as client:
+                return await preflight(client, self.workflows, self.commercial_safe)
+
+        # available() is called on the worker's event loop: the check runs on a loop of its own.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            results = pool.submit(asyncio.run, check()).result(timeout=30)
+        with self._lock:
+            self._results, self._checked_at = results, time.monotonic()
+        return results
+
+    def readiness(self, stage: str) -> Readiness | None:
+        if time.monotonic() - self._checked_at > READINESS_TTL:
+            self.refresh()
+        return choose(self._results, stage, self.choices.get(stage))
+
+    def run(self, graph: dict, workflow: Workflow, ctx: StageContext, stage: str,
+            uploads: dict[str, Path] | None = None) -> tuple[RunResult, list[bytes]]:
+        """Upload inputs (parameter -> local file), fill and run the graph, fetch the output node's files."""
+        cancelled: Callable[[], bool] = getattr(ctx, "cancelled", None) or (lambda: False)
+
+        async def go():
+            async with ComfyClient(self.url) as client:
+                values = {}
+                for parameter, path in (uploads or {}).items():
+                    values[parameter] = await client.upload(path, f"{ctx.job_id}-{path.name}")
+                filled = _set(graph, workflow, values)
+                result = await client.run(filled, stage=stage, cancelled=cancelled,
+                                          progress=lambda percent, message: ctx.report(percent * 0.95, f"{workflow.name}: {message}"),
+                                          model_hints=workflow.model_hints())
+                files = [await client.view(ref) for ref in result.files(workflow.output_node)]
+                if not files:
+                    raise StageFailure(stage, "INTERNAL", f"{workflow.name} finished without writing its output (node {workflow.output_node}).", True)
+                # One model in GPU memory at a time: the next stage may load another.
+                await client.free()
+                return result, files
+
+        return asyncio.run(go())
+
+
+def _set(graph: dict, workflow: Workflow, values: dict[str, Any]) -> dict:
+    for parameter, value in values.items():
+        for node_id, input_name in workflow.inputs[parameter]:
+            graph[node_id]["inputs"][input_name] = value
+    return graph
+
+
+def _without(graph: dict, workflow: Workflow, parameter: str) -> dict:
+    """The graph without the nodes that feed `parameter` (an optional input such as a reference voice)."""
+    dropped = {node_id for node_id, _ in workflow.inputs.get(parameter, ())}
+    for node_id in dropped:
+        graph.pop(node_id, None)
+    for node in graph.values():
+        for name, value in list(node["inputs"].items()):
+            if isinstance(value, list) and len(value) == 2 and str(value[0]) in dropped:
+                del node["inputs"][name]
+    return graph
+
+
+class ComfyBackend(StageBackend):
+    device = "gpu"
+    priority = 10
+    announce_fallback = True  # with 'auto', the registry names this backend when it falls back to the CPU
+
+    def __init__(self, engine: ComfyEngine, stage: str):
+        self.engine = engine
+        self.stage = stage
+        self.id = f"comfyui-{stage}"
+        self._workflow = engine.readiness(stage).workflow  # registered only for stages that have a workflow
+
+    @property
+    def workflow(self) -> Workflow:
+        readiness = self.engine.readiness(self.stage)
+        if readiness is not None:
+            self._workflow = readiness.workflow
+        return self._workflow
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"{self._workflow.name} (ComfyUI)"
+
+    @property
+    def workflow_label(self) -> str:
+        return self._workflow.name
+
+    @property
+    def licence(self) -> str:  # type: ignore[override]
+        return self._workflow.licences
+
+    @property
+    def languages(self) -> tuple[str, ...] | None:  # type: ignore[override]
+        return self._workflow.languages
+
+    def available(self) -> str | None:
+        try:
+            readiness = self.engine.readiness(self.stage)
+        except Exception as error:  # noqa: BLE001 - a failed check means: not available now
+            return f"the ComfyUI check failed ({error})"
+        if readiness is None:
+            return f"no {self.stage} workflow is installed (see workflows/)"
+        self._workflow = readiness.workflow
+        return None if readiness.ready else f"{readiness.workflow.name} not ready: {'; '.join(readiness.problems)}"
+
+    def info(self) -> dict:
+        return {"name": self.name, "device": self.device}
+
+    def run(self, request: Any, ctx: StageContext) -> Any:
+        return self.run_workflow(self.workflow, request, ctx)
+
+    def run_workflow(self, workflow: Workflow, request: Any, ctx: StageContext) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def shrink(ctx: StageContext) -> float:
+        """1 on the first attempt; smaller after a retry (an OOM is the usual reason to retry)."""
+        return OOM_SHRINK ** max(0, ctx.attempt - 1)
+
+
+class ComfyVisuals(ComfyBackend):
+    def run_workflow(self, workflow: Workflow, request: VisualsRequest, ctx: StageContext) -> None:
+        scale = self.shrink(ctx)
+        graph = workflow.fill(prompt=request.prompt, seed=request.seed,
+                              negative=NEGATIVE_PROMPT if workflow.accepts("negative") else None,
+                              width=int(request.width * scale), height=int(request.height * scale))
+        _, [png] = self.engine.run(graph, workflow, ctx, "visuals")
+        # The picture may differ from the frame by a multiple's rounding or an OOM retry: upscale fits it.
+        ctx.storage.put_bytes(request.out_key, png)
+
+
+class ComfyUpscale(ComfyBackend):
+    def run_workflow(self, workflow: Workflow, request: UpscaleRequest, ctx: StageContext) -> None:
+        source = ctx.workdir / f"upscale-in-{Path(request.in_key).name}"
+        ctx.storage.get_to_file(request.in_key, source)
+        graph = workflow.fill(width=request.width, height=request.height)
+        _, [png] = self.engine.run(graph, workflow, ctx, "upscale", {"input_image": source})
+        ctx.storage.put_bytes(request.out_key, png)
+
+
+class ComfyTts(ComfyBackend):
+    def run_workflow(self, workflow: Workflow, request: TtsRequest, ctx: StageContext) -> TtsResult:
+        graph = workflow.fill(text=request.text, seed=0)
+        uploads = {}
+        if request.reference_key and workflow.accepts("reference_voice"):
+            reference = ctx.workdir / f"reference-{Path(request.reference_key).name}"
+            ctx.storage.get_to_file(request.reference_key, reference)
+            uploads["reference_voice"] = reference
+        elif workflow.accepts("reference_voice"):
+            graph = _without(graph, workflow, "reference_voice")  # the model's own voice
+        _, [audio] = self.engine.run(graph, workflow, ctx, "tts", uploads)
+        made = ctx.workdir / f"tts-{ctx.job_id}-{Path(request.out_key).stem}.flac"
+        made.write_bytes(audio)
+        wav = ctx.workdir / f"{made.stem}.wav"
+        run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(made), "-ac", "1", "-ar", "24000", str(wav)], stage="tts", timeout=60)
+        seconds = wav_seconds(str(wav))
+        if request.max_seconds and seconds > request.max_seconds:
+            # Speech longer than its scene: speed it up to fit (up to 1.5x; past that the scene runs long).
+            tempo = min(seconds / request.max_seconds, 1.5)
+            fitted = ctx.workdir / f"{made.stem}-fitted.wav"
+            run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-filter:a", f"atempo={tempo:.3f}", str(fitted)],
+                     stage="tts", timeout=60)
+            wav, seconds = fitted, wav_seconds(str(fitted))
+        ctx.storage.put_file(request.out_key, wav)
+        return TtsResult(audio_seconds=round(seconds, 3))
+
+
+class ComfyLipsync(ComfyBackend):
+    def run_workflow(self, workflow: Workflow, request: LipsyncRequest, ctx: StageContext) -> None:
+        image = ctx.workdir / f"presenter-{Path(request.image_key).name}"
+        audio = ctx.workdir / f"narration-{Path(request.audio_key).name}"
+        ctx.storage.get_to_file(request.image_key, image)
+        ctx.storage.get_to_file(request.audio_key, audio)
+        graph = workflow.fill()
+        _, [frames] = self.engine.run(graph, workflow, ctx, "lipsync", {"input_image": image, "input_audio": audio})
+        silent = ctx.workdir / f"lipsync-{ctx.job_id}.webm"
+        silent.write_bytes(frames)
+        video = ctx.workdir / f"lipsync-{ctx.job_id}.mp4"
+        # The workflow saves frames only; the narration it was synced to goes back in here.
+        run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(silent), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+                  "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video)],
+                 stage="lipsync", timeout=600)
+        ctx.storage.put_file(request.out_key, video)
+
+
+BACKENDS = {"visuals": ComfyVisuals, "upscale": ComfyUpscale, "tts": ComfyTts, "lipsync": ComfyLipsync}
+
+
+def engine_from_env(env=os.environ) -> ComfyEngine | None:
+    url = env.get("COMFYUI_URL", "").strip()
+    if not url:
+        return None
+    choices = {stage: env[f"SPINBOT_{stage.upper()}_WORKFLOW"].strip()
+               for stage in BACKEND_STAGES if env.get(f"SPINBOT_{stage.upper()}_WORKFLOW", "").strip()}
+    return ComfyEngine(url, load_workflows(), commercial_safe_mode(env), choices)
+
+
+def register_backends(registry) -> None:
+    """Backend plugin entry point: a GPU backend per stage that has a workflow; the preflight logged."""
+    engine = engine_from_env()
+    if engine is None:
+        return
+    results = engine.refresh()
+    for readiness in sorted(results, key=lambda r: r.workflow.stage):
+        log.info("preflight %s", readiness.line())
+    for stage in BACKEND_STAGES:
+        if any(w.stage == stage for w in engine.workflows.values()):
+            registry.register(BACKENDS[stage](engine, stage))

@@ -1,0 +1,97 @@
+"""Preflight: one line per workflow saying whether it can run on this ComfyUI, and if not, what is missing."""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from comfyui_emulator import ComfyEmulator
+from spinbot_worker.comfyui.client import ComfyClient
+from spinbot_worker.comfyui.preflight import preflight
+from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
+from support import REPO_ROOT, WORKER_DIR
+
+WORKFLOWS = load_workflows([SHIPPED_DIR])
+ALL_MODELS: dict[str, list[str]] = {}
+for _workflow in WORKFLOWS.values():
+    for _model in _workflow.models:
+        ALL_MODELS.setdefault(_model.folder, []).append(_model.file)
+
+
+def lines(url: str, workflows=WORKFLOWS, commercial_safe: bool = False) -> dict[str, str]:
+    async def go():
+        async with ComfyClient(url) as client:
+            return await preflight(client, workflows, commercial_safe)
+    return {r.workflow.id: r.line() for r in asyncio.run(go())}
+
+
+def test_everything_installed_on_a_16_gib_card_is_ready():
+    with ComfyEmulator(models=ALL_MODELS) as comfy:
+        report = lines(comfy.url)
+    assert report == {w.id: f"{w.stage}: {w.name} — ready" for w in WORKFLOWS.values()}
+
+
+def test_a_missing_model_a_missing_custom_node_and_too_little_vram_are_each_named():
+    models = {folder: list(files) for folder, files in ALL_MODELS.items()}
+    models["diffusion_models"].remove("wan2.2_ti2v_5B_fp16.safetensors")
+    with ComfyEmulator(models=models, vram_gib=8) as comfy:
+        del comfy.base_info["FL_ChatterboxTTSNode"]
+        report = lines(comfy.url)
+    assert report["motion-wan22-ti2v-5b"] == (
+        "motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors "
+        "(download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged); "
+        "needs 12 GiB of GPU memory, NVIDIA GeForce RTX 5070 Ti has 8.0 GiB")
+    assert report["tts-chatterbox-clone"] == (
+        "tts: Chatterbox voice clone — missing nodes FL_ChatterboxTTSNode (install the custom node packs pinned in deploy/comfyui.Dockerfile)")
+    assert report["pictures-sdxl"] == "visuals: SDXL base 1.0 — ready"  # 8 GiB is what it asks for
+    assert report["upscale-realesrgan-x2"] == "upscale: Real-ESRGAN x2plus — ready"
+
+
+def test_commercial_safe_mode_excludes_a_non_commercial_workflow(tmp_path):
+    # A user's workflow: F5-TTS-style weights under CC-BY-NC (code MIT): fine privately, not for sale.
+    mine = tmp_path / "tts-noncommercial"
+    shutil.copytree(SHIPPED_DIR / "tts-chatterbox-clone", mine)
+    manifest = json.loads((mine / "manifest.json").read_text())
+    manifest["name"] = "My NC voice"
+    manifest["models"][0].update(licence="CC-BY-NC-4.0", commercialUse="no")
+    (mine / "manifest.json").write_text(json.dumps(manifest))
+    workflows = load_workflows([SHIPPED_DIR, tmp_path])
+    with ComfyEmulator(models=ALL_MODELS) as comfy:
+        normal = lines(comfy.url, workflows)
+        safe = lines(comfy.url, workflows, commercial_safe=True)
+    assert normal["tts-noncommercial"] == "tts: My NC voice — ready"
+    assert safe["tts-noncommercial"].startswith("tts: My NC voice — excluded: licence — ")
+    assert "(CC-BY-NC-4.0) not cleared for commercial use" in safe["tts-noncommercial"]
+    assert safe["pictures-flux-schnell"] == "visuals: FLUX.1 schnell fp8 — ready"
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SPINBOT_") and k != "COMFYUI_URL"}
+    full_env.update(PYTHONPATH=str(WORKER_DIR), **env)
+    return subprocess.run([sys.executable, "-m", "spinbot_worker.comfyui", *args], cwd=REPO_ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_doctor_command_prints_the_gpu_and_a_line_per_workflow():
+    models = {k: v for k, v in ALL_MODELS.items() if k != "upscale_models"}
+    with ComfyEmulator(models=models) as comfy:
+        done = run_cli(COMFYUI_URL=comfy.url, SPINBOT_COMMERCIAL_SAFE="true")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[0] == f"ComfyUI at {comfy.url}: ComfyUI 0.33.0, NVIDIA GeForce RTX 5070 Ti, 16.0 GiB (commercial-safe mode)"
+    assert "upscale: Real-ESRGAN x2plus — missing upscale_models/RealESRGAN_x2plus.pth (download page https://github.com/xinntao/Real-ESRGAN/releases/tag/v0.2.1)" in out
+    assert len(out) == 1 + len(WORKFLOWS)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9"])
+def test_the_doctor_says_when_comfyui_is_down_or_not_configured(url):
+    done = run_cli("--url", url)
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"ComfyUI at {url}: not reachable")
+    assert f"visuals: FLUX.1 schnell fp8 — ComfyUI at {url} is not reachable" in done.stdout
+    off = run_cli()
+    assert off.stdout.strip() == "GPU stages: off (COMFYUI_URL is not set); every stage runs on its CPU backend."

@@ -1,0 +1,99 @@
+"""The worker process with COMFYUI_URL set, serving render jobs from the real queue against the
+ComfyUI emulator: GPU workflows when they are ready, the CPU backend (and a result saying so) when not."""
+
+import json
+
+import pytest
+from PIL import Image, ImageStat
+
+from comfyui_emulator import ComfyEmulator
+from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
+from spinbot_worker.contracts import schema_errors
+from spinbot_worker.storage import FileStorage
+from support import contract_fixture, enqueue, mean_volume_db, progress_events, run_async, wait_finished
+
+WORKFLOWS = load_workflows([SHIPPED_DIR])
+
+
+def models_of(*workflow_ids: str) -> dict:
+    models: dict[str, list[str]] = {}
+    for workflow_id in workflow_ids:
+        for model in WORKFLOWS[workflow_id].models:
+            models.setdefault(model.folder, []).append(model.file)
+    return models
+
+
+@pytest.fixture
+def comfy():
+    with ComfyEmulator(models=models_of("pictures-flux-schnell", "upscale-realesrgan-x2")) as emulator:
+        yield emulator
+
+
+def render_job() -> dict:
+    return contract_fixture("valid-render.json", jobId="comfy-render-001", backends={})
+
+
+def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker, redis_url, queue_name, data_dir, comfy):
+    worker = start_worker(COMFYUI_URL=comfy.url)
+    assert "tts=Chatterbox voice clone (ComfyUI), visuals=FLUX.1 schnell fp8 (ComfyUI), upscale=Real-ESRGAN x2plus (ComfyUI)" in worker.lines[0]
+    preflight = worker.log()
+    assert "preflight visuals: FLUX.1 schnell fp8 — ready" in preflight
+    assert "preflight motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged)" in preflight
+
+    job_id = run_async(enqueue(redis_url, queue_name, render_job(), attempts=2))
+    job = run_async(wait_finished(redis_url, queue_name, job_id, timeout=90))
+    assert job.failedReason is None, job.failedReason + worker.log()
+    result = job.returnvalue
+    assert schema_errors("render-result", result) == []
+    assert result["backends"] == {"tts": {"name": "Chatterbox voice clone (ComfyUI)", "device": "gpu"},
+                                  "visuals": {"name": "FLUX.1 schnell fp8 (ComfyUI)", "device": "gpu"},
+                                  "upscale": {"name": "Real-ESRGAN x2plus (ComfyUI)", "device": "gpu"}}
+    storage = FileStorage(data_dir)
+    for scene in result["scenes"]:
+        image = Image.open(storage.path_for(scene["imageKey"]))
+        assert image.size == (1280, 720) and min(ImageStat.Stat(image.convert("L")).stddev) > 15
+        assert mean_volume_db(storage.path_for(scene["audioKey"])) > -40
+        assert 0 < scene["audioSeconds"] <= scene["seconds"]
+    # Each scene's prompt reached the picture workflow with the plan's style, and each picture was upscaled.
+    prompts = [g["6"]["inputs"]["text"] for g in comfy.submitted if g.get("6", {}).get("class_type") == "CLIPTextEncode"]
+    assert prompts == ["sunlight through a prism, watercolour style", "blue light scattering in the atmosphere, watercolour style"]
+    assert sum(1 for g in comfy.submitted if "2" in g and g["2"]["class_type"] == "UpscaleModelLoader") == 2
+    assert len(comfy.calls("/free")) == 6  # after every workflow run: one model in GPU memory at a time
+    assert any(e.get("backend") == "FLUX.1 schnell fp8 (ComfyUI)" and "step" in e["message"]
+               for e in progress_events(redis_url, queue_name, job_id))
+
+
+def test_a_stage_whose_workflow_is_not_ready_falls_back_to_the_cpu_and_says_so(start_worker, redis_url, queue_name, comfy):
+    comfy.uninstall("checkpoints", "flux1-schnell-fp8.safetensors")
+    worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_TTS_BACKEND="espeak-ng")
+    job_id = run_async(enqueue(redis_url, queue_name, render_job(), attempts=1))
+    job = run_async(wait_finished(redis_url, queue_name, job_id, timeout=90))
+    assert job.failedReason is None, job.failedReason + worker.log()
+    backends = job.returnvalue["backends"]
+    assert backends["visuals"]["device"] == "cpu"
+    assert backends["visuals"]["name"].endswith(" (CPU; GPU workflow FLUX.1 schnell fp8 not ready)")
+    assert backends["upscale"]["name"] == "Real-ESRGAN x2plus (ComfyUI)"
+
+
+def test_an_explicit_gpu_request_whose_workflow_is_missing_gets_one_sentence_naming_the_file(start_worker, redis_url, queue_name, comfy):
+    comfy.uninstall("checkpoints", "flux1-schnell-fp8.safetensors")
+    start_worker(COMFYUI_URL=comfy.url)
+    data = contract_fixture("valid-render.json", jobId="comfy-render-002", backends={"visuals": "gpu"})
+    job = run_async(wait_finished(redis_url, queue_name, run_async(enqueue(redis_url, queue_name, data, attempts=3))))
+    error = json.loads(job.failedReason)
+    assert (error["stage"], error["code"], error["retryable"]) == ("visuals", "BACKEND_UNAVAILABLE", False)
+    assert "missing checkpoints/flux1-schnell-fp8.safetensors" in error["message"]
+    assert job.attemptsMade == 1
+
+
+def test_an_oom_is_retried_at_a_smaller_size(start_worker, redis_url, queue_name, data_dir, comfy):
+    comfy.inject("oom")
+    start_worker(COMFYUI_URL=comfy.url, SPINBOT_TTS_BACKEND="espeak-ng")
+    job = run_async(wait_finished(redis_url, queue_name, run_async(enqueue(redis_url, queue_name, render_job(), attempts=2,
+                                                                             backoff={"type": "fixed", "delay": 100})), timeout=90))
+    assert job.returnvalue is not None and job.attemptsMade == 2
+    assert json.loads(job.failedReason)["code"] == "OOM"  # the first attempt's reason stays on the job
+    sizes = [(g["27"]["inputs"]["width"], g["27"]["inputs"]["height"]) for g in comfy.submitted if "27" in g]
+    assert sizes[0] == (1280, 720) and sizes[-1] == (960, 544)  # 0.75 of the frame, in multiples of 16
+    image = Image.open(FileStorage(data_dir).path_for(job.returnvalue["scenes"][0]["imageKey"]))
+    assert image.size == (1280, 720)  # the upscale workflow fits the smaller picture to the frame
