@@ -220,6 +220,11 @@ export async function startBot(
     videos: () => tg.botMessages(user.id).filter((m) => m.method === 'sendVideo'),
     texts: () => tg.botMessages(user.id).map((m) => m.text ?? m.caption ?? ''),
   };
-  await waitFor('the bot to start', () => /Running: telegram/.test(output), 90_000, () => output);
+  let ended = false;
+  void exited.then(() => (ended = true));
+  await waitFor('the bot to start', () => {
+    if (ended) assert.fail(`npm start exited before the bot was running:\n${output}`);
+    return /Running: telegram/.test(output);
+  }, 90_000, () => output);
   return bot;
 }

@@ -1,0 +1,56 @@
+// `npm start` keeps its processes running: a worker or a private redis-server killed in the middle
+// of a render is started again, and the render still ends in exactly one clip for the user.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { botFixture, FAST_STALL, processesMentioning, slowNarration, startBot, waitFor, type RunningBot } from './process-helpers.ts';
+
+const RENDER_MS = 180_000;
+
+const story = (bot: RunningBot) => () => `chat:\n${bot.texts().join('\n')}\nbot log:\n${bot.output()}\nworker log:\n${bot.workerLog()}`;
+
+/** Waits for the render job to be under way in the worker (its narration is slow on purpose). */
+async function waitUntilRendering(bot: RunningBot): Promise<void> {
+  await waitFor('the worker to start the job', () => /job \S+ start/.test(bot.workerLog()), 60_000, story(bot));
+  await new Promise((r) => setTimeout(r, 700)); // inside the narration stage
+}
+
+/** One clip, and still one a moment later (a duplicate completion would post a second). */
+async function assertOneClip(bot: RunningBot): Promise<void> {
+  await waitFor('the clip', () => bot.videos()[0], RENDER_MS, story(bot));
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.equal(bot.videos().length, 1, 'the clip must be posted exactly once');
+}
+
+test('the worker SIGKILLed mid-stage: npm start restarts it, says so, and the job finishes exactly once', async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture, { ...FAST_STALL, ...slowNarration(2) });
+  bot.generate('a 6 second video about tides');
+  await waitUntilRendering(bot);
+  const first = bot.workerPid();
+  process.kill(first, 'SIGKILL');
+
+  await waitFor('the restart', () => /The Python worker restarted \(pid \d+\)/.test(bot.output()), 30_000, story(bot));
+  assert.match(bot.output(), /The Python worker stopped unexpectedly \(killed by SIGKILL\); restarting it in 0\.5 s \(restart 1\)\./);
+  const second = bot.workerPid();
+  assert.notEqual(second, first);
+  assert.ok(processesMentioning(bot.dir).some((p) => p.pid === second && /spinbot_worker/.test(p.args)), 'the new worker is running');
+  assert.equal(bot.botPid(), processesMentioning(bot.dir).find((p) => p.pid === second)!.ppid, "the new worker is the bot's child");
+
+  await assertOneClip(bot);
+  // The killed worker never finished it; the new one did, once.
+  assert.equal(bot.workerLog().match(/job \S+ finished/g)?.length, 1, bot.workerLog());
+});
+
+test('redis-server SIGKILLed mid-render: restarted from its append-only file, and the job finishes exactly once', async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture, slowNarration(2));
+  bot.generate('a 6 second video about tides');
+  await waitUntilRendering(bot);
+  const first = bot.redisPid();
+  process.kill(first, 'SIGKILL');
+
+  await waitFor('the restart', () => /redis-server restarted \(pid \d+\)/.test(bot.output()), 30_000, story(bot));
+  assert.match(bot.output(), /redis-server stopped unexpectedly \(killed by SIGKILL\); restarting it/);
+  assert.notEqual(bot.redisPid(), first);
+  await assertOneClip(bot);
+});
