@@ -74,7 +74,12 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                               STEP_MESSAGES[stage].format(n=number, count=count, width=width, height=height),
                               scene=number, sceneCount=count, backend=backend.name)
             started = time.monotonic()
-            outcome = await rt.run_stage(stage, backend, requests[index][stage], report)
+            try:
+                outcome = await rt.run_stage(stage, backend, requests[index][stage], report)
+            except StageFailure as failure:
+                if failure.code == "CANCELLED":  # a step that stopped midway (a ComfyUI workflow interrupted)
+                    await rt.check_cancelled(stage, remove_partial_artifacts)
+                raise
             written.append(requests[index][stage].out_key)
             timings[stage] += time.monotonic() - started
             steps_done += 1

@@ -70,8 +70,13 @@ class JobRuntime:
             if report is not None:
                 asyncio.run_coroutine_threadsafe(report(percent, message), loop)
 
+        def cancelled_from_thread() -> bool:
+            if self.cancel_flag is None:
+                return False
+            return asyncio.run_coroutine_threadsafe(self.cancel_flag.is_set(), loop).result(timeout=10)
+
         ctx = StageContext(job_id=self.job_id, attempt=self.attempt, storage=self.storage,
-                           workdir=self.workdir, report=report_from_thread)
+                           workdir=self.workdir, report=report_from_thread, cancelled=cancelled_from_thread)
         try:
             return await asyncio.to_thread(backend.run, request, ctx)
         except StageFailure:

@@ -2,8 +2,10 @@
 ComfyUI emulator: GPU workflows when they are ready, the CPU backend (and a result saying so) when not."""
 
 import json
+import time
 
 import pytest
+import redis
 from PIL import Image, ImageStat
 
 from comfyui_emulator import ComfyEmulator
@@ -97,3 +99,23 @@ def test_an_oom_is_retried_at_a_smaller_size(start_worker, redis_url, queue_name
     assert sizes[0] == (1280, 720) and sizes[-1] == (960, 544)  # 0.75 of the frame, in multiples of 16
     image = Image.open(FileStorage(data_dir).path_for(job.returnvalue["scenes"][0]["imageKey"]))
     assert image.size == (1280, 720)  # the upscale workflow fits the smaller picture to the frame
+
+
+def test_cancelling_mid_workflow_interrupts_comfyui_and_removes_the_scenes(start_worker, redis_url, queue_name, data_dir, comfy):
+    comfy.inject("hang")  # the first picture never finishes on its own
+    worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_TTS_BACKEND="espeak-ng")
+    job_id = run_async(enqueue(redis_url, queue_name, render_job(), attempts=3))
+    deadline = time.monotonic() + 60
+    while not any(e.get("backend") == "FLUX.1 schnell fp8 (ComfyUI)" and "step" in e["message"]
+                  for e in progress_events(redis_url, queue_name, job_id)):
+        assert worker.process.poll() is None and time.monotonic() < deadline, worker.log()
+        time.sleep(0.05)
+    # What GpuQueue.cancel (gpu-bridge/producer.ts) does for an active job.
+    redis.Redis.from_url(redis_url).set(f"bull:{queue_name}:cancel:{job_id}", "1", ex=3600)
+
+    job = run_async(wait_finished(redis_url, queue_name, job_id))
+    assert json.loads(job.failedReason) == {"stage": "visuals", "code": "CANCELLED", "message": "Cancelled by the user.", "retryable": False}
+    assert job.attemptsMade == 1
+    [interrupt] = comfy.calls("/interrupt")
+    assert comfy.history[interrupt["prompt_id"]]["status"]["status_str"] == "error"  # ComfyUI stopped that prompt
+    assert FileStorage(data_dir).list(f"jobs/{job_id}/") == []  # the narration already written is removed too

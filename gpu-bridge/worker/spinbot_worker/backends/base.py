@@ -27,6 +27,9 @@ class StageContext:
     workdir: Path  # private scratch folder of this job, removed afterwards
     # report(percent within this step 0-100, message): optional finer progress; thread-safe.
     report: Callable[[float, str], None] = lambda percent, message: None
+    # Whether the user cancelled the job meanwhile, for a long step that can stop midway (e.g. a
+    # ComfyUI workflow, which is then interrupted); thread-safe.
+    cancelled: Callable[[], bool] = lambda: False
 
 
 class StageBackend(ABC):

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..backends.base import LipsyncRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
 from ..errors import StageFailure
@@ -67,15 +67,13 @@ class ComfyEngine:
     def run(self, graph: dict, workflow: Workflow, ctx: StageContext, stage: str,
             uploads: dict[str, Path] | None = None) -> tuple[RunResult, list[bytes]]:
         """Upload inputs (parameter -> local file), fill and run the graph, fetch the output node's files."""
-        cancelled: Callable[[], bool] = getattr(ctx, "cancelled", None) or (lambda: False)
-
         async def go():
             async with ComfyClient(self.url) as client:
                 values = {}
                 for parameter, path in (uploads or {}).items():
                     values[parameter] = await client.upload(path, f"{ctx.job_id}-{path.name}")
                 filled = _set(graph, workflow, values)
-                result = await client.run(filled, stage=stage, cancelled=cancelled,
+                result = await client.run(filled, stage=stage, cancelled=ctx.cancelled,
                                           progress=lambda percent, message: ctx.report(percent * 0.95, f"{workflow.name}: {message}"),
                                           model_hints=workflow.model_hints())
                 files = [await client.view(ref) for ref in result.files(workflow.output_node)]

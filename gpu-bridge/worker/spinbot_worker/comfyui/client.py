@@ -184,10 +184,14 @@ class ComfyClient:
     async def _follow(self, ws, state: "_RunState", stage: str, deadline: float,
                       progress: ProgressCallback | None, cancelled: Callable[[], bool]) -> str:
         """Read messages until the prompt ends ("done") or the socket drops ("dropped")."""
+        asked_at = 0.0
         while True:
-            if cancelled() and not state.interrupt_sent:
-                state.interrupt_sent = True
-                await _quietly(self.interrupt(state.prompt_id))
+            # Asking may cost a round trip (the worker reads the cancel key in Redis): twice a second at most.
+            if not state.interrupt_sent and time.monotonic() - asked_at >= 0.5:
+                asked_at = time.monotonic()
+                if cancelled():
+                    state.interrupt_sent = True
+                    await _quietly(self.interrupt(state.prompt_id))
             if time.monotonic() > deadline:
                 await _quietly(self.interrupt(state.prompt_id))
                 raise StageFailure(stage, "TIMEOUT", "ComfyUI did not finish this step in time; it was stopped.", True)
