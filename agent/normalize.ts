@@ -14,10 +14,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** More than this many combining marks on one letter is decoration ("zalgo"), not writing. */
 const MAX_MARKS = 3;
 const MARK_RUN = new RegExp(`(\\p{M}{${MAX_MARKS}})\\p{M}+`, 'gu');
+/** Combining marks with no letter or digit to sit on (a message of accents alone is empty). */
+const ORPHAN_MARKS = /(?<![\p{L}\p{N}\p{M}])\p{M}+/gu;
 
 /**
  * NFKC (full-width and styled letters become plain ones), invisible characters removed, lone
- * surrogates dropped, runs of combining marks capped, whitespace collapsed to single spaces, trimmed.
+ * surrogates dropped, combining marks without a base dropped and runs of them capped, whitespace collapsed to single spaces, trimmed.
  */
 export function normalizeText(raw: unknown): string {
   if (typeof raw !== 'string') return '';
@@ -26,6 +28,7 @@ export function normalizeText(raw: unknown): string {
     .replace(/\uFFFD/g, '')
     .normalize('NFKC')
     .replace(INVISIBLE, '')
+    .replace(ORPHAN_MARKS, '')
     .replace(MARK_RUN, '$1')
     .replace(/\s+/gu, ' ')
     .trim();

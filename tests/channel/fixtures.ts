@@ -7,13 +7,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
-import { UserError } from '../../pipeline/errors.ts';
+import { understandRequest } from '../../agent/nodes/understand.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { Planner, PlanRequest } from '../../bot/planner.ts';
 import { ScriptedFakeChatModel, type ScriptedAnswer } from '../agent/fakeChatModel.ts';
 import { openTestStudio } from '../e2e/helpers.ts';
 
-/** A FAKE planner: no model; it returns a short hand-written plan titled after the prompt. */
+/**
+ * A FAKE planner: no model; it returns a short hand-written plan titled after the prompt. What it
+ * refuses, it refuses by the real rules (understandRequest), so refusals tested through it are the
+ * product's. The plan is `options.seconds` long (default 6, to keep renders short) unless the request
+ * names a length as an option (/generate seconds=..., a revision's "shorter").
+ */
 export function fakePlanner(options: { seconds?: number; scenes?: number; modelScript?: ScriptedAnswer[] } = {}): Planner & { requests: PlanRequest[] } {
   const requests: PlanRequest[] = [];
   return {
@@ -22,24 +27,19 @@ export function fakePlanner(options: { seconds?: number; scenes?: number; modelS
     // A scripted FAKE model: most tests use words the conversation understands without one (an
     // unscripted call throws); a test that rewrites a scene scripts the answer.
     llm: { model: new ScriptedFakeChatModel(options.modelScript ?? []) },
-    validate(request) {
-      if (!request.prompt.trim()) throw new UserError('prompt.empty', 'Describe the video you want first.');
-      if (request.seconds !== undefined && (request.seconds < 5 || request.seconds > 180)) {
-        throw new UserError('seconds.outOfRange', 'The length must be 5-180 seconds.');
-      }
-    },
+    validate: (request) => void understandRequest(request),
     async plan(request) {
-      this.validate(request);
+      const brief = understandRequest(request);
       requests.push(request);
       const scenes = options.scenes ?? 2;
-      const seconds = options.seconds ?? 6;
+      const seconds = request.seconds ?? options.seconds ?? 6;
       const lines = [
         ['Sunlight is a mix of every colour.', 'sunlight through a prism', 'White light'],
         ['Blue light scatters the most in air.', 'a clear blue sky', 'Blue scatters'],
         ['So the sky looks blue to us.', 'hills under a blue sky', 'Blue sky'],
       ];
       return ScriptPlan.parse({
-        title: request.prompt.slice(0, 60).trim() || 'Untitled',
+        title: brief.prompt.slice(0, 60).trim(),
         language: 'en',
         voice: { engine: 'espeak-ng', id: 'en-us', speed: 1 },
         scenes: Array.from({ length: scenes }, (_, i) => {

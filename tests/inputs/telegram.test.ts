@@ -1,0 +1,87 @@
+// The bad-input corpus through the real Telegram client path: grammY against the Bot API emulator,
+// a real studio (private Redis, BullMQ, the Python worker, files under a temp data dir), and the
+// fake planner with the real validation rules. Each input, from a user of its own, gets one clear
+// sentence; afterwards no job was queued, no file stored, no clip sent, and the bot still answers.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { startTelegramFrontEnd } from '../../bot/telegram/front-end.ts';
+import { startTelegramEmulator, type TelegramEmulator } from '../emulators/telegram/server.ts';
+import { fakePlanner } from '../channel/fixtures.ts';
+import { CORPUS, type BadInput } from './corpus.ts';
+import { openInputStudio, snapshot } from './studio.ts';
+
+const { studio, dataDir } = await openInputStudio(after);
+
+let nextUser = 7000;
+function newUser() {
+  nextUser += 1;
+  return { id: 660000 + nextUser, first_name: `Tester${nextUser}`, username: `tester${nextUser}` };
+}
+
+function send(tg: TelegramEmulator, user: ReturnType<typeof newUser>, input: BadInput): void {
+  const { sent } = input;
+  if ('text' in sent) tg.sendText(user.id, user, sent.text);
+  else if ('command' in sent) tg.sendCommand(user.id, user, sent.command, sent.args || undefined);
+  else {
+    const bytes = sent.bytes();
+    const common = { caption: sent.caption, fileSize: sent.fileSize };
+    if (sent.file === 'photo') tg.sendPhoto(user.id, user, bytes, { ...common, width: 90, height: 90 });
+    else if (sent.file === 'voice') tg.sendVoice(user.id, user, bytes, { ...common, duration: 7, mime_type: 'audio/ogg' });
+    else if (sent.file === 'audio') tg.sendAudio(user.id, user, bytes, { ...common, duration: 7, file_name: sent.fileName, mime_type: sent.mimeType ?? 'audio/mpeg' });
+    else tg.sendDocument(user.id, user, bytes, { ...common, file_name: sent.fileName, mime_type: sent.mimeType });
+  }
+}
+
+/** Every text the bot has shown in this chat, edits included. */
+const shown = (tg: TelegramEmulator, chat: number) => tg.botMessages(chat).flatMap((m) => [m.text ?? m.caption ?? '', ...m.history.map((v) => v.text ?? v.caption ?? '')]);
+
+test(`the bad-input corpus (${CORPUS.length} inputs) through grammY: a sentence each, no job, no file, and the bot still answers`, async (t) => {
+  assert.ok(CORPUS.length >= 40, `the corpus has ${CORPUS.length} inputs`);
+  const tg = await startTelegramEmulator();
+  const planner = fakePlanner();
+  const bot = await startTelegramFrontEnd({
+    studio,
+    planner,
+    config: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_DAILY_JOBS: '500' },
+    log: () => {},
+  });
+  t.after(async () => {
+    await bot.stop();
+    await tg.stop();
+  });
+  const before = await snapshot(studio, dataDir);
+
+  const users = new Map<BadInput, ReturnType<typeof newUser>>();
+  // A few at a time, as users would: each in a chat of its own, so every answer is attributable.
+  for (let i = 0; i < CORPUS.length; i += 6) {
+    const batch = CORPUS.slice(i, i + 6);
+    for (const input of batch) {
+      const user = newUser();
+      users.set(input, user);
+      send(tg, user, input);
+    }
+    await Promise.all(
+      batch.map(async (input) => {
+        const chat = users.get(input)!.id;
+        await tg.waitFor(() => shown(tg, chat).some((text) => input.reply.test(text)), 60_000).catch(() => {
+          assert.fail(`${input.name}: expected ${input.reply}, the bot showed ${JSON.stringify(shown(tg, chat))}`);
+        });
+      }),
+    );
+  }
+
+  // The bot still answers, and only now (every input handled) are the queue and the data dir read.
+  const probe = newUser();
+  tg.sendCommand(probe.id, probe, 'help');
+  await tg.waitFor(() => shown(tg, probe.id).some((text) => /^I turn a description/.test(text)), 30_000);
+  for (const input of CORPUS) {
+    const chat = users.get(input)!.id;
+    const messages = tg.botMessages(chat);
+    assert.equal(messages.filter((m) => m.method === 'sendVideo').length, 0, `${input.name}: a clip was sent`);
+    const final = messages.map((m) => m.text ?? m.caption ?? '').filter(Boolean);
+    assert.ok(final.some((text) => input.reply.test(text)), `${input.name}: the sentence was replaced by ${JSON.stringify(final)}`);
+    assert.ok(!final.some((text) => /Something went wrong on our side/.test(text)), `${input.name}: a generic failure instead of a reason`);
+  }
+  assert.deepEqual(await snapshot(studio, dataDir), before, 'a job was queued or a file stored');
+  assert.equal(planner.requests.length, 0, 'nothing reached the planner');
+});
