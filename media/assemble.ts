@@ -1,5 +1,6 @@
 // Scenes (still + narration) -> one 1280x720 30 fps H.264/AAC MP4 with gentle motion, burned-in
-// subtitles and loudness normalised to -16 LUFS. The filter graph itself is in graph.ts.
+// subtitles, music from the library ducked under the narration, and loudness normalised to -16 LUFS.
+// The filter graph itself is in graph.ts.
 import { randomUUID } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -7,7 +8,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { abortError, MediaError } from './errors.ts';
 import { runFfmpeg, type FfmpegInput } from './ffmpeg.ts';
-import { buildClipGraph, buildLoudnessGraph, LIMIT_DBFS, musicBed, OUTPUT, planTimeline, type FrameSize, type GraphScene, type TimelineScene } from './graph.ts';
+import { buildClipGraph, buildLoudnessGraph, LIMIT_DBFS, OUTPUT, planTimeline, type FrameSize, type GraphScene, type MusicBed, type TimelineScene } from './graph.ts';
+import { moodFromWords, MUSIC_MOODS, musicUnavailable, pickTrack, type MusicMood, type MusicTrack } from './music.ts';
 import { buildAssDocument, narrationCues, type SpokenSentence } from './subtitles.ts';
 
 export interface SceneInput {
@@ -35,8 +37,11 @@ export interface AssembleInput {
   signal?: AbortSignal;
   /** Output frame size; default 1280x720. */
   size?: FrameSize;
-  /** A quiet generated music bed under the narration. */
-  music?: boolean;
+  /**
+   * Music from the library under the narration, ducked while it speaks: a mood, or true for the mood
+   * the narration's words suggest. Without the library the clip has none, and the result says why.
+   */
+  music?: boolean | MusicMood;
 }
 
 export interface AssembleResult {
@@ -44,10 +49,18 @@ export interface AssembleResult {
   /** The clip's duration: the sum of the scenes' seconds, snapped to whole frames. */
   seconds: number;
   bytes: number;
+  /** The music track used, when music was asked for and the library is there. */
+  music?: MusicTrack;
+  /** When music was asked for but there is none: why (for the result line). */
+  musicMissing?: string;
 }
 
 /** Loudness target (EBU R128 for online delivery). */
 export const TARGET_LUFS = -16;
+/** Where the music sits under the narration, before ducking: quiet, but clearly there in the pauses. */
+export const MUSIC_BELOW_NARRATION_DB = 16;
+/** The library's tracks are mastered loud: -10.8 to -13.1 LUFS measured (ebur128), so one figure serves. */
+const MUSIC_TRACK_LUFS = -12;
 
 // Same codec settings for the clip and the baseline, so the bench compares like with like.
 const ENCODE_OPTIONS = [
@@ -69,6 +82,7 @@ const sceneSchema = z.object({
 });
 
 const inputSchema = z.object({
+  music: z.union([z.boolean(), z.enum(MUSIC_MOODS)], { error: `music is true, false or a mood (${MUSIC_MOODS.join(', ')})` }).optional(),
   scenes: z.array(sceneSchema).min(1, 'at least one scene is needed').max(500),
   outPath: z.string().min(1, 'outPath is empty'),
   workDir: z.string().min(1, 'workDir is empty'),
@@ -103,17 +117,32 @@ export async function assembleClip(input: AssembleInput): Promise<AssembleResult
     await writeFile(subtitlesPath, buildAssDocument(cues, { width: size.width, height: size.height }), 'utf8');
     prepared.scratch.push(subtitlesPath);
 
-    let musicInput: number | undefined;
-    if (input.music) {
-      // Generated here (no music files to license): a soft chord, as one more ffmpeg input.
-      musicInput = prepared.inputs.length;
-      prepared.inputs.push(musicBed(prepared.timeline.reduce((sum, scene) => sum + scene.seconds, 0)));
+    const track = input.music ? chooseTrack(input.music, prepared.scenes) : undefined;
+    let music: MusicBed | undefined;
+    if (track && 'file' in track) {
+      music = {
+        input: prepared.inputs.length,
+        seconds: prepared.timeline.reduce((sum, scene) => sum + scene.seconds, 0),
+        levelDb: TARGET_LUFS - MUSIC_BELOW_NARRATION_DB - MUSIC_TRACK_LUFS,
+      };
+      prepared.inputs.push({ path: await ffmpegSafePath(track.file, prepared.workDir, 'music', prepared.scratch), options: ['-stream_loop', '-1'] });
     }
-    const graph = buildClipGraph(prepared.graphScenes, { motion: true, subtitlesPath, gainDb, size, musicInput });
-    return await encode(prepared, graph, input);
+    const graph = buildClipGraph(prepared.graphScenes, { motion: true, subtitlesPath, gainDb, size, music });
+    const clip = await encode(prepared, graph, input);
+    if (!track) return clip;
+    return 'file' in track ? { ...clip, music: track } : { ...clip, musicMissing: track.missing };
   } finally {
     await removeAll(prepared.scratch);
   }
+}
+
+/** The track for `music` (a mood, or the narration's), or why there is none. */
+function chooseTrack(music: true | MusicMood, scenes: SceneInput[]): MusicTrack | { missing: string } {
+  const missing = musicUnavailable();
+  if (missing) return { missing };
+  const narration = scenes.map((scene) => scene.narration).join(' ');
+  const mood = music === true ? moodFromWords(narration) : music;
+  return pickTrack(mood, narration);
 }
 
 /**

@@ -193,20 +193,49 @@ export interface AssembleGraphOptions {
   motion: boolean;
   /** Output frame size; default 1280x720 (the plan's aspect picks it). */
   size?: FrameSize;
-  /** ffmpeg input index of a music bed, mixed quietly under the narration. */
-  musicInput?: number;
+  /** A music track under the narration, ducked while it speaks. */
+  music?: MusicBed;
 }
 
-/** The music bed sits this far below the narration (before normalisation). */
-const MUSIC_DB = -14;
+export interface MusicBed {
+  /** ffmpeg input index of the track (read with `-stream_loop -1`, so it loops for as long as needed). */
+  input: number;
+  /** The clip's length: the track is cut there and faded out before it. */
+  seconds: number;
+  /** Gain that brings the track to its level under the narration. */
+  levelDb: number;
+}
+
+const MUSIC_FADE_IN_SECONDS = 1.5;
+const MUSIC_FADE_OUT_SECONDS = 2.5;
+/**
+ * Ducking: the (normalised) narration is the key. Speech sits ~14 dB over the -30 dBFS threshold, so at
+ * 8:1 the music drops ~12 dB while it speaks; it returns within ~0.4 s of a pause, not between words.
+ */
+const DUCKING = `sidechaincompress=threshold=${(10 ** (-30 / 20)).toFixed(4)}:ratio=8:attack=20:release=400:detection=rms`;
 
 /** Peak ceiling after normalisation: -1.5 dBFS, so AAC's overshoot stays below full scale. */
 export const LIMIT_DBFS = -1.5;
 
 /** Loudness normalisation: a fixed gain, then a look-ahead limiter that catches the peaks it pushes over. */
 export function normaliseChain(gainDb: number): string {
-  const limit = 10 ** (LIMIT_DBFS / 20);
-  return `volume=${gainDb.toFixed(2)}dB,alimiter=limit=${limit.toFixed(4)}:level=false`;
+  return `volume=${gainDb.toFixed(2)}dB,${limiter()}`;
+}
+
+function limiter(): string {
+  return `alimiter=limit=${(10 ** (LIMIT_DBFS / 20)).toFixed(4)}:level=false`;
+}
+
+/** The track as mono 48 kHz, cut to the clip, at its level, faded in and out. */
+export function musicChain(music: MusicBed, outLabel: string): string {
+  const samples = Math.round(music.seconds * OUTPUT.sampleRate);
+  const fadeIn = Math.min(MUSIC_FADE_IN_SECONDS, music.seconds / 4);
+  const fadeOut = Math.min(MUSIC_FADE_OUT_SECONDS, music.seconds / 3);
+  return (
+    `[${music.input}:a]aformat=sample_fmts=fltp:sample_rates=${OUTPUT.sampleRate}:channel_layouts=mono,` +
+    `asetpts=N/SR/TB,atrim=end_sample=${samples},volume=${music.levelDb.toFixed(2)}dB,` +
+    `afade=t=in:d=${fadeIn.toFixed(3)},afade=t=out:st=${(music.seconds - fadeOut).toFixed(3)}:d=${fadeOut.toFixed(3)}[${outLabel}]`
+  );
 }
 
 /** The whole clip's graph; its outputs are labelled [vout] and [aout]. */
@@ -225,20 +254,19 @@ export function buildClipGraph(scenes: GraphScene[], options: AssembleGraphOptio
     parts.push(narrationChain(`${scene.audioInput}:a`, scene.timeline.samples, `a${i}`));
     concatInputs += `[v${i}][a${i}]`;
   }
-  parts.push(`${concatInputs}concat=n=${scenes.length}:v=1:a=1[vcat][${options.musicInput === undefined ? 'acat' : 'voice'}]`);
-  if (options.musicInput !== undefined) {
-    // The bed is looped/cut to the clip by amix's duration=first; narration keeps its level.
-    parts.push(
-      `[${options.musicInput}:a]aformat=sample_fmts=fltp:sample_rates=${OUTPUT.sampleRate}:channel_layouts=mono,volume=${MUSIC_DB}dB[bed]`,
-      `[voice][bed]amix=inputs=2:duration=first:dropout_transition=0:normalize=0[acat]`,
-    );
-  }
+  parts.push(`${concatInputs}concat=n=${scenes.length}:v=1:a=1[vcat][acat]`);
   parts.push(options.subtitlesPath !== undefined ? `[vcat]ass=filename=${escapeFilterValue(options.subtitlesPath)}[vout]` : '[vcat]null[vout]');
-  parts.push(
-    options.gainDb !== undefined
-      ? `[acat]${normaliseChain(options.gainDb)}[aout]`
-      : '[acat]anull[aout]',
-  );
+  if (options.music !== undefined) {
+    // The narration is normalised first, so the music's level and the ducking threshold are absolute.
+    parts.push(
+      `[acat]volume=${(options.gainDb ?? 0).toFixed(2)}dB,asplit=2[voice][key]`,
+      musicChain(options.music, 'bed'),
+      `[bed][key]${DUCKING}[ducked]`,
+      `[voice][ducked]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,${limiter()}[aout]`,
+    );
+  } else {
+    parts.push(options.gainDb !== undefined ? `[acat]${normaliseChain(options.gainDb)}[aout]` : '[acat]anull[aout]');
+  }
   return parts.join(';');
 }
 
@@ -252,14 +280,4 @@ export function buildLoudnessGraph(scenes: Array<{ timeline: TimelineScene; audi
   const normalise = gainDb === undefined ? '' : `${normaliseChain(gainDb)},`;
   parts.push(`${labels}concat=n=${scenes.length}:v=0:a=1,${normalise}ebur128=framelog=verbose:peak=sample[aout]`);
   return parts.join(';');
-}
-
-/**
- * A music bed made by ffmpeg itself: a slow A-minor chord of soft sine tones with a gentle swell,
- * as a lavfi input lasting `seconds`. Quiet and royalty-free; real music would be a later backend.
- */
-export function musicBed(seconds: number): { path: string; options: string[] } {
-  const tones = [220, 261.63, 329.63, 440].map((f, i) => `${(0.18 / (i + 1)).toFixed(3)}*sin(2*PI*${f}*t)`).join('+');
-  const swell = '(0.75+0.25*sin(2*PI*t/8))';
-  return { path: `aevalsrc=exprs='(${tones})*${swell}':s=${OUTPUT.sampleRate}:d=${seconds.toFixed(3)}`, options: ['-f', 'lavfi'] };
 }
