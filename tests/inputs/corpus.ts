@@ -105,3 +105,38 @@ export const FILES: BadInput[] = [
 ];
 
 export const CORPUS: BadInput[] = [...TEXTS, ...COMMANDS, ...FILES];
+
+/** The corpus entry called `name` (the Discord and console tests pick the main ones by name). */
+export function entry(name: string): BadInput {
+  const found = CORPUS.find((input) => input.name === name);
+  if (!found) throw new Error(`no corpus entry called ${name}`);
+  return found;
+}
+
+/** The main texts: also sent through Discord (/generate prompt, /chat message) and the console. */
+export const MAIN_TEXTS = [
+  'zero-width characters only',
+  'bidi controls only',
+  'control characters only',
+  'combining marks only (zalgo without letters)',
+  'a negative length',
+  'a negative length in full-width letters',
+  'a length in hours',
+  'a zero length',
+  'an exponent as a length',
+  'a length option written in the text',
+  'an injection that asks for more time',
+].map(entry);
+
+/** The main files: also uploaded through Discord (/voice add, /generate image and voice_sample). */
+export const MAIN_FILES = [
+  'a PNG declaring 30000x30000 pixels',
+  'a JPEG declaring 60000x60000 pixels',
+  'a truncated PNG',
+  'a PNG declaring 0x0',
+  'a ten-minute voice message',
+  'an empty voice message',
+  'a PNG bomb sent as a document',
+  'a PDF named voice.ogg',
+  'a video without sound',
+].map(entry);
