@@ -35,7 +35,11 @@ class Readiness:
         return not self.problems
 
     def line(self) -> str:
-        state = "ready" if self.ready else "; ".join(self.problems)
+        state = "; ".join(self.problems)
+        if self.ready:
+            unchecked = [m.file for m in self.workflow.models if m.node is None]
+            # Weights a custom node downloads itself are in no loader's list: say they are not checked.
+            state = f"ready (unchecked: {'; '.join(unchecked)}, fetched by the node on first use)" if unchecked else "ready"
         return f"{self.workflow.stage}: {self.workflow.name} — {state}"
 
 
