@@ -24,6 +24,13 @@ export interface AssemblerOptions {
   store: JobStore;
   /** Clips assembled at once by this process (ffmpeg uses every core; default 1). */
   concurrency?: number;
+  /**
+   * How long a job stays locked to this assembler without a renewal, and how often stalled jobs
+   * (their assembler died) are looked for; BullMQ's defaults (30 s) unless set. The worker reads
+   * the same settings (SPINBOT_LOCK_DURATION_MS, SPINBOT_STALLED_INTERVAL_MS).
+   */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -124,6 +131,8 @@ export function startAssembler(options: AssemblerOptions): Assembler {
   const worker = new Worker<AssembleJobData, RenderedClip>(ASSEMBLE_QUEUE, processor, {
     connection: redisOptions(options.redisUrl),
     concurrency: options.concurrency ?? 1,
+    ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+    ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
   });
   // A job the queue gave up on (its assembler died too often) is told too; the processor tells
   // every other failure itself.

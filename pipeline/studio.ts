@@ -72,7 +72,16 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
   // Assembly runs beside the worker: any studio can finish any job, so a job whose bot stopped is
   // assembled by the next one that starts (or by an assembler elsewhere).
   const assemble = options.assembler ?? !/^(?:false|0|no)$/i.test(env.SPINBOT_LOCAL_ASSEMBLER ?? '');
-  const assembler = assemble ? startAssembler({ redisUrl: services.redisUrl, storage, store: jobs }) : null;
+  const positive = (value: string | undefined) => (value && Number(value) > 0 ? Number(value) : undefined);
+  const assembler = assemble
+    ? startAssembler({
+        redisUrl: services.redisUrl,
+        storage,
+        store: jobs,
+        lockDurationMs: positive(env.SPINBOT_LOCK_DURATION_MS),
+        stalledIntervalMs: positive(env.SPINBOT_STALLED_INTERVAL_MS),
+      })
+    : null;
   const metrics = await serveStudioMetrics(metricsAt, queue).catch(async (error: unknown) => {
     await assembler?.close();
     await stopQueues();
