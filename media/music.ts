@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { MusicMood } from '../gpu-bridge/contracts/index.ts';
 import { modelDir, modelInfo, modelReady } from '../setup/models.mjs';
 
-export const MUSIC_MOODS = ['calm', 'energetic', 'happy', 'nostalgic', 'tender'] as const;
-export type MusicMood = (typeof MUSIC_MOODS)[number];
+export { MusicMood };
+export const MUSIC_MOODS = MusicMood.options;
 
 const MODEL_ID = 'music';
 

@@ -79,6 +79,10 @@ export const FRAME_SIZES: Record<Aspect, { width: number; height: number }> = {
   '1:1': { width: 720, height: 720 },
 };
 
+/** Moods of the music library (the folders of the "music" model in setup/models.json). */
+export const MusicMood = z.enum(['calm', 'energetic', 'happy', 'nostalgic', 'tender']);
+export type MusicMood = z.infer<typeof MusicMood>;
+
 export const ScriptPlan = z.object({
   title: z.string().trim().min(1).max(100),
   /** BCP-47-ish language tag of the narration, e.g. "en" or "pt-br". */
@@ -87,8 +91,10 @@ export const ScriptPlan = z.object({
   /** A visual style for every scene ("watercolour", "neon"); empty: the backend's own look. */
   style: z.string().trim().max(100).default(''),
   aspect: Aspect.default('16:9'),
-  /** A quiet music bed under the narration. */
+  /** Music from the library under the narration (ducked while it speaks). */
   music: z.boolean().default(false),
+  /** The music's mood; absent: the mood the narration's words suggest (media/music.ts). */
+  musicMood: MusicMood.optional(),
   scenes: z.array(Scene).min(1).max(LIMITS.maxScenes),
 });
 export type ScriptPlan = z.infer<typeof ScriptPlan>;
