@@ -1,0 +1,1 @@
+"""The presenter on CPU: a portrait (or the built-in character) speaking the narration."""
