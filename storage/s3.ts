@@ -244,9 +244,14 @@ export class S3Storage implements Storage {
     try {
       current = await this.lifecycle();
     } catch (error) {
-      // Nothing to install or remove on a server without lifecycle support (e.g. s3rver in tests).
-      if (days === 0 && (error as { code?: string })?.code === 'NotImplemented') return;
-      throw error;
+      if ((error as { code?: string })?.code !== 'NotImplemented') throw error;
+      // A server without lifecycle rules (some S3-compatible stores) cannot hold a rule of ours to
+      // remove, and cannot expire anything: fine when nothing should expire, a clear stop otherwise.
+      if (days === 0) return;
+      throw new Error(
+        `The S3 server at ${this.settings.endpoint} does not support bucket lifecycle rules, so job intermediates cannot expire after ${days} days there. Set S3_INTERMEDIATE_DAYS=0 (and clear old jobs/ yourself) or use a server with lifecycle rules (MinIO, AWS S3).`,
+        { cause: error },
+      );
     }
     const others = current.filter((rule) => rule.ID !== INTERMEDIATE_RULE_ID);
     const ours = {

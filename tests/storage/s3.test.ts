@@ -113,6 +113,18 @@ test('S3 storage on s3rver: a presigned link downloads the object, and stops wor
   await assert.rejects(storage.link('jobs/j1/final.mp4', { expiresSeconds: 8 * 24 * 3600 }), /7 days/);
 });
 
+test('a server without lifecycle rules (s3rver): expiring intermediates is refused with a sentence that says what to set; 0 opens it', async (t) => {
+  const server = await servers.s3rver();
+  const bucket = settingsFor(server).bucket;
+  await assert.rejects(
+    createStorage(envFor(server, bucket, { S3_INTERMEDIATE_DAYS: '7' }), { dataDir: '/nonexistent' }),
+    /does not support bucket lifecycle rules.*Set S3_INTERMEDIATE_DAYS=0/,
+  );
+  const storage = await createStorage(envFor(server, bucket, { S3_INTERMEDIATE_DAYS: '0' }), { dataDir: '/nonexistent' });
+  t.after(() => (storage as S3Storage).close());
+  assert.ok(storage instanceof S3Storage);
+});
+
 test('S3 storage on s3rver: links can be signed for the public name of the endpoint', async (t) => {
   const server = await servers.s3rver();
   const publicEndpoint = server.endpoint.replace('127.0.0.1', 'localhost');
