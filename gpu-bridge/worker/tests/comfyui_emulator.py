@@ -476,7 +476,8 @@ class ComfyEmulator:
         return 512, 512
 
     def _frames(self, graph: dict, node_id: str, fps: float) -> int:
-        length = _upstream_value(graph, node_id, "length") or _upstream_value(graph, node_id, "amount")
+        """A video model's length input; else as long as the audio it is synced to (lip-sync); else the batch."""
+        length = _upstream_value(graph, node_id, "length")
         if isinstance(length, int) and length > 0:
             return min(length, 400)
         audio = _upstream_value(graph, node_id, "audio")
@@ -484,7 +485,8 @@ class ComfyEmulator:
         if path and path.is_file():
             seconds = float(_run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)]) or 1)
             return max(1, min(int(seconds * fps) + 1, 400))
-        return int(fps)
+        amount = _upstream_value(graph, node_id, "amount")
+        return min(amount, 400) if isinstance(amount, int) and amount > 0 else int(fps)
 
 
 class _Restarted(Exception):

@@ -85,7 +85,7 @@ class Workflow:
             if parameter not in self.inputs:
                 raise WorkflowError(f"workflow {self.id} takes no {parameter!r} (it takes {', '.join(self.inputs)})")
             if parameter in ("width", "height"):
-                value = max(self.size_multiple, int(value / self.size_multiple + 0.5) * self.size_multiple)
+                value = max(self.size_multiple, int(value) // self.size_multiple * self.size_multiple)  # down: never more VRAM
             if parameter == "frames":
                 value = max(1, (value - 1) // self.frames_multiple * self.frames_multiple + 1)
             for node_id, input_name in self.inputs[parameter]:

@@ -1,0 +1,106 @@
+"""Video and speech stages through ComfyUI workflows (emulated): lip-sync into a playable MP4 with the
+narration, a motion clip from a picture, a cloned voice from a stored reference sample."""
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from comfyui_emulator import ComfyEmulator
+from spinbot_worker.backends.base import LipsyncRequest, StageContext, TtsRequest
+from spinbot_worker.comfyui.backends import ComfyEngine, ComfyLipsync, ComfyTts
+from spinbot_worker.comfyui.client import ComfyClient
+from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
+from spinbot_worker.storage import FileStorage
+from support import mean_volume_db, probe_seconds
+
+WORKFLOWS = load_workflows([SHIPPED_DIR])
+
+
+def streams(path: Path) -> dict[str, dict]:
+    done = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)], capture_output=True, text=True, check=True)
+    return {s["codec_type"]: s for s in json.loads(done.stdout)["streams"]}
+
+
+@pytest.fixture
+def comfy():
+    models: dict[str, list[str]] = {}
+    for workflow in WORKFLOWS.values():
+        for model in workflow.models:
+            models.setdefault(model.folder, []).append(model.file)
+    with ComfyEmulator(models=models) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def ctx(tmp_path) -> StageContext:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    return StageContext(job_id="media-job-1", attempt=1, storage=FileStorage(tmp_path / "data"), workdir=workdir)
+
+
+def speak(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True)
+    return path
+
+
+def test_lipsync_makes_an_mp4_of_the_presenter_speaking_the_whole_narration(comfy, ctx, tmp_path):
+    Image.new("RGB", (512, 512), (180, 140, 120)).save(tmp_path / "face.png")
+    ctx.storage.put_file("users/test/u1/presenter.png", tmp_path / "face.png")
+    ctx.storage.put_file("jobs/media-job-1/scene-01.wav", speak(tmp_path / "n.wav", "Welcome to the show, I am your host today."))
+    engine = ComfyEngine(comfy.url, {"lipsync-latentsync": WORKFLOWS["lipsync-latentsync"]})
+    backend = ComfyLipsync(engine, "lipsync")
+    assert backend.available() is None and backend.name == "LatentSync 1.5 (ComfyUI)"
+
+    backend.run(LipsyncRequest("users/test/u1/presenter.png", "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4"), ctx)
+    video = ctx.storage.path_for("jobs/media-job-1/scene-01.mp4")
+    found = streams(video)
+    assert found["video"]["codec_name"] == "h264" and (found["video"]["width"], found["video"]["height"]) == (512, 512)
+    assert found["audio"]["codec_name"] == "aac"
+    assert abs(probe_seconds(video) - probe_seconds(tmp_path / "n.wav")) < 0.3
+    graph = comfy.submitted[0]
+    assert graph["1"]["inputs"]["image"] == "spinbot/media-job-1-presenter-presenter.png"
+    assert graph["2"]["inputs"]["audio"] == "spinbot/media-job-1-narration-scene-01.wav"
+
+
+def test_a_motion_clip_from_a_picture_has_the_frames_and_size_asked_for(comfy, tmp_path):
+    Image.new("RGB", (1280, 704), (30, 90, 160)).save(tmp_path / "scene.png")
+    wan = WORKFLOWS["motion-wan22-ti2v-5b"]
+
+    async def go():
+        async with ComfyClient(comfy.url) as client:
+            start = await client.upload(tmp_path / "scene.png")
+            graph = wan.fill(prompt="waves rolling in", seed=3, width=1280, height=720, frames=49, input_image=start)
+            result = await client.run(graph, stage="visuals", model_hints=wan.model_hints())
+            [ref] = result.files(wan.output_node)
+            return await client.view(ref)
+
+    clip = tmp_path / "motion.webm"
+    clip.write_bytes(asyncio.run(go()))
+    found = streams(clip)["video"]
+    assert (found["codec_name"], found["width"], found["height"]) == ("vp9", 1280, 704)  # Wan's sizes are multiples of 32
+    assert abs(probe_seconds(clip) - 49 / 24) < 0.1  # 49 frames at the workflow's 24 fps
+
+
+def test_narration_is_cloned_from_the_stored_reference_and_fits_its_scene(comfy, ctx, tmp_path):
+    ctx.storage.put_file("users/test/u1/voices/anna.wav", speak(tmp_path / "ref.wav", "This is how I sound."))
+    engine = ComfyEngine(comfy.url, {"tts-chatterbox-clone": WORKFLOWS["tts-chatterbox-clone"]})
+    backend = ComfyTts(engine, "tts")
+    assert backend.speaks("en") and not backend.speaks("pt-br")  # Chatterbox's English model
+    text = "Far out in the ocean, where the water is as blue as the prettiest cornflower, there lived a little mermaid."
+    request = TtsRequest(text=text, language="en", voice_engine="f5-tts", voice_id="anna", speed=1,
+                         reference_key="users/test/u1/voices/anna.wav", max_seconds=5, out_key="jobs/media-job-1/scene-01.wav")
+    result = backend.run(request, ctx)
+    wav = ctx.storage.path_for(request.out_key)
+    assert mean_volume_db(wav) > -40
+    assert result.audio_seconds == pytest.approx(probe_seconds(wav), abs=0.05)
+    spoken = probe_seconds(speak(tmp_path / "as-made.wav", text))  # what the (emulated) model said, before fitting
+    assert spoken > 5
+    assert result.audio_seconds == pytest.approx(max(5, spoken / 1.5), abs=0.1)  # sped up to fit, at most 1.5x
+    graph = comfy.submitted[0]
+    assert graph["2"]["inputs"]["audio_prompt"] == ["1", 0]
+    assert graph["1"]["inputs"]["audio"] == "spinbot/media-job-1-reference-anna.wav"
+    assert graph["2"]["inputs"]["text"] == text
