@@ -7,6 +7,7 @@ import importlib
 from .base import (
     LipsyncRequest,
     StageBackend,
+    SpokenSentence,
     StageContext,
     TrainLoraRequest,
     TrainVoiceRequest,
@@ -20,19 +21,20 @@ from .espeak_tts import EspeakTts
 from .ffmpeg_upscale import FfmpegUpscale
 from .gpu import detect_gpu
 from .realesrgan_upscale import RealEsrganUpscale
+from .piper_tts import PiperTts
 from .registry import BackendRegistry
 
 __all__ = [
     "BackendRegistry", "StageBackend", "StageContext", "TtsRequest", "TtsResult", "VisualsRequest",
     "UpscaleRequest", "LipsyncRequest", "TrainVoiceRequest", "TrainLoraRequest", "build_registry", "detect_gpu",
-    "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale",
+    "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale", "PiperTts", "SpokenSentence",
 ]
 
 
 def build_registry(plugins: tuple[str, ...] = (), registry: BackendRegistry | None = None) -> BackendRegistry:
     """The CPU backends, plus those each plugin module adds in its register_backends(registry)."""
     registry = registry or BackendRegistry()
-    for backend in (EspeakTts(), IllustratedVisuals(), RealEsrganUpscale(), FfmpegUpscale()):
+    for backend in (PiperTts(), EspeakTts(), IllustratedVisuals(), RealEsrganUpscale(), FfmpegUpscale()):
         registry.register(backend)
     for module_name in plugins:
         module = importlib.import_module(module_name)
