@@ -111,9 +111,15 @@ class UpscaleRequest:
 
 @dataclass(frozen=True)
 class LipsyncRequest:
-    image_key: str
+    image_key: str | None  # the presenter's stored portrait; None: the built-in character
     audio_key: str
-    out_key: str  # video
+    out_key: str  # video (H.264/AAC MP4 with the narration)
+    width: int = 1280
+    height: int = 720
+    fps: int = 30
+    layout: str = "full"  # "full": the presenter fills the frame; "corner": cut out over background_key
+    background_key: str | None = None  # the scene's picture, for "corner"
+    seconds: float | None = None  # the scene's length when longer than the narration
 
 
 @dataclass(frozen=True)
