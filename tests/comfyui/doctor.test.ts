@@ -1,47 +1,29 @@
 // `npm start -- doctor` against the ComfyUI emulator (run as a process): the preflight lines a user reads.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { runDoctor } from '../../bot/doctor.ts';
-import { REPO_ROOT } from '../../pipeline/services.ts';
+import { startComfyEmulator } from './emulator.ts';
 
-async function startEmulator(models: string[]): Promise<{ url: string; stop(): void }> {
-  const python = join(REPO_ROOT, '.venv', 'bin', 'python');
-  const script = join(REPO_ROOT, 'gpu-bridge', 'worker', 'tests', 'comfyui_emulator.py');
-  const child = spawn(python, [script, '--port', '0', ...models.flatMap((m) => ['--model', m])], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const [first] = (await once(lines, 'line')) as [string];
-  assert.match(first, /^listening http:\/\/127\.0\.0\.1:\d+$/);
-  return { url: first.split(' ')[1]!, stop: () => child.kill('SIGTERM') };
-}
-
-test('doctor names the GPU, each ready workflow and the model file a workflow lacks', async () => {
-  const comfy = await startEmulator([
+test('doctor names the GPU, each ready workflow and the model file a workflow lacks', async (t) => {
+  const comfy = await startComfyEmulator(t, [
     'checkpoints/flux1-schnell-fp8.safetensors',
     'checkpoints/sd_xl_base_1.0.safetensors',
     'upscale_models/RealESRGAN_x2plus.pth',
   ]);
-  try {
-    const report = runDoctor({ ...process.env, COMFYUI_URL: comfy.url, SPINBOT_COMMERCIAL_SAFE: '' });
-    assert.equal(report.ok, true, report.text);
-    const lines = report.text.split('\n');
-    assert.equal(lines[0], `ComfyUI at ${comfy.url}: ComfyUI 0.33.0, NVIDIA GeForce RTX 5070 Ti, 16.0 GiB`);
-    assert.ok(lines.includes('visuals: FLUX.1 schnell fp8 — ready'), report.text);
-    assert.ok(lines.includes('upscale: Real-ESRGAN x2plus — ready'), report.text);
-    assert.ok(
-      lines.includes(
-        'motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged), ' +
-          'text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged), ' +
-          'vae/wan2.2_vae.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged)',
-      ),
-      report.text,
-    );
-  } finally {
-    comfy.stop();
-  }
+  const report = runDoctor({ ...process.env, COMFYUI_URL: comfy.url, SPINBOT_COMMERCIAL_SAFE: '' });
+  assert.equal(report.ok, true, report.text);
+  const lines = report.text.split('\n');
+  assert.equal(lines[0], `ComfyUI at ${comfy.url}: ComfyUI 0.33.0, NVIDIA GeForce RTX 5070 Ti, 16.0 GiB`);
+  assert.ok(lines.includes('visuals: FLUX.1 schnell fp8 — ready'), report.text);
+  assert.ok(lines.includes('upscale: Real-ESRGAN x2plus — ready'), report.text);
+  assert.ok(
+    lines.includes(
+      'motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged), ' +
+        'text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged), ' +
+        'vae/wan2.2_vae.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged)',
+    ),
+    report.text,
+  );
 });
 
 test('doctor without COMFYUI_URL says the GPU stages are off', () => {

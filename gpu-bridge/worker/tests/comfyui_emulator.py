@@ -431,7 +431,14 @@ class ComfyEmulator:
         if class_type in IMAGE_SAVERS:
             width, height = self._size(graph, node_id)
             name = f"{stem}_{self.counter:05d}_.png"
-            _picture(width, height, _prompt_text(graph, node_id)).save(folder / name)
+            source = _upstream_value(graph, node_id, "image")
+            source_path = self.input_dir / str(source) if isinstance(source, str) else None
+            if source_path is not None and source_path.is_file():
+                # An image-to-image workflow (upscale): the picture it was given, at the size the graph makes.
+                with Image.open(source_path) as given:
+                    given.convert("RGB").resize((width, height), Image.LANCZOS).save(folder / name)
+            else:
+                _picture(width, height, _prompt_text(graph, node_id)).save(folder / name)
             return {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}]}
         if class_type in VIDEO_SAVERS:
             width, height = self._size(graph, node_id)

@@ -1,0 +1,35 @@
+// A plan becomes a clip through the real queue and worker with the GPU stages served by ComfyUI
+// (the emulator): pictures, cloned-voice narration and upscaling run as workflows; the clip is
+// checked with ffprobe and its result line names the workflows.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { formatClip } from '../../bot/format.ts';
+import { assertWatchableClip, handWrittenPlan, openTestStudio, tempDir } from '../e2e/helpers.ts';
+import { startComfyEmulator } from './emulator.ts';
+
+test('pictures, narration and upscaling from ComfyUI workflows make a watchable clip that names them', async (t) => {
+  const comfy = await startComfyEmulator(t, ['checkpoints/flux1-schnell-fp8.safetensors', 'upscale_models/RealESRGAN_x2plus.pth']);
+  const studio = await openTestStudio(t, { COMFYUI_URL: comfy.url });
+  const clip = await studio.render({ plan: handWrittenPlan(10, 2), requestedBy: { platform: 'test', userId: 'comfy' } }, () => {});
+
+  const local = join(await tempDir(t), 'final.mp4');
+  await studio.storage.getToFile(clip.key, local);
+  await assertWatchableClip(local, { seconds: 10, sceneStarts: [0, 5] });
+  assert.deepEqual(
+    { tts: clip.backends.tts, visuals: clip.backends.visuals, upscale: clip.backends.upscale },
+    { tts: 'Chatterbox voice clone (ComfyUI)', visuals: 'FLUX.1 schnell fp8 (ComfyUI)', upscale: 'Real-ESRGAN x2plus (ComfyUI)' },
+  );
+  const line = formatClip(clip);
+  assert.match(line, /Voice: Chatterbox voice clone \(ComfyUI\); visuals: FLUX\.1 schnell fp8 \(ComfyUI\)/);
+});
+
+test('without the picture model the clip is still made, on the CPU, and the result line says why', async (t) => {
+  const comfy = await startComfyEmulator(t, ['upscale_models/RealESRGAN_x2plus.pth']);
+  const studio = await openTestStudio(t, { COMFYUI_URL: comfy.url });
+  const clip = await studio.render({ plan: handWrittenPlan(10, 2), requestedBy: { platform: 'test', userId: 'comfy' } }, () => {});
+  const local = join(await tempDir(t), 'final.mp4');
+  await studio.storage.getToFile(clip.key, local);
+  await assertWatchableClip(local, { seconds: 10, sceneStarts: [0, 5] });
+  assert.match(formatClip(clip), /visuals: [^;]*\(CPU; GPU workflow FLUX\.1 schnell fp8 not ready\)/);
+});
