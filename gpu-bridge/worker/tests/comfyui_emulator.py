@@ -52,6 +52,15 @@ OOM_MESSAGE = ("Allocation on device \nThis error means you ran out of memory on
                "TIPS: If the workflow worked before you might have accidentally set the batch_size to a large number.")
 
 
+def model_files(*workflows) -> dict[str, list[str]]:
+    """folder -> files: what ComfyUI's loaders must list for these workflows (from their manifests)."""
+    models: dict[str, list[str]] = {}
+    for workflow in workflows:
+        for model in workflow.models:
+            models.setdefault(model.folder, []).append(model.file)
+    return models
+
+
 def snapshot_object_info() -> dict[str, dict]:
     """Core nodes at the pinned ComfyUI commit plus the pinned custom packs' nodes (markers unresolved)."""
     info = load_object_info(CORE_SNAPSHOT)

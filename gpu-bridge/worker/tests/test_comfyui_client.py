@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from PIL import Image, ImageStat
 
-from comfyui_emulator import ComfyEmulator
+from comfyui_emulator import ComfyEmulator, model_files
 from spinbot_worker.comfyui.client import ComfyClient
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.errors import StageFailure
@@ -20,17 +20,9 @@ WORKFLOWS = load_workflows([SHIPPED_DIR])
 FLUX = WORKFLOWS["pictures-flux-schnell"]
 
 
-def all_models() -> dict:
-    models: dict[str, list[str]] = {}
-    for workflow in WORKFLOWS.values():
-        for model in workflow.models:
-            models.setdefault(model.folder, []).append(model.file)
-    return models
-
-
 @pytest.fixture
 def comfy():
-    with ComfyEmulator(models=all_models()) as emulator:
+    with ComfyEmulator(models=model_files(*WORKFLOWS.values())) as emulator:
         yield emulator
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comfyui_emulator import ComfyEmulator
+from comfyui_emulator import ComfyEmulator, model_files
 from spinbot_worker.backends.base import LipsyncRequest, StageContext, TtsRequest
 from spinbot_worker.comfyui.backends import ComfyEngine, ComfyLipsync, ComfyTts
 from spinbot_worker.comfyui.client import ComfyClient
@@ -27,11 +27,7 @@ def streams(path: Path) -> dict[str, dict]:
 
 @pytest.fixture
 def comfy():
-    models: dict[str, list[str]] = {}
-    for workflow in WORKFLOWS.values():
-        for model in workflow.models:
-            models.setdefault(model.folder, []).append(model.file)
-    with ComfyEmulator(models=models) as emulator:
+    with ComfyEmulator(models=model_files(*WORKFLOWS.values())) as emulator:
         yield emulator
 
 

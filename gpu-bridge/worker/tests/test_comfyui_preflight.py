@@ -9,17 +9,14 @@ import sys
 
 import pytest
 
-from comfyui_emulator import ComfyEmulator
+from comfyui_emulator import ComfyEmulator, model_files
 from spinbot_worker.comfyui.client import ComfyClient
 from spinbot_worker.comfyui.preflight import preflight
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from support import REPO_ROOT, WORKER_DIR
 
 WORKFLOWS = load_workflows([SHIPPED_DIR])
-ALL_MODELS: dict[str, list[str]] = {}
-for _workflow in WORKFLOWS.values():
-    for _model in _workflow.models:
-        ALL_MODELS.setdefault(_model.folder, []).append(_model.file)
+ALL_MODELS = model_files(*WORKFLOWS.values())
 
 
 def lines(url: str, workflows=WORKFLOWS, commercial_safe: bool = False) -> dict[str, str]:

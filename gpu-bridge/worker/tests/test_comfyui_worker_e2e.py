@@ -8,7 +8,7 @@ import pytest
 import redis
 from PIL import Image, ImageStat
 
-from comfyui_emulator import ComfyEmulator
+from comfyui_emulator import ComfyEmulator, model_files
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.contracts import schema_errors
 from spinbot_worker.storage import FileStorage
@@ -17,17 +17,9 @@ from support import contract_fixture, enqueue, mean_volume_db, progress_events, 
 WORKFLOWS = load_workflows([SHIPPED_DIR])
 
 
-def models_of(*workflow_ids: str) -> dict:
-    models: dict[str, list[str]] = {}
-    for workflow_id in workflow_ids:
-        for model in WORKFLOWS[workflow_id].models:
-            models.setdefault(model.folder, []).append(model.file)
-    return models
-
-
 @pytest.fixture
 def comfy():
-    with ComfyEmulator(models=models_of("pictures-flux-schnell", "upscale-realesrgan-x2")) as emulator:
+    with ComfyEmulator(models=model_files(WORKFLOWS["pictures-flux-schnell"], WORKFLOWS["upscale-realesrgan-x2"])) as emulator:
         yield emulator
 
 

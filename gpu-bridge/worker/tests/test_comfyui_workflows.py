@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from comfyui_emulator import CUSTOM_SNAPSHOT, snapshot_object_info
+from comfyui_emulator import CUSTOM_SNAPSHOT, model_files, snapshot_object_info
 from spinbot_worker.comfyui.graph import model_folder_of, input_spec, resolve_markers, validate_graph
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, WorkflowError, load_workflow, load_workflows
 from support import REPO_ROOT
@@ -12,13 +12,6 @@ from support import REPO_ROOT
 SNAPSHOT = snapshot_object_info()
 WORKFLOWS = load_workflows([SHIPPED_DIR])
 PLACEHOLDER_INPUTS = ["example.png", "example.wav"]
-
-
-def installed(workflow) -> dict:
-    models: dict[str, list[str]] = {}
-    for model in workflow.models:
-        models.setdefault(model.folder, []).append(model.file)
-    return models
 
 
 def test_the_shipped_set_covers_every_gpu_stage():
@@ -30,7 +23,7 @@ def test_the_shipped_set_covers_every_gpu_stage():
 @pytest.mark.parametrize("workflow_id", sorted(WORKFLOWS))
 def test_shipped_workflow_is_valid_against_the_node_definitions(workflow_id):
     workflow = WORKFLOWS[workflow_id]
-    info = resolve_markers(SNAPSHOT, installed(workflow), PLACEHOLDER_INPUTS)
+    info = resolve_markers(SNAPSHOT, model_files(workflow), PLACEHOLDER_INPUTS)
     assert validate_graph(workflow.graph, info) == []
     # Each declared model file is what a loader lists from that very folder.
     for model in workflow.models:
@@ -51,7 +44,7 @@ def test_filled_values_land_where_the_manifest_says_and_stay_valid():
     assert graph["31"]["inputs"]["seed"] == 42
     assert (graph["27"]["inputs"]["width"], graph["27"]["inputs"]["height"]) == (992, 560)  # multiples of 16, rounded down
     assert flux.graph["6"]["inputs"]["text"] != "a red fox in snow"  # the file's graph is untouched
-    assert validate_graph(graph, resolve_markers(SNAPSHOT, installed(flux))) == []
+    assert validate_graph(graph, resolve_markers(SNAPSHOT, model_files(flux))) == []
     wan = WORKFLOWS["motion-wan22-ti2v-5b"]
     assert wan.fill(frames=120)["55"]["inputs"]["length"] == 117  # Wan wants 4k+1 frames
     with pytest.raises(WorkflowError, match="takes no 'frames'"):
@@ -60,7 +53,7 @@ def test_filled_values_land_where_the_manifest_says_and_stay_valid():
 
 def test_a_wrong_node_or_input_name_or_link_type_is_caught():
     flux = WORKFLOWS["pictures-flux-schnell"]
-    info = resolve_markers(SNAPSHOT, installed(flux))
+    info = resolve_markers(SNAPSHOT, model_files(flux))
     graph = flux.fill()
     graph["31"]["class_type"] = "KSamplerr"
     assert [(e.type, e.class_type) for e in validate_graph(graph, info)] == [("missing_node_type", "KSamplerr")]
