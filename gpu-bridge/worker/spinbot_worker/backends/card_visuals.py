@@ -89,7 +89,7 @@ def scenery(image: Image.Image, layout: str, colours: dict, rng: random.Random) 
                       for x in range(0, width + 8, 8)]
             draw.polygon(points + [(width, height), (0, height)], fill=colour + (alpha,))
     elif layout == "spotlight":  # a sunburst from the subject
-        cx, cy = width / 2, height * 0.42
+        cx, cy = width / 2, height * 0.54
         rays = 18
         for i in range(rays):
             if i % 2:
@@ -106,7 +106,7 @@ def scenery(image: Image.Image, layout: str, colours: dict, rng: random.Random) 
         draw.rounded_rectangle((width * 0.06, height * 0.74, width * 0.94, height * 0.8), radius=height // 60,
                                fill=colours["dark"] + (170,))
     elif layout == "badge":  # concentric rings around the subject
-        cx, cy = width * 0.3, height * 0.47
+        cx, cy = width * 0.3, height * 0.45
         for i, r in enumerate(range(int(height * 0.55), int(height * 0.15), -int(height * 0.09))):
             colour = colours["accent"] if i % 2 else colours["soft"]
             draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=colour + (35 + 12 * i,))
@@ -196,12 +196,13 @@ def draw_text_panel(image: Image.Image, text: str, box: tuple[float, float, floa
 
 # Where the subject, the two companions and the text go, as shares of the frame:
 # (main centre x, y, main size as share of height), companions [(x, y, size)], text box.
+# The bottom fifth stays free of text and small icons: subtitles are burned in there.
 PLACES = {
-    "hero-left": ((0.27, 0.47, 0.56), [(0.09, 0.2, 0.17), (0.44, 0.78, 0.15)], (0.52, 0.18, 0.95, 0.7)),
-    "spotlight": ((0.5, 0.4, 0.5), [(0.18, 0.42, 0.2), (0.82, 0.42, 0.2)], (0.12, 0.72, 0.88, 0.95)),
-    "row": ((0.5, 0.58, 0.36), [(0.2, 0.6, 0.28), (0.8, 0.6, 0.28)], (0.1, 0.04, 0.9, 0.36)),
-    "hero-right": ((0.73, 0.47, 0.56), [(0.91, 0.18, 0.16), (0.56, 0.8, 0.15)], (0.05, 0.18, 0.48, 0.7)),
-    "badge": ((0.3, 0.47, 0.42), [(0.12, 0.84, 0.14), (0.5, 0.16, 0.14)], (0.55, 0.3, 0.95, 0.82)),
+    "hero-left": ((0.27, 0.45, 0.56), [(0.09, 0.18, 0.17), (0.45, 0.7, 0.15)], (0.52, 0.12, 0.95, 0.66)),
+    "spotlight": ((0.5, 0.54, 0.46), [(0.17, 0.52, 0.2), (0.83, 0.52, 0.2)], (0.12, 0.03, 0.88, 0.27)),
+    "row": ((0.5, 0.56, 0.36), [(0.2, 0.58, 0.28), (0.8, 0.58, 0.28)], (0.1, 0.03, 0.9, 0.33)),
+    "hero-right": ((0.73, 0.45, 0.56), [(0.91, 0.16, 0.16), (0.55, 0.7, 0.15)], (0.05, 0.12, 0.48, 0.66)),
+    "badge": ((0.3, 0.45, 0.42), [(0.08, 0.15, 0.14), (0.53, 0.14, 0.13)], (0.56, 0.24, 0.95, 0.72)),
 }
 
 
