@@ -134,7 +134,9 @@ test('without auto-approve, /generate shows the plan with Approve / Edit / Cance
   // Refine after delivery through /chat: the revised plan names the changed scene.
   const refine = await emu.dispatchInteraction({ commandName: 'chat', options: { message: 'make it shorter' }, user });
   const shorter = await refine.waitFor((h) => h.messages().find((m) => m.content.startsWith('Plan:')), 30_000);
-  assert.match(shorter.content, /Plan: "Why the sky is blue" — 2 scenes/);
+  // The delivered clip was 6 s; "shorter" asks the planner for less and the plan shown says so.
+  assert.match(shorter.content, /Plan: "Why the sky is blue" — 2 scenes, 5 s/, 'the plan got shorter');
+  assert.equal(planner.requests.at(-1)?.seconds, 5, 'the planner was asked for a shorter video');
   assert.deepEqual(buttonLabels(shorter), ['Approve', 'Edit', 'Cancel']);
 });
 
