@@ -95,3 +95,16 @@ def test_the_doctor_says_when_comfyui_is_down_or_not_configured(url):
     assert f"visuals: FLUX.1 schnell fp8 — ComfyUI at {url} is not reachable" in done.stdout
     off = run_cli()
     assert off.stdout.strip() == "GPU stages: off (COMFYUI_URL is not set); every stage runs on its CPU backend."
+
+
+def test_a_ui_format_workflow_in_the_users_folder_is_refused_with_how_to_export_and_the_rest_still_checked(tmp_path):
+    mine = tmp_path / "my-pictures"
+    mine.mkdir()
+    (mine / "workflow.json").write_text(json.dumps({"last_node_id": 3, "nodes": [{"id": 1, "type": "KSampler"}], "links": []}))
+    (mine / "manifest.json").write_text((SHIPPED_DIR / "pictures-sdxl" / "manifest.json").read_text())
+    with ComfyEmulator(models=ALL_MODELS) as comfy:
+        done = run_cli(COMFYUI_URL=comfy.url, SPINBOT_WORKFLOWS_DIR=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    refusal = done.stdout.splitlines()[-1]
+    assert refusal.startswith("my-pictures: refused — ") and "UI format" in refusal and "Export (API)" in refusal
+    assert "visuals: FLUX.1 schnell fp8 — ready" in done.stdout

@@ -238,7 +238,11 @@ def engine_from_env(env=os.environ) -> ComfyEngine | None:
         return None
     choices = {stage: env[f"SPINBOT_{stage.upper()}_WORKFLOW"].strip()
                for stage in BACKEND_STAGES if env.get(f"SPINBOT_{stage.upper()}_WORKFLOW", "").strip()}
-    return ComfyEngine(url, load_workflows(), commercial_safe_mode(env), choices)
+    refused: list[str] = []
+    engine = ComfyEngine(url, load_workflows(refused=refused), commercial_safe_mode(env), choices)
+    for line in refused:
+        log.warning("workflow %s", line)
+    return engine
 
 
 def register_backends(registry) -> None:

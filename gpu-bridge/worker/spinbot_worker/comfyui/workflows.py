@@ -99,13 +99,20 @@ def workflow_dirs(env: Mapping[str, str] = os.environ) -> list[Path]:
     return [SHIPPED_DIR, *extra]
 
 
-def load_workflows(dirs: list[Path] | None = None) -> dict[str, Workflow]:
+def load_workflows(dirs: list[Path] | None = None, refused: list[str] | None = None) -> dict[str, Workflow]:
+    """Every workflow folder by name. A folder that cannot be used is left out and, when `refused`
+    is given, described there (one user's broken workflow must not stop the worker); without it, raised."""
     found: dict[str, Workflow] = {}
     for base in dirs if dirs is not None else workflow_dirs():
         if not base.is_dir():
             continue
-        for folder in sorted(p for p in base.iterdir() if (p / "manifest.json").is_file()):
-            found[folder.name] = load_workflow(folder)
+        for folder in sorted(p for p in base.iterdir() if (p / "manifest.json").is_file() or (p / "workflow.json").is_file()):
+            try:
+                found[folder.name] = load_workflow(folder)
+            except WorkflowError as error:
+                if refused is None:
+                    raise
+                refused.append(f"{folder.name}: refused — {error}")
     return found
 
 
