@@ -59,25 +59,34 @@ def _over(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     return top + bottom * (1 - top[..., 3:4])
 
 
+def _to_u8(premultiplied: np.ndarray) -> np.ndarray:
+    return (np.clip(premultiplied, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 class CharacterRig:
-    """Same interface as FaceRig: a canvas (RGBA, the character without backdrop) and render(pose)."""
+    """Like FaceRig, but its canvas is the body alone and render() returns the head as an overlay
+    (premultiplied RGBA) drawn on top of it; only the head's region changes between frames."""
+
+    overlay = True
 
     def __init__(self, scale: float):
         self.scale = scale
         self.layers = layers(scale)
-        body = _over(self.layers["head"], self.layers["body"])
-        self.canvas = (np.clip(body, 0, 1) * 255).astype(np.uint8)
-        self.canvas[..., :3] = np.where(body[..., 3:4] > 0, body[..., :3] / np.maximum(body[..., 3:4], 1e-6) * 255, 0)
+        body = self.layers["body"]
+        alpha = body[..., 3:4]
+        self.canvas = _to_u8(np.concatenate([body[..., :3] / np.maximum(alpha, 1e-6), alpha], axis=2))
         self.face_height = FACE_HEIGHT * scale
         x0, y0, x1, y1 = (int(round(v * scale)) for v in HEAD_BOX)
         self.x0, self.y0, self.x1, self.y1 = x0, y0, x1, y1
-        self._body = self.layers["body"][y0:y1, x0:x1]
-        self._head = self.layers["head"][y0:y1, x0:x1]
-        self._lids = self.layers["lids"][y0:y1, x0:x1]
+        self._head = _to_u8(self.layers["head"][y0:y1, x0:x1])
         mx0, my0, mx1, my1 = (int(round(v * scale)) for v in MOUTH_BOX)
-        self._mouth_at = (mx0 - x0, my0 - y0)
+        self._mouth_box = (slice(my0 - y0, my1 - y0), slice(mx0 - x0, mx1 - x0))
         self._mouths = np.stack([self.layers[f"mouth-{name}"][my0:my1, mx0:mx1] for name in SHAPE_NAMES])
         self._mouth_line = (MOUTH_LINE_Y - MOUTH_BOX[1]) * scale
+        lids = self.layers["lids"][y0:y1, x0:x1]
+        rows, cols = np.nonzero(lids[..., 3] > 0)
+        self._lid_box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        self._lids = lids[self._lid_box]
         self._neck = (NECK[0] * scale - x0, NECK[1] * scale - y0)
 
     def mouth_weights(self, pose: Pose) -> np.ndarray:
@@ -102,23 +111,18 @@ class CharacterRig:
         return mouth
 
     def render(self, pose: Pose) -> tuple[int, int, np.ndarray]:
+        """(x, y, head) for this pose: the head as premultiplied RGBA over the body canvas."""
         head = self._head.copy()
-        mx, my = self._mouth_at
-        mouth = self._mouth(pose)
-        h, w = mouth.shape[:2]
-        head[my:my + h, mx:mx + w] = _over(mouth, head[my:my + h, mx:mx + w])
+        region = head[self._mouth_box].astype(np.float32) / 255
+        head[self._mouth_box] = _to_u8(_over(self._mouth(pose), region))
         if pose.blink > 0.02:
-            head = _over(self._lids * min(1.0, pose.blink * 1.25), head)
-        angle = pose.head_roll
-        matrix = cv2.getRotationMatrix2D(self._neck, -angle, 1.0)
+            region = head[self._lid_box].astype(np.float32) / 255
+            head[self._lid_box] = _to_u8(_over(self._lids * min(1.0, pose.blink * 1.25), region))
+        matrix = cv2.getRotationMatrix2D(self._neck, -pose.head_roll, 1.0)
         matrix[:, 2] += (pose.head_dx * self.face_height, pose.head_dy * self.face_height)
         head = cv2.warpAffine(head, matrix, (head.shape[1], head.shape[0]), flags=cv2.INTER_LINEAR,
                               borderValue=(0, 0, 0, 0))
-        out = _over(head, self._body)
-        alpha = out[..., 3:4]
-        rgb = np.where(alpha > 1e-4, out[..., :3] / np.maximum(alpha, 1e-4), 0)
-        pixels = np.concatenate([rgb, alpha], axis=2)
-        return self.x0, self.y0, (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+        return self.x0, self.y0, head
 
     def backdrop(self, width: int, height: int) -> np.ndarray:
         """The studio backdrop layer, covering a width x height frame (RGB uint8)."""

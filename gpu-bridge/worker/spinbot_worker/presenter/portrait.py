@@ -44,15 +44,16 @@ class Portrait:
 
 def open_checked(data: bytes) -> Image.Image:
     """The decoded photo, upright, RGB, at most WORKING_SIDE; refusals before decoding when too large."""
+    limit = f"send a photo of at most {MAX_DECLARED_PIXELS // 1_000_000} megapixels and {MAX_DECLARED_SIDE} pixels a side"
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError:  # Pillow's own, stricter-than-nothing guard fired first
+        raise PortraitRejected(f"That picture is too large; {limit}.") from None
     except Exception:
         raise PortraitRejected("That file is not a picture I can read; send a JPEG or PNG photo.") from None
     width, height = image.size
     if width * height > MAX_DECLARED_PIXELS or max(width, height) > MAX_DECLARED_SIDE:
-        raise PortraitRejected(
-            f"That picture is too large ({width}x{height} pixels); send a photo of at most "
-            f"{MAX_DECLARED_PIXELS // 1_000_000} megapixels and {MAX_DECLARED_SIDE} pixels a side.")
+        raise PortraitRejected(f"That picture is too large ({width}x{height} pixels); {limit}.")
     try:
         # draft() lets JPEG decode at a reduced scale straight away; thumbnail() finishes the downscale.
         image.draft("RGB", (WORKING_SIDE, WORKING_SIDE))

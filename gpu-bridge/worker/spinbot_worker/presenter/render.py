@@ -64,7 +64,8 @@ def build_scene(portrait: Portrait | None, width: int, height: int, layout: str,
         else:
             background = background if background is not None else character.backdrop(width, height)
             x, y = width - canvas_w - int(round(width * 0.01)), height - canvas_h
-        return character, FrameComposer(background, Placement(character.canvas, np.zeros((0, 2)), x, y))
+        placement = Placement(character.canvas, np.zeros((0, 2)), x, y)
+        return character, FrameComposer(background, placement, overlay=True)
     if layout == "full":
         background, placement = full_frame(portrait.image, portrait.landmarks, width, height)
     else:

@@ -204,7 +204,7 @@ def _head_motion(seconds: float, loudness: np.ndarray, rng: np.random.Generator)
                     for i, period in enumerate(periods))
         return (amplitude * total / sum(1 / (i + 1) for i in range(len(periods)))).astype(np.float32)
 
-    emphasis = _gaussian(np.maximum(np.diff(_gaussian(loudness, 8), prepend=0), 0) * 12, 10)
+    emphasis = _gaussian(np.maximum(np.diff(_gaussian(loudness, 8), prepend=0), 0) * 14, 18)
     dx = sway(0.012, (7.3, 3.1, 11.0))
     dy = sway(0.007, (5.3, 2.3)) + np.clip(emphasis, 0, 1).astype(np.float32) * 0.008
     roll = sway(1.6, (6.1, 2.9, 9.7))

@@ -1,0 +1,78 @@
+"""The lip-sync stage on CPU: the presenter (a stored portrait or the built-in character) speaking a
+scene's narration, with the same request and output (an MP4 with the narration) as the GPU workflow."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+
+import numpy as np
+
+from ..backends.base import LipsyncRequest, StageBackend, StageContext
+from ..errors import StageFailure
+from ..models import model_info
+from ..storage import Storage
+from .compose import LAYOUTS
+from .portrait import Portrait, PortraitRejected, analyse, open_checked
+from .render import PresenterClip, render_clip
+
+
+def _licence() -> str:
+    """Licences of what runs, from the model registry (setup/models.json)."""
+    parts = []
+    for model_id in ("mediapipe", "pocketsphinx", "ffmpeg"):
+        try:
+            parts.append(f"{model_id}: {model_info(model_id)['licence']}")
+        except (KeyError, OSError):
+            parts.append(f"{model_id}: see setup/models.json")
+    return "MIT (this code, the built-in presenter's art: CC0-1.0); " + "; ".join(parts)
+
+
+def store_portrait(storage: Storage, key: str, data: bytes) -> Portrait:
+    """Check a photo sent as the presenter and store it (downscaled PNG) under key.
+    Raises PortraitRejected with a sentence for the user; nothing is stored then."""
+    portrait = analyse(data)
+    storage.put_bytes(key, portrait.png())
+    return portrait
+
+
+class CpuPresenter(StageBackend):
+    stage = "lipsync"
+    id = "presenter-cpu"
+    name = "Presenter: mediapipe face mesh + pocketsphinx phones (CPU)"
+    device = "cpu"
+    licence = _licence()
+
+    def available(self) -> str | None:
+        missing = [name for name in ("mediapipe", "pocketsphinx", "cv2") if importlib.util.find_spec(name) is None]
+        if missing:
+            return f"the Python packages {', '.join(missing)} are not installed"
+        if shutil.which("ffmpeg") is None:
+            return "ffmpeg is not installed"
+        return None
+
+    def run(self, request: LipsyncRequest, ctx: StageContext) -> PresenterClip:
+        if request.layout not in LAYOUTS:
+            raise StageFailure("lipsync", "BAD_INPUT", f"Unknown presenter layout {request.layout!r}; "
+                               f"use one of {', '.join(LAYOUTS)}.", False)
+        portrait = None
+        if request.image_key:
+            with ctx.storage.open(request.image_key) as stream:
+                data = stream.read()
+            try:
+                portrait = analyse(data)
+            except PortraitRejected as rejected:
+                raise StageFailure("lipsync", "BAD_INPUT", str(rejected), False) from None
+        picture = None
+        if request.background_key:
+            with ctx.storage.open(request.background_key) as stream:
+                picture = np.asarray(open_checked(stream.read()))
+        audio = ctx.workdir / "presenter-narration.wav"
+        ctx.storage.get_to_file(request.audio_key, audio)
+        out = ctx.workdir / "presenter.mp4"
+        clip = render_clip(audio, out, portrait=portrait, width=request.width, height=request.height,
+                           fps=request.fps, layout=request.layout, picture=picture, seconds=request.seconds,
+                           report=ctx.report)
+        ctx.storage.put_file(request.out_key, out)
+        return clip
+
