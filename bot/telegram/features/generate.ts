@@ -1,6 +1,7 @@
 // /generate (straight to rendering) and plain text (a plan shown for approval with buttons).
 import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
+import { parseSecondsValue } from '../../../agent/nodes/understand.ts';
 import { isUserError, UserError } from '../../../pipeline/errors.ts';
 import { APPROVE_WORDS, CANCEL_WORDS, STALE_PLAN_REPLY } from '../../../agent/conversation/index.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
@@ -23,9 +24,11 @@ export function parseGenerateArgs(text: string): { prompt: string; voice?: strin
     }
     if (option[1]!.toLowerCase() === 'voice') voice = option[2];
     else {
-      seconds = Number(option[2]);
-      if (!Number.isFinite(seconds)) {
-        throw new UserError('seconds.outOfRange', `seconds= must be a number from ${LIMITS.minSeconds} to ${LIMITS.maxSeconds}; got "${option[2]}".`);
+      try {
+        // The rule every place a length is written follows: negative, zero, too long, "0x10" and "1e1" are refused.
+        seconds = parseSecondsValue(option[2]!);
+      } catch (error) {
+        throw new UserError('seconds.outOfRange', `seconds= must be a number from ${LIMITS.minSeconds} to ${LIMITS.maxSeconds}; got "${option[2]}".`, { cause: error });
       }
     }
   }
