@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { LIMITS } from '../gpu-bridge/contracts/index.ts';
+import { parseSecondsValue } from '../agent/nodes/understand.ts';
 import { UserError } from '../pipeline/errors.ts';
 import { stopOnSignals } from '../pipeline/services.ts';
 import { openStudio } from '../pipeline/studio.ts';
@@ -29,7 +30,8 @@ export function parseRequest(args: string[]): Request {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      // "--seconds -5" is a (bad) length, not a flag: joined so that it gets the range sentence.
+      args: args.map((arg, i) => (arg === '--seconds' && args[i + 1]?.startsWith('-') ? `--seconds=${args[i + 1]}` : arg)).filter((arg, i) => !(args[i - 1] === '--seconds' && arg.startsWith('-'))),
       allowPositionals: true,
       options: { seconds: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false } },
     });
@@ -37,15 +39,13 @@ export function parseRequest(args: string[]): Request {
     throw new UserError('prompt.empty', `${(error as Error).message}. ${USAGE}`);
   }
   const prompt = parsed.positionals.join(' ');
+  const raw = parsed.values.seconds;
   let seconds: number | undefined;
-  if (parsed.values.seconds !== undefined) {
-    seconds = Number(parsed.values.seconds);
-    if (!Number.isFinite(seconds) || seconds < LIMITS.minSeconds || seconds > LIMITS.maxSeconds) {
-      throw new UserError(
-        'seconds.outOfRange',
-        `--seconds must be a number from ${LIMITS.minSeconds} to ${LIMITS.maxSeconds}; got "${parsed.values.seconds}".`,
-      );
-    }
+  try {
+    // The rule every place a length is written follows (agent/nodes/understand.ts): "0x10" and "1e1" are not lengths.
+    seconds = raw === undefined ? undefined : parseSecondsValue(raw);
+  } catch (error) {
+    throw new UserError('seconds.outOfRange', `--seconds must be a number from ${LIMITS.minSeconds} to ${LIMITS.maxSeconds}; got "${raw}".`, { cause: error });
   }
   return { prompt, seconds, out: parsed.values.out, json: parsed.values.json ?? false };
 }
