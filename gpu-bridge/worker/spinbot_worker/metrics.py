@@ -180,6 +180,10 @@ class GpuCollector:
 
 # --- /healthz -----------------------------------------------------------------------------------
 
+# More /healthz detail from parts of the worker with something to report (e.g. which GPU workflows
+# are ready); informational, never part of "ok". Each returns JSON-able data and must not block.
+HEALTH_DETAILS: dict[str, Callable[[], Any]] = {}
+
 class Liveness:
     """The worker's health: its bullmq loop consumes, the event loop answers, Redis answers.
     Called from the HTTP thread; it asks the event loop, so a stuck loop shows as unhealthy."""
@@ -221,7 +225,8 @@ class Liveness:
                 "consuming": consuming,
                 "eventLoop": loop_problem or "ok",
                 "redis": "unknown" if self.redis_ping is None or loop_problem else redis_problem or "ok",
-                "activeJobs": self.active_jobs()}
+                "activeJobs": self.active_jobs(),
+                **{name: detail() for name, detail in HEALTH_DETAILS.items()}}
 
 
 # --- the HTTP server ----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 ComfyUI emulator: GPU workflows when they are ready, the CPU backend (and a result saying so) when not."""
 
 import json
+import re
 import time
+import urllib.request
 
 import pytest
 import redis
@@ -111,3 +113,12 @@ def test_cancelling_mid_workflow_interrupts_comfyui_and_removes_the_scenes(start
     [interrupt] = comfy.calls("/interrupt")
     assert comfy.history[interrupt["prompt_id"]]["status"]["status_str"] == "error"  # ComfyUI stopped that prompt
     assert FileStorage(data_dir).list(f"jobs/{job_id}/") == []  # the narration already written is removed too
+
+
+def test_healthz_reports_which_gpu_workflows_are_ready(start_worker, comfy):
+    worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_WORKER_METRICS_PORT="0")
+    url = re.search(r"serving /metrics and /healthz on (http://\S+)", worker.log()).group(1)
+    health = json.loads(urllib.request.urlopen(f"{url}/healthz", timeout=10).read())
+    assert health["ok"] is True
+    assert "visuals: FLUX.1 schnell fp8 — ready" in health["gpuWorkflows"]
+    assert any(line.startswith("motion: Wan 2.2 TI2V-5B — missing ") for line in health["gpuWorkflows"])

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import metrics
 from ..backends.base import LipsyncRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
 from ..errors import StageFailure
 from ..tools import run_tool, wav_seconds
@@ -58,6 +59,11 @@ class ComfyEngine:
         with self._lock:
             self._results, self._checked_at = results, time.monotonic()
         return results
+
+    def report(self) -> list[str]:
+        """The last preflight's lines (no new check: /healthz calls this and must not wait)."""
+        with self._lock:
+            return [r.line() for r in sorted(self._results, key=lambda r: r.workflow.stage)]
 
     def readiness(self, stage: str) -> Readiness | None:
         if time.monotonic() - self._checked_at > READINESS_TTL:
@@ -250,9 +256,10 @@ def register_backends(registry) -> None:
     engine = engine_from_env()
     if engine is None:
         return
-    results = engine.refresh()
-    for readiness in sorted(results, key=lambda r: r.workflow.stage):
-        log.info("preflight %s", readiness.line())
+    engine.refresh()
+    for line in engine.report():
+        log.info("preflight %s", line)
+    metrics.HEALTH_DETAILS["gpuWorkflows"] = engine.report
     for stage in BACKEND_STAGES:
         if any(w.stage == stage for w in engine.workflows.values()):
             registry.register(BACKENDS[stage](engine, stage))
