@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import errno
 import json
+from pathlib import Path
 
 from bullmq import UnrecoverableError
 
-# Stage names and error codes, as in gpu-bridge/contracts/index.ts (StageName, ErrorCode).
-STAGES = ("validate", "plan", "tts", "visuals", "lipsync", "upscale", "assemble", "train_voice", "train_lora", "transcribe")
+# Stage names, error codes and the message limit come from the generated StageError schema
+# (gpu-bridge/contracts/index.ts is their one source); read directly, as contracts.py imports this module.
+_STAGE_ERROR = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "schema" / "stage-error.schema.json")
+                          .read_text(encoding="utf-8"))["properties"]
+STAGES = tuple(_STAGE_ERROR["stage"]["enum"])
+ERROR_CODES = tuple(_STAGE_ERROR["code"]["enum"])
+# Whether each code is retried by default: the one thing the contract leaves to the worker.
 RETRYABLE_BY_CODE = {
     "BAD_INPUT": False,
     "NO_GPU": False,
@@ -25,7 +31,7 @@ RETRYABLE_BY_CODE = {
     "CANCELLED": False,  # the user cancelled the job: never retried
     "DISK_FULL": False,  # retrying within seconds cannot help: the operator has to free space
 }
-MAX_MESSAGE_CHARS = 500  # StageError.message max length in the contract
+MAX_MESSAGE_CHARS = _STAGE_ERROR["message"]["maxLength"]
 
 
 class StageFailure(Exception):
