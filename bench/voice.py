@@ -56,16 +56,18 @@ def one(case: str) -> dict:
             result, seconds, wav = narrate(case, folder)
             engine_rss = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)  # before Whisper loads
             heard = asr.transcribe(wav, model_id="whisper-base", language="en", word_timestamps=True)
-            matched = asr.match_words(SCRIPT, heard.words)
-            offsets, first = [], 0
+            raw, sharpened = asr.match_words(SCRIPT, heard.words), asr.match_words(SCRIPT, asr.sharpen_starts(wav, heard.words))
+            offsets, raw_offsets, first = [], [], 0
             for sentence in result.sentences:
-                if matched[first] is not None:
-                    offsets.append(abs(sentence.start - matched[first].start))
+                if sharpened[first] is not None:
+                    offsets.append(abs(sentence.start - sharpened[first].start))
+                    raw_offsets.append(abs(sentence.start - raw[first].start))
                 first += len(asr.normalize_words(sentence.text))
             return {"case": case, "audio_s": result.audio_seconds, "compute_s": round(seconds, 2),
                     "rtf": round(seconds / result.audio_seconds, 3),
                     "wer_whisper_base": round(asr.word_error_rate(SCRIPT, heard.text), 3),
                     "sentence_start_error_max_s": round(max(offsets), 3) if offsets else None,
+                    "vs_raw_whisper_max_s": round(max(raw_offsets), 3) if raw_offsets else None,
                     "sentences_checked": f"{len(offsets)}/{len(result.sentences)}", "engine_peak_rss_mb": engine_rss}
         _, _, wav = narrate("piper", folder)
         started = time.perf_counter()

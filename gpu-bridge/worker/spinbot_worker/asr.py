@@ -119,3 +119,25 @@ def match_words(reference: str, words: Sequence[Word]) -> list[Word | None]:
         for offset in range(block.size):
             matched[block.a + offset] = owners[block.b + offset]
     return matched
+
+
+def sharpen_starts(wav: str | Path, words: Sequence[Word], level: float = 0.02) -> tuple[Word, ...]:
+    """Whisper's word starts moved to where the sound begins: after a silence (a scene change) Whisper
+    often starts the next word up to ~0.5 s early. Each start moves to the first 10 ms window louder
+    than `level` (of full scale) within the word, never later than the word's end. 16-bit mono WAV."""
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(wav), "rb") as source:
+        rate = source.getframerate()
+        samples = np.frombuffer(source.readframes(source.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    window = max(1, rate // 100)
+    loud = np.sqrt(np.convolve(samples * samples, np.ones(window) / window, mode="same")) > level
+    sharpened = []
+    for word in words:
+        first, last = int(word.start * rate), min(len(loud), int(word.end * rate))
+        hits = np.flatnonzero(loud[first:last])
+        start = (first + int(hits[0])) / rate if len(hits) else word.start
+        sharpened.append(Word(word.text, round(start, 3), word.end))
+    return tuple(sharpened)
