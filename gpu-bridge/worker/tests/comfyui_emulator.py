@@ -5,7 +5,8 @@ What it does as ComfyUI does (server.py / execution.py at the snapshot's commit)
   the pinned custom node packs' definitions) with installed model files and uploaded inputs filled
   into the loaders' choices, answering 400 {error, node_errors} in ComfyUI's vocabulary;
 - runs prompts one at a time and streams status, execution_start, execution_cached, executing,
-  progress, executed, execution_success and executing {node: null} to the submitting client_id;
+  progress, progress_state, preview frames (binary), executed, execution_success and executing
+  {node: null} to the submitting client_id;
 - writes real outputs: PNGs (Pillow) sized from the graph, WebM video (ffmpeg), FLAC speech
   (espeak-ng); serves /history, /view, /upload/image, /interrupt, /free, /object_info,
   /system_stats, /queue, every route also under /api.
@@ -21,9 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import io
 import json
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -338,6 +341,17 @@ class ComfyEmulator:
         for ws in list(self.sockets.get(client_id, ())):
             await _send(ws, {"type": kind, "data": data})
 
+    async def _send_preview(self, client_id: str) -> None:
+        """A binary frame as ComfyUI sends previews: event type 1 (PREVIEW_IMAGE), format 2 (PNG), the image."""
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 36), (90, 90, 90)).save(buffer, "PNG")
+        for ws in list(self.sockets.get(client_id, ())):
+            if not ws.closed:
+                try:
+                    await ws.send_bytes(struct.pack(">II", 1, 2) + buffer.getvalue())
+                except (ConnectionError, RuntimeError):
+                    pass
+
     async def _executor(self) -> None:
         while True:
             await self.wake.wait()
@@ -408,6 +422,12 @@ class ComfyEmulator:
                 await asyncio.sleep(self.step_delay)
                 if total > 1:
                     await say("progress", {"value": step, "max": total, "node": node_id})
+                    # Newer ComfyUI also sends every running node's state, and a binary preview frame.
+                    await say("progress_state", {"nodes": {node_id: {
+                        "value": step, "max": total, "state": "running", "node_id": node_id, "prompt_id": prompt_id,
+                        "display_node_id": node_id, "parent_node_id": None, "real_node_id": node_id}}})
+                    if step == 1:
+                        await self._send_preview(client_id)
                 if step == 1 and node_id == target and fault["kind"] == "drop_socket":
                     for ws in list(self.sockets.get(client_id, ())):
                         await ws.close()

@@ -56,7 +56,11 @@ def test_the_socket_carries_comfyuis_message_sequence_and_a_rerun_is_cached(comf
                         prompt_id = (await response.json())["prompt_id"]
                     run = []
                     while True:
-                        event = json.loads((await ws.receive(timeout=20)).data)
+                        frame = await ws.receive(timeout=20)
+                        if frame.type == aiohttp.WSMsgType.BINARY:
+                            run.append({"type": "preview", "data": {"prompt_id": None, "header": frame.data[:8].hex()}})
+                            continue
+                        event = json.loads(frame.data)
                         run.append(event)
                         if event["type"] == "executing" and event["data"]["node"] is None:
                             break
@@ -67,7 +71,8 @@ def test_the_socket_carries_comfyuis_message_sequence_and_a_rerun_is_cached(comf
     kinds = [m["type"] for m in first]
     assert kinds[0] == "status" and kinds[-2:] == ["execution_success", "executing"]
     assert kinds.index("execution_start") < kinds.index("execution_cached") < kinds.index("executing") < kinds.index("progress") < kinds.index("executed")
-    assert all(m["data"]["prompt_id"] == first_id for m in first if m["type"] != "status")
+    assert all(m["data"]["prompt_id"] == first_id for m in first if m["type"] not in ("status", "preview"))
+    assert "progress_state" in kinds and {"type": "preview", "data": {"prompt_id": None, "header": "0000000100000002"}} in first
     assert [m["data"]["nodes"] for m in first if m["type"] == "execution_cached"] == [[]]
     # The same graph again: everything but the save node comes from ComfyUI's cache.
     [cached] = [m["data"]["nodes"] for m in second if m["type"] == "execution_cached"]
