@@ -256,6 +256,9 @@ async function copyScenes(storage: Storage, from: { jobId: string; scenes: numbe
       const image = await storage.get(keys.sceneImage(from.jobId, index));
       await storage.put(keys.sceneAudio(jobId, index), audio, { contentType: 'audio/wav' });
       await storage.put(keys.sceneImage(jobId, index), image, { contentType: 'image/png' });
+      // Its sentence timings too, so a kept scene's subtitles stay timed (renders before them have none).
+      const sentences = await storage.get(keys.sceneSentences(from.jobId, index)).catch(() => null);
+      if (sentences) await storage.put(keys.sceneSentences(jobId, index), sentences, { contentType: 'application/json' });
       copied.push(index);
     } catch {
       // not stored any more (expired or deleted): rendered again

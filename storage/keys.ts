@@ -7,6 +7,8 @@ export const keys = {
   /** 0-based index in, 1-based file name out: scene-01.wav is the first scene. */
   sceneAudio: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.wav`,
   sceneImage: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.png`,
+  /** When each sentence of the scene's narration is heard (the worker's sentences.json): subtitles follow it. */
+  sceneSentences: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.sentences.json`,
   finalClip: (jobId: string) => `jobs/${jobId}/final.mp4`,
   plan: (jobId: string) => `jobs/${jobId}/plan.json`,
   userVoice: (platform: string, userId: string, name: string) => `users/${platform}/${userId}/voices/${name}.wav`,
