@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -115,11 +116,11 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
                     await cancel_flag.clear()  # a cancel that came after the last step: too late
             except StageFailure as caught:
                 failure = as_disk_full(caught)
-                _log_failure(job, failure, started)
+                _log_failure(job, failure, started, config.data_dir)
                 raise failure.to_queue_error() from failure
             except Exception as error:  # e.g. Redis errors while reporting progress
                 failure = unexpected(rt.stage, error)
-                _log_failure(job, failure, started)
+                _log_failure(job, failure, started, config.data_dir)
                 raise failure.to_queue_error() from error
         log.info("job %s finished in %.1f s", job.id, time.monotonic() - started)
         metrics.record_job("completed")
@@ -128,12 +129,28 @@ def make_processor(config: Config, registry: BackendRegistry, storage: Storage, 
     return process
 
 
-def _log_failure(job, failure: StageFailure, started: float) -> None:
+def _free_space(data_dir: Path | None) -> str:
+    """e.g. "data dir /srv/data 0 B, temp /tmp 4.1 GB": where the worker writes, and what is left there."""
+    places = [("data dir", data_dir)] if data_dir and str(data_dir) not in ("", ".") else []
+    places.append(("temp", Path(tempfile.gettempdir())))
+    described = []
+    for label, path in places:
+        try:
+            free = shutil.disk_usage(path).free
+        except OSError:
+            continue
+        size = next((f"{free / 1024**i:.1f} {unit}" for i, unit in ((3, "GB"), (2, "MB"), (1, "KB")) if free >= 1024**i), f"{free} B")
+        described.append(f"{label} {path} {size}")
+    return ", ".join(described) or "unknown"
+
+
+def _log_failure(job, failure: StageFailure, started: float, data_dir: Path | None = None) -> None:
     metrics.record_failure(failure)
     if isinstance(failure, DiskFull):
-        # The one line the operator needs: what is full, and that jobs fail until space is freed.
-        log.error("DISK FULL: no space left on device (%s) during the %s stage of job %s; it failed with DISK_FULL, "
-                  "and jobs will fail until space is freed", failure.where, failure.stage, job.id)
+        # The one line the operator needs: which disk is full, and that jobs fail until space is freed.
+        log.error("DISK FULL: no space left on device (%s) during the %s stage of job %s; free space: %s. "
+                  "The job failed with DISK_FULL; jobs will fail until space is freed", failure.where, failure.stage,
+                  job.id, _free_space(data_dir))
         return
     log.warning("job %s failed in %.1f s: stage=%s code=%s retryable=%s: %s", job.id, time.monotonic() - started,
                 failure.stage, failure.code, failure.retryable, failure.message)
