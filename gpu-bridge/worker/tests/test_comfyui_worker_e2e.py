@@ -122,3 +122,11 @@ def test_healthz_reports_which_gpu_workflows_are_ready(start_worker, comfy):
     assert health["ok"] is True
     assert "visuals: FLUX.1 schnell fp8 — ready" in health["gpuWorkflows"]
     assert any(line.startswith("motion: Wan 2.2 TI2V-5B — missing ") for line in health["gpuWorkflows"])
+
+
+def test_with_comfyui_down_the_worker_starts_and_renders_on_the_cpu(start_worker, redis_url, queue_name):
+    worker = start_worker(COMFYUI_URL="http://127.0.0.1:9", SPINBOT_TTS_BACKEND="espeak-ng")
+    assert "visuals: FLUX.1 schnell fp8 — ComfyUI at http://127.0.0.1:9 is not reachable" in worker.log()
+    job = run_async(wait_finished(redis_url, queue_name, run_async(enqueue(redis_url, queue_name, render_job(), attempts=1)), timeout=90))
+    assert job.failedReason is None, job.failedReason
+    assert job.returnvalue["backends"]["upscale"]["name"].endswith("(CPU; GPU workflow Real-ESRGAN x2plus not ready)")

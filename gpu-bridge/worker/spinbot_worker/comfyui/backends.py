@@ -54,8 +54,12 @@ class ComfyEngine:
                 return await preflight(client, self.workflows, self.commercial_safe)
 
         # available() is called on the worker's event loop: the check runs on a loop of its own.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            results = pool.submit(asyncio.run, check()).result(timeout=30)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+                results = pool.submit(asyncio.run, check()).result(timeout=30)
+        except Exception as error:  # noqa: BLE001 - whatever went wrong, no workflow is ready until the next check
+            reason = f"the ComfyUI check failed ({type(error).__name__}: {error})"
+            results = [Readiness(workflow, [reason]) for workflow in self.workflows.values()]
         with self._lock:
             self._results, self._checked_at = results, time.monotonic()
         return results
@@ -146,10 +150,7 @@ class ComfyBackend(StageBackend):
         return self._workflow.languages
 
     def available(self) -> str | None:
-        try:
-            readiness = self.engine.readiness(self.stage)
-        except Exception as error:  # noqa: BLE001 - a failed check means: not available now
-            return f"the ComfyUI check failed ({error})"
+        readiness = self.engine.readiness(self.stage)
         if readiness is None:
             return f"no {self.stage} workflow is installed (see workflows/)"
         self._workflow = readiness.workflow
