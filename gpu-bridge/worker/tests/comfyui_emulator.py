@@ -443,8 +443,11 @@ class ComfyEmulator:
             if output is not None:
                 outputs[node_id] = output
                 await say("executed", {"node": node_id, "display_node": node_id, "output": output})
-        finish("success", outputs)
+        # ComfyUI's order: execution_success, then the history entry (task_done), then executing null;
+        # a client asking /history right after execution_success can find nothing yet.
         await say("execution_success", {"timestamp": int(time.time() * 1000)})
+        await asyncio.sleep(self.step_delay)
+        finish("success", outputs)
         await say("executing", {"node": None})
 
     # ---- media ----

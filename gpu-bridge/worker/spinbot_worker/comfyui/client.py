@@ -190,7 +190,7 @@ class ComfyClient:
             if not state.interrupt_sent and time.monotonic() - asked_at >= 0.5:
                 asked_at = time.monotonic()
                 if cancelled():
-                    state.interrupt_sent = True
+                    state.interrupted_at = time.monotonic()
                     await _quietly(self.interrupt(state.prompt_id))
             if time.monotonic() > deadline:
                 await _quietly(self.interrupt(state.prompt_id))
@@ -198,7 +198,7 @@ class ComfyClient:
             try:
                 message = await ws.receive(timeout=0.25)
             except asyncio.TimeoutError:
-                if state.interrupt_sent and time.monotonic() - state.interrupt_at() > 10:
+                if state.interrupted_at is not None and time.monotonic() - state.interrupted_at > 10:
                     raise StageFailure(stage, "CANCELLED", "Cancelled by the user.", False)
                 continue
             if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING,
@@ -269,16 +269,11 @@ class _RunState:
     prompt_id: str
     outputs: dict[str, dict] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
-    interrupt_sent: bool = False
-    _interrupted_at: float = 0.0
+    interrupted_at: float | None = None  # when we asked ComfyUI to stop this prompt
 
-    def __setattr__(self, name, value):
-        if name == "interrupt_sent" and value:
-            object.__setattr__(self, "_interrupted_at", time.monotonic())
-        object.__setattr__(self, name, value)
-
-    def interrupt_at(self) -> float:
-        return self._interrupted_at
+    @property
+    def interrupt_sent(self) -> bool:
+        return self.interrupted_at is not None
 
 
 async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
