@@ -117,10 +117,11 @@ export interface RunningBot {
   /** The worker's pid (from its pid file in the state dir); the bot process is its parent. */
   workerPid(): number;
   redisPid(): number;
+  redisLog(): string;
   /** The node process running bot/main.ts. */
   botPid(): number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** `/generate <prompt>` from the default user; resolves when the bot has acknowledged it. */
+  /** `/generate <prompt>` from the default user on Telegram. */
   generate(prompt: string): void;
   videos(): BotMessage[];
   texts(): string[];
@@ -146,16 +147,18 @@ export async function startBot(
   t: After,
   fixture: Awaited<ReturnType<typeof botFixture>>,
   env: Record<string, string> = {},
+  options: { frontEnd?: 'telegram' | 'console' } = {},
 ): Promise<RunningBot> {
   const { dir, tg, ollama, dataDir, stateDir } = fixture;
+  const onConsole = options.frontEnd === 'console';
   const npm = spawn('npm', ['start', '--silent'], {
     cwd: REPO_ROOT,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [onConsole ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
       SPINBOT_SKIP_SETUP: '1',
-      TELEGRAM_BOT_TOKEN: tg.token,
+      TELEGRAM_BOT_TOKEN: onConsole ? '' : tg.token,
       TELEGRAM_API_ROOT: tg.apiRoot,
       DISCORD_TOKEN: '',
       REDIS_URL: '',
@@ -208,6 +211,7 @@ export async function startBot(
     ollama,
     output: () => output,
     workerLog: () => readLog('worker.log'),
+    redisLog: () => readLog('redis.log'),
     workerPid,
     redisPid: () => {
       const pid = pidFromFile(join(stateDir, 'redis', 'spinbot-redis.pid'));
@@ -224,7 +228,7 @@ export async function startBot(
   void exited.then(() => (ended = true));
   await waitFor('the bot to start', () => {
     if (ended) assert.fail(`npm start exited before the bot was running:\n${output}`);
-    return /Running: telegram/.test(output);
+    return onConsole ? /Type \/help for help/.test(output) : /Running: telegram/.test(output);
   }, 90_000, () => output);
   return bot;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, REPO_ROOT } from '../../pipeline/services.ts';
 import { writePidFile } from '../../pipeline/supervisor.ts';
-import { botFixture, processesMentioning, startBot, waitFor, waitUntilAllGone } from './process-helpers.ts';
+import { botFixture, processesMentioning, startBot, waitFor, waitUntilAllGone, type RunningBot } from './process-helpers.ts';
 
 const RENDER_MS = 180_000;
 
@@ -28,7 +28,22 @@ test('SIGTERM to the whole process group after a render: the bot, the worker and
   // and nothing had to be killed past the deadline.
   assert.doesNotMatch(bot.output(), /did not close within|killing what is left/, bot.output());
   assert.match(bot.output(), /Stopping \(SIGTERM\)/);
+  assertWorkerClosedBeforeRedis(bot);
 });
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** The worker logged its clean close before redis-server began its shutdown (both log local time). */
+function assertWorkerClosedBeforeRedis(bot: RunningBot): void {
+  const worker = bot.workerLog().match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) spinbot-worker INFO worker closed/m);
+  assert.ok(worker, `the worker did not close cleanly:\n${bot.workerLog()}`);
+  const redis = bot.redisLog().match(/(\d+) (\w{3}) (\d{4}) (\d\d:\d\d:\d\d)\.(\d{3}) # User requested shutdown/);
+  assert.ok(redis, `redis-server did not shut down cleanly:\n${bot.redisLog()}`);
+  const workerClosed = Date.parse(`${worker[1]}T${worker[2]}.${worker[3]}Z`);
+  const month = String(MONTHS.indexOf(redis[2]!) + 1).padStart(2, '0');
+  const redisStopping = Date.parse(`${redis[3]}-${month}-${redis[1]!.padStart(2, '0')}T${redis[4]}.${redis[5]}Z`);
+  assert.ok(workerClosed <= redisStopping, `redis-server stopped (${redis[0]}) before the worker closed (${worker[0]})`);
+}
 
 test('the bot SIGKILLed (a hard crash): the worker and redis-server die with it, no orphans', async (t) => {
   const fixture = await botFixture(t);
@@ -49,6 +64,7 @@ test('an uncaught exception in the bot: it logs the crash, stops everything in o
   t.diagnostic(`all gone ${tookMs} ms after the crash`);
   assert.match(bot.output(), /Crashed \(uncaught exception\): Error: FAKE crash/);
   assert.doesNotMatch(bot.output(), /killing what is left/);
+  assertWorkerClosedBeforeRedis(bot);
   assert.notEqual((await bot.exited).code, 0);
 });
 
@@ -90,4 +106,19 @@ test('a redis-server and a worker left running by an earlier crash are stopped a
   // And the new bot works: a render is delivered.
   bot.generate('a 6 second video about tides');
   await waitFor('the clip', () => bot.videos()[0], RENDER_MS, () => `${bot.texts().join('\n')}\n${bot.output()}`);
+});
+
+test('/quit in the console and SIGINT to the bot: each stops everything, in order, and exits cleanly', async (t) => {
+  for (const how of ['/quit', 'SIGINT'] as const) {
+    const fixture = await botFixture(t);
+    const bot = await startBot(t, fixture, {}, { frontEnd: 'console' });
+    const redisPid = bot.redisPid();
+    if (how === '/quit') bot.npm.stdin!.write('/quit\n');
+    else process.kill(bot.botPid(), 'SIGINT');
+    const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
+    t.diagnostic(`${how}: all gone ${tookMs} ms later`);
+    assert.doesNotMatch(bot.output(), /did not close within|killing what is left/, bot.output());
+    assertWorkerClosedBeforeRedis(bot);
+    assert.equal((await bot.exited).code, how === '/quit' ? 0 : 130, bot.output());
+  }
 });
