@@ -47,7 +47,6 @@ def test_auto_prefers_a_gpu_backend_when_one_is_usable():
 @pytest.mark.parametrize("stage, words", [
     ("train_voice", "Voice training needs a GPU worker; none is available on this machine."),
     ("train_lora", "needs a GPU worker"),
-    ("lipsync", "Lip-sync needs a GPU worker"),
 ])
 def test_gpu_only_stages_fail_with_no_gpu_and_a_readable_message(stage, words):
     registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
@@ -55,6 +54,12 @@ def test_gpu_only_stages_fail_with_no_gpu_and_a_readable_message(stage, words):
         registry.select(stage, "auto")
     assert (caught.value.code, caught.value.retryable, caught.value.stage) == ("NO_GPU", False, stage)
     assert words in caught.value.message
+
+
+def test_lip_sync_runs_on_the_cpu_presenter_without_a_gpu():
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    assert registry.select("lipsync", "auto").id == "presenter-cpu"
+    assert "mediapipe: Apache-2.0" in registry.select("lipsync", "cpu").licence  # from setup/models.json
 
 
 def test_asking_for_a_gpu_without_one_is_no_gpu():

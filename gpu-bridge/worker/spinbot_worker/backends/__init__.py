@@ -23,18 +23,19 @@ from .gpu import detect_gpu
 from .realesrgan_upscale import RealEsrganUpscale
 from .piper_tts import PiperTts
 from .registry import BackendRegistry
+from ..presenter.backend import CpuPresenter
 
 __all__ = [
     "BackendRegistry", "StageBackend", "StageContext", "TtsRequest", "TtsResult", "VisualsRequest",
     "UpscaleRequest", "LipsyncRequest", "TrainVoiceRequest", "TrainLoraRequest", "build_registry", "detect_gpu",
-    "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale", "PiperTts", "SpokenSentence",
+    "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale", "PiperTts", "SpokenSentence", "CpuPresenter",
 ]
 
 
 def build_registry(plugins: tuple[str, ...] = (), registry: BackendRegistry | None = None) -> BackendRegistry:
     """The CPU backends, plus those each plugin module adds in its register_backends(registry)."""
     registry = registry or BackendRegistry()
-    for backend in (PiperTts(), EspeakTts(), IllustratedVisuals(), RealEsrganUpscale(), FfmpegUpscale()):
+    for backend in (PiperTts(), EspeakTts(), IllustratedVisuals(), RealEsrganUpscale(), FfmpegUpscale(), CpuPresenter()):
         registry.register(backend)
     for module_name in plugins:
         module = importlib.import_module(module_name)

@@ -12,9 +12,8 @@ from ..backends.base import LipsyncRequest, StageBackend, StageContext
 from ..errors import StageFailure
 from ..models import model_info
 from ..storage import Storage
-from .compose import LAYOUTS
+from . import LAYOUTS
 from .portrait import Portrait, PortraitRejected, analyse, open_checked
-from .render import PresenterClip, render_clip
 
 
 def _licence() -> str:
@@ -51,7 +50,9 @@ class CpuPresenter(StageBackend):
             return "ffmpeg is not installed"
         return None
 
-    def run(self, request: LipsyncRequest, ctx: StageContext) -> PresenterClip:
+    def run(self, request: LipsyncRequest, ctx: StageContext):
+        from .render import render_clip  # noqa: PLC0415 - OpenCV and SciPy load only when a presenter is rendered
+
         if request.layout not in LAYOUTS:
             raise StageFailure("lipsync", "BAD_INPUT", f"Unknown presenter layout {request.layout!r}; "
                                f"use one of {', '.join(LAYOUTS)}.", False)

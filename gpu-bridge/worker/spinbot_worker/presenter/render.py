@@ -10,8 +10,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from . import LAYOUTS
 from .character import VIEW_H, VIEW_W, CharacterRig
-from .compose import LAYOUTS, SPRITE_SHARE_CORNER, FrameComposer, Placement, corner, encode, full_frame
+from .compose import SPRITE_SHARE_CORNER, FrameComposer, Placement, corner, encode, full_frame
 from .face_rig import FaceRig, Pose
 from .portrait import Portrait, person_mask
 from .speech import FaceTracks, Narration, face_tracks, read_wav
