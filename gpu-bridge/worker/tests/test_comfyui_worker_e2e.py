@@ -54,7 +54,15 @@ def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker
     prompts = [g["6"]["inputs"]["text"] for g in comfy.submitted if g.get("6", {}).get("class_type") == "CLIPTextEncode"]
     assert prompts == ["sunlight through a prism, watercolour style", "blue light scattering in the atmosphere, watercolour style"]
     assert sum(1 for g in comfy.submitted if "2" in g and g["2"]["class_type"] == "UpscaleModelLoader") == 2
-    assert len(comfy.calls("/free")) == 6  # after every workflow run: one model in GPU memory at a time
+    # Freed between stages (narration -> pictures -> upscale), not between scenes: each model loads once per job.
+    assert comfy.calls("/free") == [{"unload_models": True, "free_memory": True}] * 2
+
+    def step(path, body):
+        classes = {node["class_type"] for node in body["prompt"].values()} if path == "/prompt" else set()
+        return "free" if path == "/free" else "tts" if "FL_ChatterboxTTSNode" in classes else \
+            "upscale" if "UpscaleModelLoader" in classes else "visuals"
+    assert [step(p, b) for _, p, b in comfy.requests if p in ("/free", "/prompt")] == \
+        ["tts", "tts", "free", "visuals", "visuals", "free", "upscale", "upscale"]
     assert any(e.get("backend") == "FLUX.1 schnell fp8 (ComfyUI)" and "step" in e["message"]
                for e in progress_events(redis_url, queue_name, job_id))
 

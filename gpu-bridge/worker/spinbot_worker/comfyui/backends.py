@@ -45,6 +45,7 @@ class ComfyEngine:
         self.commercial_safe = commercial_safe
         self.choices = choices or {}
         self._results: list[Readiness] = []
+        self._last_workflow: str | None = None  # what ComfyUI last ran (and so may still hold in memory)
         self._checked_at = 0.0
         self._lock = threading.Lock()
 
@@ -79,6 +80,10 @@ class ComfyEngine:
         """Upload inputs (parameter -> local file), fill and run the graph, fetch the output node's files."""
         async def go():
             async with ComfyClient(self.url) as client:
+                if self._last_workflow not in (None, workflow.id):
+                    # Between stages, not between scenes: one model in GPU memory at a time, each loaded once per job.
+                    await client.free()
+                self._last_workflow = workflow.id
                 values = {}
                 for parameter, path in (uploads or {}).items():
                     values[parameter] = await client.upload(path, f"{ctx.job_id}-{path.name}")
@@ -89,8 +94,6 @@ class ComfyEngine:
                 files = [await client.view(ref) for ref in result.files(workflow.output_node)]
                 if not files:
                     raise StageFailure(stage, "INTERNAL", f"{workflow.name} finished without writing its output (node {workflow.output_node}).", True)
-                # One model in GPU memory at a time: the next stage may load another.
-                await client.free()
                 return result, files
 
         return asyncio.run(go())
