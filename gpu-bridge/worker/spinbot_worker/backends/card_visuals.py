@@ -260,7 +260,7 @@ class IllustratedVisuals(StageBackend):
     id = "title-card"  # the configuration slug and metrics label of the CPU pictures, kept stable
     name = "illustrated (CPU)"
     device = "cpu"
-    licence = f"MIT (this code); pictures: {icons.ATTRIBUTION}; DejaVu fonts: Bitstream Vera licence"
+    licence = f"MIT (this code); emoji: {icons.licence()}; DejaVu fonts: Bitstream Vera licence"
 
     def available(self) -> str | None:
         return None  # without OpenMoji the scenes keep their scenery and text, with no emoji

@@ -17,8 +17,17 @@ from pathlib import Path
 
 from PIL import Image
 
-LICENCE = "CC BY-SA 4.0"
 ATTRIBUTION = "Emoji by OpenMoji (openmoji.org), CC BY-SA 4.0"
+
+
+def licence() -> str:
+    """The emoji's licence as setup/models.json records it (entry "openmoji"), else the package's own."""
+    from .. import models  # noqa: PLC0415
+
+    try:
+        return models.model_info("openmoji")["licence"]
+    except (KeyError, OSError, ValueError):
+        return ATTRIBUTION
 
 STOPWORDS = frozenset(
     "a an the and or of to in on at by for with from into over under above below about as is are was were be "
