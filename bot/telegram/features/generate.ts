@@ -2,6 +2,7 @@
 import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { parseSecondsValue } from '../../../agent/nodes/understand.ts';
+import { normalizeText } from '../../../agent/normalize.ts';
 import { isUserError, UserError } from '../../../pipeline/errors.ts';
 import { APPROVE_WORDS, CANCEL_WORDS, STALE_PLAN_REPLY } from '../../../agent/conversation/index.ts';
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
@@ -16,7 +17,8 @@ export function parseGenerateArgs(text: string): { prompt: string; voice?: strin
   let voice: string | undefined;
   let seconds: number | undefined;
   const rest: string[] = [];
-  for (const word of text.trim().split(/\s+/).filter(Boolean)) {
+  // What a person sees (agent/normalize.ts): the status title and every check read the same text.
+  for (const word of normalizeText(text).split(' ').filter(Boolean)) {
     const option = /^(voice|seconds)=(.+)$/i.exec(word);
     if (!option) {
       rest.push(word);
@@ -92,7 +94,7 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
       return;
     }
     const channel = services.channelFor(ctx.chat.id, ctx.from.id);
-    const text = ctx.message.text;
+    const text = normalizeText(ctx.message.text);
     if (text.length > LIMITS.maxPromptChars) {
       await channel.fail(new UserError('prompt.tooLong', `That message is ${text.length} characters long; please keep it under ${LIMITS.maxPromptChars}.`));
       return;
