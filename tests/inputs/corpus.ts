@@ -9,7 +9,9 @@ export type FileKind = 'voice' | 'audio' | 'document' | 'photo';
 export type Sent =
   | { text: string }
   | { command: string; args: string }
-  | { file: FileKind; bytes: () => Buffer; caption?: string; fileName?: string; mimeType?: string; fileSize?: number };
+  | { file: FileKind; bytes: () => Buffer; caption?: string; fileName?: string; mimeType?: string; fileSize?: number }
+  /** A Telegram message of a kind the bot has no feature for (the fields of a Bot API Message). */
+  | { message: Record<string, unknown> };
 
 export interface BadInput {
   name: string;
@@ -20,7 +22,7 @@ export interface BadInput {
 
 // "A video can be 5 to 180 seconds long; ...", "seconds= must be a number from 5 to 180; ...".
 const RANGE = new RegExp(`\\b${LIMITS.minSeconds} to ${LIMITS.maxSeconds}\\b`);
-const EMPTY = /what the video should be about/;
+const EMPTY = /what the video (?:should be|is) about/;
 const NOT_AUDIO = (what: string) => new RegExp(`That file is ${what}, not audio`);
 const NOT_PICTURE = (what: string) => new RegExp(`That file is ${what}, not a picture I can use`);
 
@@ -104,7 +106,17 @@ export const FILES: BadInput[] = [
   { name: 'a document declaring 200 MB', sent: { file: 'document', bytes: () => Buffer.alloc(1000, 1), fileName: 'huge.wav', fileSize: 200 * 1024 * 1024 }, reply: /That file is 200 MB; the limit is/ },
 ];
 
-export const CORPUS: BadInput[] = [...TEXTS, ...COMMANDS, ...FILES];
+const UNUSABLE = /I can't use that kind of message\. Describe the video you want in words/;
+
+/** Telegram messages no feature handles: each still gets a sentence in a private chat. */
+export const OTHER_MESSAGES: BadInput[] = [
+  { name: 'a sticker', sent: { message: { sticker: { file_id: 'CAACAgIAAxkBAAsticker1', file_unique_id: 'st1', type: 'regular', width: 512, height: 512, is_animated: false, is_video: false } } }, reply: UNUSABLE },
+  { name: 'a video', sent: { message: { video: { file_id: 'BAACAgIAAxkBAAvideo1', file_unique_id: 'vi1', width: 1280, height: 720, duration: 3 } } }, reply: UNUSABLE },
+  { name: 'a location', sent: { message: { location: { latitude: 52.52, longitude: 13.4 } } }, reply: UNUSABLE },
+  { name: 'a contact', sent: { message: { contact: { phone_number: '+10000000000', first_name: 'Somebody' } } }, reply: UNUSABLE },
+];
+
+export const CORPUS: BadInput[] = [...TEXTS, ...COMMANDS, ...FILES, ...OTHER_MESSAGES];
 
 /** The corpus entry called `name` (the Discord and console tests pick the main ones by name). */
 export function entry(name: string): BadInput {

@@ -7,6 +7,9 @@ import { heardLine } from '../../../gpu-bridge/transcribe.ts';
 import { ownerOf, telegramFile, type TelegramServices } from '../context.ts';
 
 const DEFAULT_NAME = 'voice';
+const UNUSABLE_MESSAGE =
+  `I can't use that kind of message. Describe the video you want in words, send a voice message or audio file with ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s ` +
+  'of your speech to save a voice, or a photo to use as the reference picture.';
 
 export function uploadsFeature(services: TelegramServices): Composer<Context> {
   const feature = new Composer<Context>();
@@ -60,6 +63,12 @@ export function uploadsFeature(services: TelegramServices): Composer<Context> {
         await channel.fail(error);
       }
     });
+  });
+
+  // Everything else a person can send in a private chat gets a sentence too, rather than silence.
+  feature.on(['message:video', 'message:video_note', 'message:animation', 'message:sticker', 'message:location', 'message:contact', 'message:poll', 'message:dice'], async (ctx) => {
+    if (ctx.chat.type !== 'private') return;
+    await services.channelFor(ctx.chat.id, ctx.from.id).reply(UNUSABLE_MESSAGE);
   });
 
   feature.command('voice', async (ctx) => {
