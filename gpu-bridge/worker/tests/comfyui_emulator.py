@@ -7,7 +7,7 @@ What it does as ComfyUI does (server.py / execution.py at the snapshot's commit)
 - runs prompts one at a time and streams status, execution_start, execution_cached, executing,
   progress, progress_state, preview frames (binary), executed, execution_success and executing
   {node: null} to the submitting client_id;
-- writes real outputs: PNGs (Pillow) sized from the graph, WebM video (ffmpeg), FLAC speech
+- writes real outputs: PNGs (Pillow) sized from the graph, WebM or MP4 video (ffmpeg), FLAC speech
   (espeak-ng); serves /history, /view, /upload/image, /interrupt, /free, /object_info,
   /system_stats, /queue, every route also under /api.
 Faults to inject for the next prompt: an execution_error, a CUDA out-of-memory, a dropped socket,
@@ -49,7 +49,7 @@ CORE_SNAPSHOT = SNAPSHOT_DIR / "object_info.json.gz"
 CUSTOM_SNAPSHOT = SNAPSHOT_DIR / "custom_nodes.json"
 GIB = 1024 ** 3
 IMAGE_SAVERS = {"SaveImage", "PreviewImage"}
-VIDEO_SAVERS = {"SaveWEBM", "SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveVideo"}
+VIDEO_SAVERS = {"SaveWEBM", "SaveVideo"}
 AUDIO_SAVERS = {"SaveAudio", "SaveAudioMP3", "SaveAudioOpus", "PreviewAudio", "SaveAudioAdvanced"}
 OOM_MESSAGE = ("Allocation on device \nThis error means you ran out of memory on your GPU.\n\n"
                "TIPS: If the workflow worked before you might have accidentally set the batch_size to a large number.")
@@ -474,12 +474,15 @@ class ComfyEmulator:
             return {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}]}
         if class_type in VIDEO_SAVERS:
             width, height = self._size(graph, node_id)
-            fps = float(inputs.get("fps", 24) if not isinstance(inputs.get("fps"), list) else 24)
+            fps = _upstream_value(graph, node_id, "fps") or 24  # SaveWEBM's own, or CreateVideo's for SaveVideo
             frames = self._frames(graph, node_id, fps)
-            name = f"{stem}_{self.counter:05d}_.webm"
+            # SaveWEBM writes VP9 WebM; SaveVideo (auto/mp4) H.264 MP4; the animated-image savers are not emulated.
+            webm = class_type == "SaveWEBM" or inputs.get("format") == "webm"
+            name = f"{stem}_{self.counter:05d}_.{'webm' if webm else 'mp4'}"
+            codec = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M"] if webm else \
+                ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
             _run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}",
-                  "-frames:v", str(frames), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "1M",
-                  str(folder / name)])
+                  "-frames:v", str(frames), *codec, str(folder / name)])
             return {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": [True]}
         if class_type in AUDIO_SAVERS:
             text = _upstream_value(graph, node_id, "text") or "Hello from the emulator."

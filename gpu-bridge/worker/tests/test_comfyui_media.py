@@ -100,3 +100,26 @@ def test_narration_is_cloned_from_the_stored_reference_and_fits_its_scene(comfy,
     assert graph["2"]["inputs"]["audio_prompt"] == ["1", 0]
     assert graph["1"]["inputs"]["audio"] == "spinbot/media-job-1-reference-anna.wav"
     assert graph["2"]["inputs"]["text"] == text
+
+
+def test_a_core_createvideo_savevideo_graph_returns_an_mp4(comfy, tmp_path):
+    """The same motion graph ending in core CreateVideo + SaveVideo (what ComfyUI's own Wan template uses)."""
+    Image.new("RGB", (640, 352), (30, 90, 160)).save(tmp_path / "scene.png")
+    wan = WORKFLOWS["motion-wan22-ti2v-5b"]
+
+    async def go():
+        async with ComfyClient(comfy.url) as client:
+            graph = wan.fill(width=640, height=352, frames=25, input_image=await client.upload(tmp_path / "scene.png"))
+            del graph["58"]
+            graph["60"] = {"class_type": "CreateVideo", "inputs": {"images": ["8", 0], "fps": 24.0}}
+            graph["61"] = {"class_type": "SaveVideo", "inputs": {"video": ["60", 0], "filename_prefix": "video/spinbot", "format": "auto"}}
+            [ref] = (await client.run(graph, stage="visuals")).files("61")
+            return ref, await client.view(ref)
+
+    ref, data = asyncio.run(go())
+    clip = tmp_path / ref.filename
+    clip.write_bytes(data)
+    assert ref.filename.endswith(".mp4") and ref.subfolder == "video"
+    found = streams(clip)["video"]
+    assert (found["codec_name"], found["width"], found["height"]) == ("h264", 640, 352)
+    assert abs(probe_seconds(clip) - 25 / 24) < 0.1

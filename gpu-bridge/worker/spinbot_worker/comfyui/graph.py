@@ -161,6 +161,7 @@ def _validate_node(node_id: str, node: dict, graph: dict, object_info: Mapping[s
         choices = _choices_of(spec)
         if choices is not None:
             if kind == "COMFY_DYNAMICCOMBO_V3":
+                # The chosen option is checked; the inputs it brings with it (e.g. SaveVideo's codec) are not.
                 choices = [option.get("key") for option in options.get("options", [])]
             if value not in choices:
                 shown = ", ".join(repr(c) for c in choices[:20]) or "(none: the folder is empty)"
