@@ -32,6 +32,13 @@ SCRIPT = (
 CASES = ("piper", "espeak-ng", "whisper-base", "whisper-tiny-en")
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children: unlike wall time, not
+    inflated by other work on a shared machine."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def narrate(backend_name: str, folder: Path):
     from spinbot_worker.backends import EspeakTts, PiperTts, StageContext, TtsRequest
     from spinbot_worker.storage import FileStorage
@@ -42,9 +49,9 @@ def narrate(backend_name: str, folder: Path):
     ctx = StageContext(job_id="bench-voice", attempt=1, storage=FileStorage(folder / "data"), workdir=work)
     request = TtsRequest(text=SCRIPT, language="en", voice_engine="espeak-ng", voice_id="en-us", speed=1.0,
                          reference_key=None, max_seconds=60, out_key="jobs/bench-voice/scene-01.wav")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     result = backend.run(request, ctx)
-    return result, time.perf_counter() - started, ctx.storage.path_for(request.out_key)
+    return result, time.perf_counter() - started, ctx.storage.path_for(request.out_key), cpu_seconds() - cpu
 
 
 def one(case: str) -> dict:
@@ -53,7 +60,7 @@ def one(case: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         folder = Path(tmp)
         if case in ("piper", "espeak-ng"):
-            result, seconds, wav = narrate(case, folder)
+            result, seconds, wav, cpu = narrate(case, folder)
             engine_rss = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)  # before Whisper loads
             heard = asr.transcribe(wav, model_id="whisper-base", language="en", word_timestamps=True)
             raw, sharpened = asr.match_words(SCRIPT, heard.words), asr.match_words(SCRIPT, asr.sharpen_starts(wav, heard.words))
@@ -64,18 +71,18 @@ def one(case: str) -> dict:
                     raw_offsets.append(abs(sentence.start - raw[first].start))
                 first += len(asr.normalize_words(sentence.text))
             return {"case": case, "audio_s": result.audio_seconds, "compute_s": round(seconds, 2),
-                    "rtf": round(seconds / result.audio_seconds, 3),
+                    "rtf": round(seconds / result.audio_seconds, 3), "cpu_s": round(cpu, 2),
                     "wer_whisper_base": round(asr.word_error_rate(SCRIPT, heard.text), 3),
                     "sentence_start_error_max_s": round(max(offsets), 3) if offsets else None,
                     "vs_raw_whisper_max_s": round(max(raw_offsets), 3) if raw_offsets else None,
                     "sentences_checked": f"{len(offsets)}/{len(result.sentences)}", "engine_peak_rss_mb": engine_rss}
-        _, _, wav = narrate("piper", folder)
-        started = time.perf_counter()
+        _, _, wav, _ = narrate("piper", folder)
+        started, cpu = time.perf_counter(), cpu_seconds()
         heard = asr.transcribe(wav, model_id=case, language="en", word_timestamps=True)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         own = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return {"case": case, "audio_s": heard.seconds, "compute_s": round(seconds, 2),
-                "rtf": round(seconds / heard.seconds, 3), "wer": round(asr.word_error_rate(SCRIPT, heard.text), 3),
+                "rtf": round(seconds / heard.seconds, 3), "cpu_s": round(cpu, 2), "wer": round(asr.word_error_rate(SCRIPT, heard.text), 3),
                 "note": "first call: includes loading the model", "peak_rss_mb": own}
 
 
