@@ -4,7 +4,7 @@
 // (progress wording, a throttled status message, pending questions with buttons).
 import { randomBytes } from 'node:crypto';
 import type { StageName } from '../gpu-bridge/contracts/index.ts';
-import { isUserError } from '../pipeline/errors.ts';
+import { isConnectionError, isUserError, UNAVAILABLE } from '../pipeline/errors.ts';
 
 export type Platform = 'console' | 'discord' | 'telegram';
 
@@ -128,9 +128,12 @@ export function formatProgress(view: ProgressView): string {
   return lines.join('\n');
 }
 
-/** What a failure leaves in the log: nothing for a UserError (the user was told), else the stack. */
+/**
+ * What a failure leaves in the log: nothing for a UserError (the user was told) or for Redis being
+ * unreachable (logged once per outage by the job store), else the stack.
+ */
 export function logUnexpected(reason: unknown, log: ((line: string) => void) | undefined): void {
-  if (isUserError(reason) || typeof reason === 'string') return;
+  if (isUserError(reason) || typeof reason === 'string' || isConnectionError(reason)) return;
   log?.(`unexpected failure: ${(reason as Error)?.stack ?? String(reason)}`);
 }
 
@@ -138,6 +141,7 @@ export function logUnexpected(reason: unknown, log: ((line: string) => void) | u
 export function describeFailure(reason: unknown): string {
   if (isUserError(reason)) return reason.message;
   if (typeof reason === 'string') return reason;
+  if (isConnectionError(reason)) return UNAVAILABLE;
   return 'Something went wrong on our side; the error was logged. Please try again.';
 }
 

@@ -64,6 +64,8 @@ interface LiveJob {
 /** How long one delivery may hold a job's outbox entry before another drain may try. */
 const DELIVERY_LEASE_MS = 10 * 60_000;
 const DELIVERY_ATTEMPTS = 3;
+/** How long an outcome waits for the process that shows its job before any other may post it. */
+const LIVE_OWNER_GRACE_MS = 5000;
 
 function slug(title: string): string {
   return title.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'clip';
@@ -104,9 +106,9 @@ export class JobRunner {
     (this.deps.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
 
-  /** The user's queued or running jobs shown by this process, oldest first. */
+  /** The user's queued or running jobs shown by this process, oldest first (one being posted no longer counts). */
   active(owner: Owner): JobRecord[] {
-    return [...this.live.values()].map((j) => j.record).filter((r) => sameOwner(r.owner, owner));
+    return [...this.live.values()].map((j) => j.record).filter((r) => sameOwner(r.owner, owner) && ACTIVE_STATES.includes(r.state));
   }
 
   /** Throws the running-jobs UserError when the user may not start another job now. */
@@ -184,7 +186,7 @@ export class JobRunner {
       plan = { ...plan, voice: { ...plan.voice, engine: 'f5-tts', id: voice.name, referenceKey: voice.key } };
     }
     // Redis answers before anything is counted (a refused request does not use up the quota).
-    await this.store.get(jobId);
+    await this.store.available();
     // Counted last: a refused request does not use up the quota. Checked again after each await
     // so that two quick requests cannot both slip under the running limit.
     checkRunning();
@@ -439,14 +441,17 @@ export class JobRunner {
     this.draining = (async () => {
       do {
         this.drainAgain = false;
-        let waiting: string[];
+        let waiting: Array<{ jobId: string; readyAt: number }>;
         try {
           waiting = await this.store.outbox(this.deps.platform);
         } catch {
           return; // Redis is down: logged once by the store; the next drain tries again
         }
-        for (const jobId of waiting) {
+        for (const { jobId, readyAt } of waiting) {
           if (this.closed) return;
+          // A job another running process shows is posted by that process (same status message);
+          // this one takes over only if that process does not within the grace period.
+          if (!this.live.has(jobId) && Date.now() - readyAt < LIVE_OWNER_GRACE_MS) continue;
           await this.deliverOutcome(jobId).catch((error: unknown) => this.log(`job ${jobId}: delivery: ${describeError(error)}`));
         }
       } while (this.drainAgain && !this.closed);
@@ -473,7 +478,12 @@ export class JobRunner {
         await this.store.release(jobId);
         return;
       }
-      this.live.get(jobId)?.stop();
+      const live = this.live.get(jobId);
+      if (live) {
+        live.stop();
+        // Made (or failed): the user's running-job slot is free while it is being posted.
+        live.record.state = record.state;
+      }
       try {
         if (record.state === 'made' && record.clip) {
           await channel.progress({ title: record.plan.title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' }).catch(() => {});

@@ -51,3 +51,15 @@ export class UserError extends Error {
 export function isUserError(error: unknown): error is UserError {
   return error instanceof Error && error.name === 'UserError' && typeof (error as UserError).id === 'string';
 }
+
+/** What a user is told while Redis (the queue, the job records) cannot be reached. */
+export const UNAVAILABLE = 'The queue is unavailable, try again in a minute.';
+
+/** Redis is not reachable (refused, reset, closed, or the client gave up on the command). */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string; name?: string } | null;
+  if (!e) return false;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(e.code ?? '')) return true;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return /Stream isn't writeable|Connection is closed|enableOfflineQueue|max retries per request/i.test(e.message ?? '');
+}

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import type { Progress, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { redisOptions } from '../gpu-bridge/producer.ts';
-import { UserError } from './errors.ts';
+import { isConnectionError, UNAVAILABLE, UserError } from './errors.ts';
 
 export type ChatPlatform = 'console' | 'discord' | 'telegram';
 
@@ -59,8 +59,6 @@ export interface JobRecord {
 /** What the outbox holds for a job: its clip to post, or its failure to tell. */
 export type Outcome = { kind: 'clip'; clip: StoredClip } | { kind: 'failed'; error: string };
 
-export const UNAVAILABLE = 'The queue is unavailable, try again in a minute.';
-
 const DAY = 24 * 3600;
 const PREFIX = 'spinbot';
 const recordKey = (jobId: string) => `${PREFIX}:job:${jobId}`;
@@ -105,16 +103,18 @@ export class JobStore {
     this.redis = new Redis({ ...connection, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
     this.retention = options.retentionSeconds ?? 30 * DAY;
     // One log line per outage, not one per failed call.
-    this.redis.on('error', (error: Error) => {
-      if (this.down) return;
-      this.down = true;
-      this.log(`redis unavailable (${error.message}); the queue is down until it answers again`);
-    });
+    this.redis.on('error', (error: Error) => this.markDown(error));
     this.redis.on('ready', () => {
       if (!this.down) return;
       this.down = false;
       this.log('redis is back');
     });
+  }
+
+  private markDown(error: unknown): void {
+    if (this.down) return;
+    this.down = true;
+    this.log(`redis unavailable (${(error as Error)?.message ?? String(error)}); the queue is down until it answers again`);
   }
 
   private log(line: string): void {
@@ -137,9 +137,17 @@ export class JobStore {
     try {
       return await step();
     } catch (error) {
-      if (isConnectionError(error)) throw new UserError('queue.unavailable', UNAVAILABLE, { cause: error });
+      if (isConnectionError(error)) {
+        this.markDown(error);
+        throw new UserError('queue.unavailable', UNAVAILABLE, { cause: error });
+      }
       throw error;
     }
+  }
+
+  /** Throws the user's "queue unavailable" sentence at once while Redis cannot be reached. */
+  async available(): Promise<void> {
+    await this.call(() => this.redis.ping());
   }
 
   /** Saves a new record; false (and nothing changed) when the job id is already taken. */
@@ -223,9 +231,14 @@ export class JobStore {
     });
   }
 
-  /** Job ids waiting in the platform's outbox, oldest first. */
-  outbox(platform: ChatPlatform): Promise<string[]> {
-    return this.call(() => this.redis.zrange(outboxKey(platform), 0, -1));
+  /** Jobs waiting in the platform's outbox, oldest first, with when their outcome was ready (ms). */
+  outbox(platform: ChatPlatform): Promise<Array<{ jobId: string; readyAt: number }>> {
+    return this.call(async () => {
+      const flat = await this.redis.zrange(outboxKey(platform), 0, -1, 'WITHSCORES');
+      const entries: Array<{ jobId: string; readyAt: number }> = [];
+      for (let i = 0; i < flat.length; i += 2) entries.push({ jobId: flat[i]!, readyAt: Number(flat[i + 1]) });
+      return entries;
+    });
   }
 
   /** Takes the job's delivery for `ms` (another process or a second drain leaves it alone). */
@@ -285,13 +298,4 @@ function parseRecord(jobId: string, hash: Record<string, string>): JobRecord | u
     finishedAt: num(hash.finishedAt),
     deliveredAt: num(hash.deliveredAt),
   };
-}
-
-/** Redis is not reachable (refused, reset, closed, or the client gave up on the command). */
-export function isConnectionError(error: unknown): boolean {
-  const e = error as { code?: string; message?: string; name?: string } | null;
-  if (!e) return false;
-  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(e.code ?? '')) return true;
-  if (e.name === 'MaxRetriesPerRequestError') return true;
-  return /Stream isn't writeable|Connection is closed|enableOfflineQueue|max retries per request/i.test(e.message ?? '');
 }

@@ -11,8 +11,7 @@ import { failureFromReason, GpuQueue, redisOptions } from '../gpu-bridge/produce
 import type { Storage } from '../storage/index.ts';
 import { keys } from '../storage/keys.ts';
 import { trackRender } from '../metrics/index.ts';
-import { UserError } from './errors.ts';
-import { isConnectionError, UNAVAILABLE } from './job-store.ts';
+import { isConnectionError, UNAVAILABLE, UserError } from './errors.ts';
 
 export const ASSEMBLE_QUEUE = 'spinbot-assemble';
 /** Share of the job's overall progress taken by the worker's stages; assembly takes the rest. */

@@ -23,6 +23,8 @@ export interface StudioOptions {
   env?: Record<string, string | undefined>;
   /** Run an assembler in this process (default yes; SPINBOT_LOCAL_ASSEMBLER=false in env turns it off). */
   assembler?: boolean;
+  /** Where the job store and the assembler log (default stderr). */
+  log?: (line: string) => void;
 }
 
 export interface Studio {
@@ -58,7 +60,7 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
   });
   const renders = new RenderQueue(services.redisUrl);
   const queue = renders.gpu;
-  const jobs = new JobStore(services.redisUrl);
+  const jobs = new JobStore(services.redisUrl, { log: options.log });
   const stopQueues = async () => {
     await Promise.allSettled([renders.close(), jobs.close()]);
     await services.stop();
@@ -78,6 +80,7 @@ export async function openStudio(options: StudioOptions): Promise<Studio> {
         redisUrl: services.redisUrl,
         storage,
         store: jobs,
+        log: options.log,
         lockDurationMs: positive(env.SPINBOT_LOCK_DURATION_MS),
         stalledIntervalMs: positive(env.SPINBOT_STALLED_INTERVAL_MS),
       })

@@ -16,6 +16,7 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
   const channel = ctx.channelFor(interaction);
   try {
     await channel.acknowledge();
+    await ctx.studio.jobs.available();
     const result = await ctx.conversation.message(threadOf(channel), interaction.options.getString('message', true), {
       actions: agentActions(channel, ctx),
       defaults: { language: languageOf(interaction.locale) },

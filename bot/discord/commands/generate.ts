@@ -47,6 +47,8 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
 
   try {
     await channel.acknowledge();
+    // Redis down: one sentence at once, rather than a planner waiting on the conversation store.
+    await ctx.studio.jobs.available();
     let voiceName = voiceOption ?? undefined;
     if (sample) {
       const saved = await ctx.voices.addFromUpload(owner, voiceOption ?? 'sample', { url: sample.url, declaredBytes: sample.size, name: sample.name }, ctx.downloads);

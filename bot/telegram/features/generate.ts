@@ -62,6 +62,8 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
     const language = ctx.from.language_code;
     services.background('generate', async () => {
       try {
+        // Redis down: one sentence at once, rather than a planner waiting on the conversation store.
+        await services.studio.jobs.available();
         if (request.voice) await services.voices.require(ownerOf(channel.userId), request.voice);
         const args = { prompt: request.prompt, seconds: request.seconds, voice: request.voice };
         const result = await services.conversation.command(threadOf(channel), request.prompt, { tool: 'generate_video', args }, {
@@ -104,6 +106,7 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
     const turn = { actions: agentActions(channel, services), defaults: { language: ctx.from.language_code } };
     services.background('conversation', async () => {
       try {
+        await services.studio.jobs.available();
         const editing = await services.editing.take(thread);
         // After Edit, the next message is the change, unless it is a plain yes / no, or that plan
         // is gone by now (then it is an ordinary message).
