@@ -73,7 +73,7 @@ class CpuPresenter(StageBackend):
         out = ctx.workdir / "presenter.mp4"
         clip = render_clip(audio, out, portrait=portrait, width=request.width, height=request.height,
                            fps=request.fps, layout=request.layout, picture=picture, seconds=request.seconds,
-                           report=ctx.report)
+                           report=ctx.report, cancelled=ctx.cancelled)
         ctx.storage.put_file(request.out_key, out)
         return clip
 

@@ -20,6 +20,7 @@ from .speech import VISEMES
 SVG_PATH = Path(__file__).resolve().parents[4] / "assets" / "presenter" / "presenter.svg"
 SVG_NS = "http://www.w3.org/2000/svg"
 VIEW_W, VIEW_H = 600, 720
+TOP_MARGIN = 170  # SVG units above the hair: empty
 HEAD_BOX = (130, 180, 470, 610)  # x0, y0, x1, y1 in SVG units: the head with room to turn
 MOUTH_BOX = (240, 462, 360, 572)
 MOUTH_LINE_Y = 512

@@ -10,8 +10,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..errors import StageFailure
+from ..runtime import CANCELLED_MESSAGE
 from . import LAYOUTS
-from .character import VIEW_H, VIEW_W, CharacterRig
+from .character import TOP_MARGIN, VIEW_H, VIEW_W, CharacterRig
 from .compose import SPRITE_SHARE_CORNER, FrameComposer, Placement, corner, encode, full_frame
 from .face_rig import FaceRig, Pose
 from .portrait import Portrait, person_mask
@@ -53,10 +55,11 @@ def build_scene(portrait: Portrait | None, width: int, height: int, layout: str,
         raise ValueError(f"unknown presenter layout {layout!r}; one of {', '.join(LAYOUTS)}")
     background = fit_picture(picture, width, height) if picture is not None else None
     if portrait is None:
+        figure = VIEW_H - TOP_MARGIN  # the art's top is empty: the figure is scaled to the frame, not the page
         if layout == "full":
-            scale = min(height / VIEW_H, width / VIEW_W)
+            scale = min(height / figure, width / VIEW_W)
         else:
-            scale = SPRITE_SHARE_CORNER * height / (VIEW_H - 200)  # the art's top 200 units are empty
+            scale = SPRITE_SHARE_CORNER * height / figure
         character = CharacterRig(scale)
         canvas_w, canvas_h = character.canvas.shape[1], character.canvas.shape[0]
         if layout == "full":
@@ -79,7 +82,7 @@ def build_scene(portrait: Portrait | None, width: int, height: int, layout: str,
 def render_clip(narration_wav: Path, out: Path, *, portrait: Portrait | None, width: int, height: int, fps: int,
                 layout: str = "full", picture: np.ndarray | None = None, seconds: float | None = None,
                 report: Callable[[float, str], None] = lambda percent, message: None,
-                tracks: FaceTracks | None = None) -> PresenterClip:
+                cancelled: Callable[[], bool] = lambda: False, tracks: FaceTracks | None = None) -> PresenterClip:
     """Render the presenter speaking narration_wav into out (H.264/AAC MP4, width x height at fps).
     seconds: the scene's length when longer than the narration (the presenter listens, blinks, sways)."""
     timings: dict[str, float] = {}
@@ -101,6 +104,8 @@ def render_clip(narration_wav: Path, out: Path, *, portrait: Portrait | None, wi
         for index in range(frames):
             if index % step == 0:
                 report(100 * index / frames, f"Presenter: frame {index + 1} of {frames}")
+                if cancelled():  # the encoder is stopped and the partial file left in the job's scratch folder
+                    raise StageFailure("lipsync", "CANCELLED", CANCELLED_MESSAGE, False)
             yield composer.frame(*rig.render(pose_at(tracks, index)))
 
     started = time.monotonic()
