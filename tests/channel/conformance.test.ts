@@ -1,6 +1,7 @@
 // The ChatChannel conformance suite against every adapter: the console (its real streams and
 // readline), Discord (real discord.js against the Discord emulator) and Telegram (real grammY
 // against the Bot API emulator).
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import { createInterface } from 'node:readline/promises';
@@ -59,6 +60,7 @@ describe('console', () => {
       waitFor: (predicate, timeoutMs) => poll(() => predicate(seen()), timeoutMs),
       async press(label) {
         input.write(`${label}\n`);
+        return undefined;
       },
       async close() {
         readline.close();
@@ -114,7 +116,11 @@ describe('discord', () => {
         const button = message.components.flatMap((row) => row.components as Array<{ label: string; custom_id: string }>).find((c) => c.label === label)!;
         const user = options?.otherUser ? { id: '999999999999999999', username: 'mallory' } : undefined;
         const press = await emu.dispatchInteraction({ type: 3, customId: button.custom_id, messageId: message.id, ...(user ? { user } : {}) });
-        await press.ack();
+        const ack = await press.ack();
+        if (!user) return undefined;
+        // Someone else is answered privately, in a reply of their own.
+        assert.equal(ack.ephemeral, true, 'the refusal is private');
+        return (await press.waitFor((h) => h.messages().find((m) => m.content))).content;
       },
       async close() {
         asks.closeAll();
@@ -159,7 +165,8 @@ describe('telegram', () => {
         if (!message) throw new Error(`no button "${label}"`);
         const data = message.buttons.find((b) => b.text === label)!.callback_data!;
         const press = tg.pressButton(message, data, options?.otherUser ? { id: 777, first_name: 'Mallory' } : user);
-        await press.answer();
+        const answer = await press.answer();
+        return options?.otherUser ? answer.text : undefined;
       },
       async close() {
         asks.closeAll();

@@ -38,8 +38,12 @@ export interface ChannelHarness {
   seen(): Seen[];
   /** Waits until `predicate` holds for what the user sees. */
   waitFor<T>(predicate: (seen: Seen[]) => T | undefined | false | null, timeoutMs?: number): Promise<T>;
-  /** The user (or someone else in the chat) presses the button labelled `label` on the latest message that has one. */
-  press(label: string, options?: { otherUser?: boolean }): Promise<void>;
+  /**
+   * The user (or someone else in the chat) presses the button labelled `label` on the latest
+   * message that has one. Resolves with what the platform showed that someone else in answer
+   * (a refusal); undefined for the user's own presses.
+   */
+  press(label: string, options?: { otherUser?: boolean }): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -128,7 +132,11 @@ export function runChannelConformance(name: string, makeHarness: () => Promise<C
     const question = await harness.waitFor((seen) => seen.find((m) => m.text.includes('Render this plan?') && m.buttons.length === 2));
     assert.deepEqual(question.buttons, ['Approve', 'Cancel']);
     if (harness.capabilities.otherUsers) {
-      await harness.press('Approve', { otherUser: true });
+      // Someone else's press is refused, in words, and leaves the question open for the user.
+      const refusal = await harness.press('Approve', { otherUser: true });
+      assert.match(refusal ?? '', /for someone else/);
+      const open = await Promise.race([answer.then(() => 'answered'), new Promise((resolve) => setTimeout(resolve, 300, 'open'))]);
+      assert.equal(open, 'open', "another user's press must not answer the question");
     }
     await harness.press('Approve');
     assert.equal(await answer, 'approve');
