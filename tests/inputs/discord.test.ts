@@ -20,6 +20,14 @@ const newUser = () => {
   return { id: `5100000000000${nextUser}`, username: `tester${nextUser}`, global_name: `Tester ${nextUser}` };
 };
 
+interface Case {
+  name: string;
+  commandName: string;
+  subcommand?: string;
+  options: Record<string, OptionValue>;
+  reply: RegExp;
+}
+
 const said = (handle: InteractionHandle) => handle.messages().filter((m) => !m.deleted && !m.loading && m.content).map((m) => m.content);
 
 test('the main bad inputs through discord.js: a private sentence each, no job, no file, and the bot still answers', async (t) => {
@@ -48,8 +56,8 @@ test('the main bad inputs through discord.js: a private sentence each, no job, n
   const file = (bytes: Buffer, filename: string) => emu.registerAttachment({ bytes, filename, contentType: 'application/octet-stream' });
   const sample = () => file(speechSample('ogg'), 'sample.ogg');
 
-  const cases: Array<{ name: string; commandName: string; subcommand?: string; options: Record<string, OptionValue>; reply: RegExp }> = [
-    ...MAIN_TEXTS.flatMap((input) => {
+  const cases: Case[] = [
+    ...MAIN_TEXTS.flatMap((input): Case[] => {
       const text = (input.sent as { text: string }).text;
       return [
         { name: `/generate prompt: ${input.name}`, commandName: 'generate', options: { prompt: text }, reply: input.reply },
@@ -63,7 +71,7 @@ test('the main bad inputs through discord.js: a private sentence each, no job, n
     { name: '/generate seconds: 100000', commandName: 'generate', options: { prompt: 'cats', seconds: 100000 }, reply: RANGE },
     { name: '/generate prompt over the limit', commandName: 'generate', options: { prompt: 'x'.repeat(2500) }, reply: /please keep it under 2000/ },
     { name: '/generate voice: path traversal', commandName: 'generate', options: { prompt: 'cats', voice: '../../etc/passwd' }, reply: /cannot be a voice name/ },
-    ...MAIN_FILES.flatMap((input) => {
+    ...MAIN_FILES.flatMap((input): Case[] => {
       const sent = input.sent as { file: string; bytes: () => Buffer };
       const picture = sent.file === 'photo';
       const bytes = sent.bytes();

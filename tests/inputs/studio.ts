@@ -28,6 +28,6 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /** Jobs per queue state, and every file (with its size) under the data dir. */
 export async function snapshot(studio: Studio, dataDir: string): Promise<{ jobs: Record<string, number>; files: string[] }> {
-  const jobs = await studio.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'paused', 'waiting-children');
+  const jobs = await studio.queue.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children');
   return { jobs, files: await filesUnder(dataDir) };
 }
