@@ -25,7 +25,9 @@ from PIL import Image
 from spinbot_worker.backends.base import LipsyncRequest, StageContext
 from spinbot_worker.errors import StageFailure
 from spinbot_worker.presenter.backend import CpuPresenter, store_portrait
-from spinbot_worker.presenter.portrait import NO_FACE, PortraitRejected, detect_faces, mesh_face
+from spinbot_worker.presenter.face_rig import Pose
+from spinbot_worker.presenter.portrait import NO_FACE, PortraitRejected, analyse, detect_faces, mesh_face
+from spinbot_worker.presenter.render import build_scene
 from spinbot_worker.storage import FileStorage
 
 FPS, WIDTH, HEIGHT = 30, 1280, 720
@@ -335,3 +337,21 @@ def test_an_oversized_image_is_refused_before_decoding(tmp_path, width, height, 
         store_portrait(storage, "users/console/u1/presenter.png", declared_png(width, height))
     assert words in str(caught.value) and "megapixels" in str(caught.value)
     assert storage.list("") == []
+
+
+@pytest.mark.parametrize("width, height", [(720, 1280), (720, 720)])
+@pytest.mark.parametrize("layout", ["full", "corner"])
+@pytest.mark.parametrize("who", ["photo", "character"])
+def test_every_frame_shape_places_the_presenter_inside_the_frame(width, height, layout, who):
+    portrait = analyse(portrait_bytes()) if who == "photo" else None
+    picture = np.full((height, width, 3), 90, np.uint8)
+    rig, composer = build_scene(portrait, width, height, layout, picture if layout == "corner" else None)
+    frame = composer.frame(*rig.render(Pose(open=0.6, head_roll=2.0)))
+    assert frame.shape == (height, width, 3)
+    found = detect_faces(frame)
+    assert found, "the presenter's face is not in the frame"
+    x, y, w, h, _ = found[0]
+    assert 0 <= x and x + w <= width and 0 <= y and y + h <= height
+    if layout == "corner":
+        changed = np.nonzero(np.abs(frame.astype(int) - picture).sum(axis=2).max(axis=0) > 30)[0]
+        assert changed.min() > width * 0.5, "a corner presenter keeps to the right half of the frame"

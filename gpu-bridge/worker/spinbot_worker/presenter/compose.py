@@ -20,6 +20,7 @@ from ..errors import StageFailure
 
 FACE_SHARE_FULL = 0.40  # face height (brow to chin) as a share of the frame height
 SPRITE_SHARE_CORNER = 0.46  # the cut-out presenter's height as a share of the frame height
+CORNER_MAX_WIDTH = 0.45  # ...and at most this share of its width (vertical frames)
 # The clip is an intermediate that the assembly encodes again: spend little CPU, keep quality (crf 18).
 PRESET = "superfast"
 
@@ -78,7 +79,7 @@ def corner(image: np.ndarray, landmarks: np.ndarray, mask: np.ndarray, backgroun
     alpha = (np.clip((mask[top:bottom, left:right] - 0.15) / 0.7, 0, 1) * 255).astype(np.uint8)
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, face_height / 120))
     sprite = np.dstack([image[top:bottom, left:right], alpha])
-    scale = SPRITE_SHARE_CORNER * height / sprite.shape[0]
+    scale = min(SPRITE_SHARE_CORNER * height / sprite.shape[0], CORNER_MAX_WIDTH * width / sprite.shape[1])
     sprite, points = _scaled(sprite, landmarks - [left, top], scale)
     margin = int(round(width * 0.03))
     x = width - sprite.shape[1] - margin

@@ -14,7 +14,7 @@ from ..errors import StageFailure
 from ..runtime import CANCELLED_MESSAGE
 from . import LAYOUTS
 from .character import TOP_MARGIN, VIEW_H, VIEW_W, CharacterRig
-from .compose import SPRITE_SHARE_CORNER, FrameComposer, Placement, corner, encode, full_frame
+from .compose import CORNER_MAX_WIDTH, SPRITE_SHARE_CORNER, FrameComposer, Placement, corner, encode, full_frame
 from .face_rig import FaceRig, Pose
 from .portrait import Portrait, person_mask
 from .speech import FaceTracks, Narration, face_tracks, read_wav
@@ -59,7 +59,7 @@ def build_scene(portrait: Portrait | None, width: int, height: int, layout: str,
         if layout == "full":
             scale = min(height / figure, width / VIEW_W)
         else:
-            scale = SPRITE_SHARE_CORNER * height / figure
+            scale = min(SPRITE_SHARE_CORNER * height / figure, CORNER_MAX_WIDTH * width / VIEW_W)
         character = CharacterRig(scale)
         canvas_w, canvas_h = character.canvas.shape[1], character.canvas.shape[0]
         if layout == "full":
