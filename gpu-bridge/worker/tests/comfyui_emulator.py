@@ -110,6 +110,15 @@ class ComfyEmulator:
     def calls(self, path: str) -> list[Any]:
         return [body for method, p, body in self.requests if p == path]
 
+    def history_entry(self, prompt_id: str, timeout: float = 5) -> dict:
+        """The prompt's /history entry, waiting for it: ComfyUI files it just after the prompt's last message."""
+        deadline = time.monotonic() + timeout
+        while prompt_id not in self.history:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"prompt {prompt_id} never reached the history")
+            time.sleep(0.02)
+        return self.history[prompt_id]
+
     def object_info(self) -> dict[str, dict]:
         inputs = [p.relative_to(self.input_dir).as_posix() for p in self.input_dir.rglob("*") if p.is_file()]
         return resolve_markers(self.base_info, self.models, inputs)
@@ -186,7 +195,8 @@ class ComfyEmulator:
             app.router.add_get(prefix + "/system_stats", self._system_stats)
             app.router.add_get(prefix + "/queue", self._get_queue)
             app.router.add_get(prefix + "/ws", self._websocket)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        # A short shutdown: a restart must not wait for open sockets to finish (ComfyUI dying does not).
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()

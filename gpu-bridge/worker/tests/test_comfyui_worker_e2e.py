@@ -119,7 +119,7 @@ def test_cancelling_mid_workflow_interrupts_comfyui_and_removes_the_scenes(start
     assert json.loads(job.failedReason) == {"stage": "visuals", "code": "CANCELLED", "message": "Cancelled by the user.", "retryable": False}
     assert job.attemptsMade == 1
     [interrupt] = comfy.calls("/interrupt")
-    assert comfy.history[interrupt["prompt_id"]]["status"]["status_str"] == "error"  # ComfyUI stopped that prompt
+    assert comfy.history_entry(interrupt["prompt_id"])["status"]["status_str"] == "error"  # ComfyUI stopped that prompt
     assert FileStorage(data_dir).list(f"jobs/{job_id}/") == []  # the narration already written is removed too
 
 
