@@ -50,11 +50,22 @@ const SIGNATURES: Signature[] = [
   { format: 'flac', kind: 'audio', description: 'a FLAC audio file', test: (h) => ascii(h, 0, 'fLaC') },
   { format: 'mp3', kind: 'audio', description: 'an MP3 audio file', test: (h) => ascii(h, 0, 'ID3') || (h[0] === 0xff && ((h[1] ?? 0) & 0xe0) === 0xe0 && ((h[1] ?? 0) & 0x06) !== 0) },
   { format: 'aac', kind: 'audio', description: 'an AAC audio file', test: (h) => h[0] === 0xff && ((h[1] ?? 0) & 0xf6) === 0xf0 },
+  // Phone photos share MP4's box layout; the brand says they are still pictures (no decoder here).
+  { format: 'heic', kind: 'other', description: 'a HEIC image', test: (h) => ascii(h, 4, 'ftyp') && ['heic', 'heix', 'hevc', 'heim', 'heis', 'mif1', 'msf1'].includes(h.toString('latin1', 8, 12)) },
+  { format: 'avif', kind: 'other', description: 'an AVIF image', test: (h) => ascii(h, 4, 'ftyp') && ['avif', 'avis'].includes(h.toString('latin1', 8, 12)) },
   { format: 'mp4', kind: 'av', description: 'an MP4/M4A file', test: (h) => ascii(h, 4, 'ftyp') },
   { format: 'webm', kind: 'av', description: 'a WebM/Matroska file', test: (h) => h.length >= 4 && h.readUInt32BE(0) === 0x1a45dfa3 },
   { format: 'amr', kind: 'audio', description: 'an AMR audio file', test: (h) => ascii(h, 0, '#!AMR') },
   { format: 'pdf', kind: 'other', description: 'a PDF document', test: (h) => ascii(h, 0, '%PDF') },
   { format: 'zip', kind: 'other', description: 'a ZIP archive', test: (h) => ascii(h, 0, 'PK\x03\x04') },
+  // Named so that a refusal says what was sent; none of these is read any further.
+  { format: 'gzip', kind: 'other', description: 'a compressed archive', test: (h) => h[0] === 0x1f && h[1] === 0x8b },
+  { format: '7z', kind: 'other', description: 'a compressed archive', test: (h) => ascii(h, 0, "7z\xbc\xaf'\x1c") || ascii(h, 0, 'Rar!') },
+  { format: 'bmp', kind: 'other', description: 'a BMP image', test: (h) => ascii(h, 0, 'BM') && h.length >= 26 && h.readUInt32LE(14) >= 12 && h.readUInt32LE(14) <= 124 },
+  { format: 'tiff', kind: 'other', description: 'a TIFF image', test: (h) => ascii(h, 0, 'II*\x00') || ascii(h, 0, 'MM\x00*') },
+  { format: 'midi', kind: 'other', description: 'a MIDI file (notes, not recorded sound)', test: (h) => ascii(h, 0, 'MThd') },
+  { format: 'program', kind: 'other', description: 'a program', test: (h) => ascii(h, 0, '\x7fELF') || ascii(h, 0, 'MZ') || ascii(h, 0, '#!') },
+  { format: 'markup', kind: 'other', description: 'a text document (HTML, XML or SVG)', test: (h) => /^(?:\xef\xbb\xbf)?\s*<(?:\?xml|!doctype|html|svg)/i.test(h.toString('latin1')) },
 ];
 
 async function readHead(path: string, bytes = 64): Promise<Buffer> {

@@ -55,6 +55,9 @@ test('files are identified by their content, not their name', async () => {
     ['notes.ogg', Buffer.from('%PDF-1.4 not audio at all'), 'other', 'pdf'],
     ['broken.ogg', Buffer.concat([Buffer.from('OggS'), Buffer.alloc(200, 7)]), 'other', 'ogg'],
     ['noise.bin', Buffer.alloc(500, 3), 'other', 'unknown'],
+    ['photo.jpg', Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(100)]), 'other', 'heic'],
+    ['voice.mp3', Buffer.from('#!/bin/sh\nrm -rf /\n'), 'other', 'program'],
+    ['picture.png', Buffer.from('<?xml version="1.0"?><svg/>'), 'other', 'markup'],
   ];
   for (const [name, bytes, kind, format] of cases) {
     const identified = await identifyFile(await fileWith(name, bytes));

@@ -34,6 +34,19 @@ const speech = memo(() => speechSample('ogg'));
 const long = memo(() => longRecording(10));
 const png = memo(() => picture('png', 320, 240));
 const jpeg = memo(() => picture('jpeg', 320, 240));
+/** The start of an iPhone photo: an ISO box "ftyp" with the HEIC brand. */
+const heic = () => Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(200)]);
+/** A BMP file header and info header (40 bytes) for a 2x2 picture. */
+function bmp(): Buffer {
+  const bytes = Buffer.alloc(70);
+  bytes.write('BM', 0, 'latin1');
+  bytes.writeUInt32LE(70, 2);
+  bytes.writeUInt32LE(54, 10);
+  bytes.writeUInt32LE(40, 14);
+  bytes.writeInt32LE(2, 18);
+  bytes.writeInt32LE(2, 22);
+  return bytes;
+}
 const silence = memo(() => Buffer.from(speechSample('wav', { text: ' ' })));
 
 /** Plain messages: the conversation reads them (private chats, Discord /chat, the console). */
@@ -87,6 +100,9 @@ export const FILES: BadInput[] = [
   { name: 'an empty photo', sent: { file: 'photo', bytes: () => Buffer.alloc(0) }, reply: /a file type I do not recognise, not a picture/ },
   { name: 'text sent as a photo', sent: { file: 'photo', bytes: () => Buffer.from('<script>alert(1)</script>') }, reply: NOT_PICTURE('a file type I do not recognise') },
   { name: 'a GIF as a photo', sent: { file: 'photo', bytes: () => Buffer.from('GIF89a\x10\x00\x10\x00\x00\x00\x00;', 'latin1') }, reply: /GIF image/ },
+  { name: 'an iPhone HEIC photo', sent: { file: 'photo', bytes: () => heic() }, reply: NOT_PICTURE('a HEIC image') },
+  { name: 'a BMP picture', sent: { file: 'photo', bytes: () => bmp() }, reply: NOT_PICTURE('a BMP image') },
+  { name: 'an SVG with a script', sent: { file: 'photo', bytes: () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>') }, reply: NOT_PICTURE('a text document \\(HTML, XML or SVG\\)') },
   { name: 'a PDF as a photo', sent: { file: 'photo', bytes: () => Buffer.from('%PDF-1.4\n%%EOF') }, reply: NOT_PICTURE('a PDF document') },
   { name: 'a ten-minute voice message', sent: { file: 'voice', bytes: long, caption: 'marathon' }, reply: /That recording is 10 minutes long; I need 3-30 s of speech/ },
   { name: 'a truncated voice message', sent: { file: 'voice', bytes: () => truncated(speech(), 300), caption: 'cut' }, reply: /cannot be read|could not read the audio|only \d+\.\d s of sound/ },
@@ -95,7 +111,8 @@ export const FILES: BadInput[] = [
   { name: 'a PNG bomb sent as a document', sent: { file: 'document', bytes: () => pngDeclaring(30000, 30000), fileName: 'voice.ogg', mimeType: 'audio/ogg' }, reply: NOT_AUDIO('a PNG image') },
   { name: 'a PDF named voice.ogg', sent: { file: 'document', bytes: () => Buffer.from('%PDF-1.4\n%%EOF'), fileName: 'voice.ogg', mimeType: 'audio/ogg' }, reply: NOT_AUDIO('a PDF document') },
   { name: 'a ZIP archive', sent: { file: 'document', bytes: () => Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(100)]), fileName: 'sample.zip' }, reply: NOT_AUDIO('a ZIP archive') },
-  { name: 'a shell script named sample.mp3', sent: { file: 'document', bytes: () => Buffer.from('#!/bin/sh\nrm -rf /\n'), fileName: 'sample.mp3', mimeType: 'audio/mpeg' }, reply: NOT_AUDIO('a file type I do not recognise') },
+  { name: 'a shell script named sample.mp3', sent: { file: 'document', bytes: () => Buffer.from('#!/bin/sh\nrm -rf /\n'), fileName: 'sample.mp3', mimeType: 'audio/mpeg' }, reply: NOT_AUDIO('a program') },
+  { name: 'a gzip archive', sent: { file: 'document', bytes: () => Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), fileName: 'voice.ogg.gz' }, reply: NOT_AUDIO('a compressed archive') },
   { name: 'a video without sound', sent: { file: 'document', bytes: silentVideo, fileName: 'clip.mp4', mimeType: 'video/mp4' }, reply: NOT_AUDIO('an MP4 video') },
   { name: 'an MP3 header with garbage after it', sent: { file: 'audio', bytes: () => Buffer.concat([Buffer.from('ID3\x03\x00\x00\x00\x00\x00\x00', 'latin1'), Buffer.alloc(2000, 0x5a)]), fileName: 'song.mp3' }, reply: /cannot be read|could not read the audio/ },
   { name: 'a WAV header and nothing else', sent: { file: 'voice', bytes: () => truncated(speechSample('wav'), 44), caption: 'hollow' }, reply: /cannot be read|could not read the audio|only \d+\.\d s of sound/ },
