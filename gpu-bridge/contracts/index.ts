@@ -147,6 +147,19 @@ export const TranscribeJob = z.object({
   language: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]{2,8})?$/).optional(),
 });
 
+/**
+ * Check a photo sent to be the presenter: the worker finds its face (the largest of several) and stores the
+ * checked, downscaled portrait (PNG) at presenterKey. A photo it refuses (no face, a face under ~96 px, a
+ * declared size over its limit) fails with BAD_INPUT and one sentence for the user, and nothing is stored.
+ * imageKey (the upload) is a temporary input: the worker deletes it either way.
+ */
+export const PresenterPhotoJob = z.object({
+  kind: z.literal('presenter_photo'),
+  ...JobBase,
+  imageKey: StorageKey,
+  presenterKey: StorageKey,
+});
+
 /** Train a LoRA from the user's images (GPU only; later issue). */
 export const TrainLoraJob = z.object({
   kind: z.literal('train_lora'),
@@ -156,7 +169,7 @@ export const TrainLoraJob = z.object({
   steps: z.number().int().min(50).max(5000).default(500),
 });
 
-export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob, TranscribeJob]);
+export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob, TranscribeJob, PresenterPhotoJob]);
 export type GpuJob = z.infer<typeof GpuJob>;
 /** What a caller writes before defaults are applied. */
 export type GpuJobInput = z.input<typeof GpuJob>;
@@ -227,6 +240,18 @@ export const TranscribeResult = z.object({
 });
 export type TranscribeResult = z.infer<typeof TranscribeResult>;
 
+export const PresenterPhotoResult = z.object({
+  kind: z.literal('presenter_photo'),
+  jobId: JobId,
+  presenterKey: StorageKey,
+  facesFound: z.number().int().min(1),
+  /** A sentence for the user when the worker chose for them (the largest of several faces); "" otherwise. */
+  note: z.string().max(300),
+  /** The face finder, e.g. {name: "mediapipe face detection + face mesh (CPU)", device: "cpu"}. */
+  backend: BackendInfo,
+});
+export type PresenterPhotoResult = z.infer<typeof PresenterPhotoResult>;
+
 export const ErrorCode = z.enum([
   'BAD_INPUT', // the job cannot succeed as given: never retried
   'NO_GPU', // a GPU-only request on a machine without one: never retried
@@ -255,6 +280,7 @@ export const SCHEMAS = {
   progress: Progress,
   'render-result': RenderResult,
   'transcribe-result': TranscribeResult,
+  'presenter-photo-result': PresenterPhotoResult,
   'stage-error': StageError,
   'script-plan': ScriptPlan,
 } as const;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .contracts import validate_job
 from .errors import StageFailure, unexpected
+from .presenter.photo_job import presenter_photo_job
 from .render import render
 from .runtime import JobRuntime
 from .training import train
@@ -19,6 +20,8 @@ async def handle_job(data, rt: JobRuntime) -> dict:
             return await render(job, rt)
         if job["kind"] == "transcribe":
             return await transcribe_job(job, rt)
+        if job["kind"] == "presenter_photo":
+            return await presenter_photo_job(job, rt)
         return await train(job, rt)
     except StageFailure:
         raise

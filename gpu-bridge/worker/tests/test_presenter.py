@@ -9,6 +9,7 @@ public domain), which matplotlib ships as sample data; matplotlib comes with med
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
@@ -22,12 +23,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from spinbot_worker.backends import build_registry
 from spinbot_worker.backends.base import LipsyncRequest, StageContext
+from spinbot_worker.contracts import schema_errors
 from spinbot_worker.errors import StageFailure
+from spinbot_worker.pipeline import handle_job
 from spinbot_worker.presenter.backend import CpuPresenter, store_portrait
 from spinbot_worker.presenter.face_rig import Pose
 from spinbot_worker.presenter.portrait import NO_FACE, PortraitRejected, analyse, detect_faces, mesh_face
 from spinbot_worker.presenter.render import build_scene
+from spinbot_worker.runtime import JobRuntime
 from spinbot_worker.storage import FileStorage
 
 FPS, WIDTH, HEIGHT = 30, 1280, 720
@@ -355,3 +360,43 @@ def test_every_frame_shape_places_the_presenter_inside_the_frame(width, height, 
     if layout == "corner":
         changed = np.nonzero(np.abs(frame.astype(int) - picture).sum(axis=2).max(axis=0) > 30)[0]
         assert changed.min() > width * 0.5, "a corner presenter keeps to the right half of the frame"
+
+
+def photo_job(**changes) -> dict:
+    job = {"kind": "presenter_photo", "contractVersion": 1, "jobId": "presenter-photo-1",
+           "requestedBy": {"platform": "test", "userId": "u1"},
+           "imageKey": "uploads/test/u1/photo.jpg", "presenterKey": "users/test/u1/presenter.png"}
+    return {**job, **changes}
+
+
+def run_photo_job(storage: FileStorage, tmp_path: Path, job: dict) -> tuple[dict, list[dict]]:
+    events: list[dict] = []
+
+    async def collect(event):
+        events.append(event)
+
+    rt = JobRuntime(job_id=job["jobId"], storage=storage, registry=build_registry(), workdir=tmp_path,
+                    send_progress=collect, attempt=1)
+    return asyncio.run(handle_job(job, rt)), events
+
+
+def test_the_presenter_photo_job_stores_the_checked_portrait_and_drops_the_upload(tmp_path):
+    storage = FileStorage(tmp_path / "store")
+    storage.put_bytes("uploads/test/u1/photo.jpg", portrait_bytes())
+    result, events = run_photo_job(storage, tmp_path, photo_job())
+    assert schema_errors("presenter-photo-result", result) == []
+    assert (result["facesFound"], result["note"]) == (1, "")
+    assert storage.list("") == ["users/test/u1/presenter.png"]  # the upload is gone, the portrait kept
+    with storage.open("users/test/u1/presenter.png") as stored:
+        assert Image.open(stored).size == (512, 600)
+    assert events[-1]["percent"] == 100 and all(schema_errors("progress", e) == [] for e in events)
+
+
+def test_the_presenter_photo_job_refuses_a_photo_without_a_face_and_stores_nothing(tmp_path):
+    storage = FileStorage(tmp_path / "store")
+    storage.put_bytes("uploads/test/u1/photo.jpg", no_face_picture())
+    with pytest.raises(StageFailure) as caught:
+        run_photo_job(storage, tmp_path, photo_job())
+    assert (caught.value.stage, caught.value.code, caught.value.retryable) == ("lipsync", "BAD_INPUT", False)
+    assert caught.value.message == NO_FACE
+    assert storage.list("") == []
