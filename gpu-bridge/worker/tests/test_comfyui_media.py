@@ -14,6 +14,7 @@ from spinbot_worker.backends.base import LipsyncRequest, StageContext, TtsReques
 from spinbot_worker.comfyui.backends import ComfyEngine, ComfyLipsync, ComfyTts
 from spinbot_worker.comfyui.client import ComfyClient
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
+from spinbot_worker.errors import StageFailure
 from spinbot_worker.storage import FileStorage
 from support import mean_volume_db, probe_seconds
 
@@ -43,7 +44,7 @@ def speak(path: Path, text: str) -> Path:
     return path
 
 
-def test_lipsync_makes_an_mp4_of_the_presenter_speaking_the_whole_narration(comfy, ctx, tmp_path):
+def test_lipsync_makes_a_frame_sized_mp4_of_the_presenter_speaking_the_whole_narration(comfy, ctx, tmp_path):
     Image.new("RGB", (512, 512), (180, 140, 120)).save(tmp_path / "face.png")
     ctx.storage.put_file("users/test/u1/presenter.png", tmp_path / "face.png")
     ctx.storage.put_file("jobs/media-job-1/scene-01.wav", speak(tmp_path / "n.wav", "Welcome to the show, I am your host today."))
@@ -51,15 +52,43 @@ def test_lipsync_makes_an_mp4_of_the_presenter_speaking_the_whole_narration(comf
     backend = ComfyLipsync(engine, "lipsync")
     assert backend.available() is None and backend.name == "LatentSync 1.5 (ComfyUI)"
 
-    backend.run(LipsyncRequest("users/test/u1/presenter.png", "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4"), ctx)
+    backend.run(LipsyncRequest("users/test/u1/presenter.png", "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4",
+                               width=1280, height=720, fps=30), ctx)
     video = ctx.storage.path_for("jobs/media-job-1/scene-01.mp4")
     found = streams(video)
-    assert found["video"]["codec_name"] == "h264" and (found["video"]["width"], found["video"]["height"]) == (512, 512)
-    assert found["audio"]["codec_name"] == "aac"
+    assert (found["video"]["codec_name"], found["video"]["width"], found["video"]["height"]) == ("h264", 1280, 720)
+    assert found["video"]["r_frame_rate"] == "30/1" and found["audio"]["codec_name"] == "aac"
     assert abs(probe_seconds(video) - probe_seconds(tmp_path / "n.wav")) < 0.3
     graph = comfy.submitted[0]
     assert graph["1"]["inputs"]["image"] == "spinbot/media-job-1-presenter-presenter.png"
     assert graph["2"]["inputs"]["audio"] == "spinbot/media-job-1-narration-scene-01.wav"
+
+
+def test_lipsync_in_a_corner_over_the_scene_lasts_the_whole_scene(comfy, ctx, tmp_path):
+    Image.new("RGB", (512, 512), (180, 140, 120)).save(tmp_path / "face.png")
+    Image.new("RGB", (1280, 720), (20, 160, 60)).save(tmp_path / "scene.png")
+    ctx.storage.put_file("users/test/u1/presenter.png", tmp_path / "face.png")
+    ctx.storage.put_file("jobs/media-job-1/scene-02.png", tmp_path / "scene.png")
+    ctx.storage.put_file("jobs/media-job-1/scene-02.wav", speak(tmp_path / "n.wav", "Short line."))
+    backend = ComfyLipsync(ComfyEngine(comfy.url, {"lipsync-latentsync": WORKFLOWS["lipsync-latentsync"]}), "lipsync")
+    backend.run(LipsyncRequest("users/test/u1/presenter.png", "jobs/media-job-1/scene-02.wav", "jobs/media-job-1/scene-02.mp4",
+                               layout="corner", background_key="jobs/media-job-1/scene-02.png", seconds=4.0), ctx)
+    video = ctx.storage.path_for("jobs/media-job-1/scene-02.mp4")
+    assert (streams(video)["video"]["width"], streams(video)["video"]["height"]) == (1280, 720)
+    assert abs(probe_seconds(video) - 4.0) < 0.2  # held on the last frame after the narration ends
+    frame = tmp_path / "frame.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "1", "-i", str(video), "-frames:v", "1", str(frame)], check=True)
+    with Image.open(frame) as picture:
+        assert picture.getpixel((100, 100))[1] > 120  # the scene's green picture fills the frame...
+        assert picture.getpixel((1280 - 130, 720 - 130)) != picture.getpixel((100, 100))  # ...with the presenter in the corner
+
+
+def test_lipsync_of_the_built_in_character_is_left_to_the_cpu_presenter(comfy, ctx):
+    backend = ComfyLipsync(ComfyEngine(comfy.url, {"lipsync-latentsync": WORKFLOWS["lipsync-latentsync"]}), "lipsync")
+    with pytest.raises(StageFailure) as failure:
+        backend.run(LipsyncRequest(None, "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4"), ctx)
+    assert (failure.value.code, failure.value.retryable) == ("BACKEND_UNAVAILABLE", False)
+    assert "built-in character" in failure.value.message and comfy.submitted == []
 
 
 def test_a_motion_clip_from_a_picture_has_the_frames_and_size_asked_for(comfy, tmp_path):

@@ -223,20 +223,44 @@ class ComfyTts(ComfyBackend):
 
 class ComfyLipsync(ComfyBackend):
     def run_workflow(self, workflow: Workflow, request: LipsyncRequest, ctx: StageContext) -> None:
+        if request.image_key is None:
+            # LatentSync needs a real face; the built-in character is drawn art, animated by the CPU presenter.
+            raise StageFailure("lipsync", "BACKEND_UNAVAILABLE",
+                               f"{workflow.name} lip-syncs a photo of the presenter; for the built-in character choose the CPU lip-sync.", False)
         image = ctx.workdir / f"presenter-{Path(request.image_key).name}"
         audio = ctx.workdir / f"narration-{Path(request.audio_key).name}"
         ctx.storage.get_to_file(request.image_key, image)
         ctx.storage.get_to_file(request.audio_key, audio)
-        graph = workflow.fill()
-        _, [frames] = self.engine.run(graph, workflow, ctx, "lipsync", {"input_image": image, "input_audio": audio})
+        _, [frames] = self.engine.run(workflow.fill(), workflow, ctx, "lipsync", {"input_image": image, "input_audio": audio})
         silent = ctx.workdir / f"lipsync-{ctx.job_id}.webm"
         silent.write_bytes(frames)
-        video = ctx.workdir / f"lipsync-{ctx.job_id}.mp4"
+        inputs = ["-i", str(silent), "-i", str(audio)]
+        w, h = request.width, request.height
+        if request.layout == "corner" and request.background_key:
+            # The talking head in a corner over the scene's picture (a third of the frame's height).
+            background = ctx.workdir / f"background-{Path(request.background_key).name}"
+            ctx.storage.get_to_file(request.background_key, background)
+            inputs += ["-loop", "1", "-i", str(background)]
+            size = h // 3 // 2 * 2
+            video = (f"[2:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}[bg];"
+                     f"[0:v]scale={size}:{size}:force_original_aspect_ratio=increase,crop={size}:{size}[head];"
+                     f"[bg][head]overlay=W-w-{h // 24}:H-h-{h // 24}:shortest=1")
+        else:
+            video = f"[0:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h}"
+        # The scene may last longer than its narration: hold the last frame, pad the sound with silence.
+        hold = max(0.0, (request.seconds or 0) - _media_seconds(audio))
+        video += f",fps={request.fps},format=yuv420p" + (f",tpad=stop_mode=clone:stop_duration={hold:.3f}" if hold else "") + "[v]"
+        audio_filter = f"[1:a]apad=pad_dur={hold:.3f}[a]" if hold else "[1:a]anull[a]"
+        out = ctx.workdir / f"lipsync-{ctx.job_id}.mp4"
         # The workflow saves frames only; the narration it was synced to goes back in here.
-        run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(silent), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
-                  "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(video)],
-                 stage="lipsync", timeout=600)
-        ctx.storage.put_file(request.out_key, video)
+        run_tool(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", f"{video};{audio_filter}", "-map", "[v]", "-map", "[a]",
+                  "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest", str(out)], stage="lipsync", timeout=600)
+        ctx.storage.put_file(request.out_key, out)
+
+
+def _media_seconds(path: Path) -> float:
+    done = run_tool(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)], stage="lipsync", timeout=30)
+    return float(done.stdout.decode().strip() or 0)
 
 
 BACKENDS = {"visuals": ComfyVisuals, "upscale": ComfyUpscale, "tts": ComfyTts, "lipsync": ComfyLipsync}
