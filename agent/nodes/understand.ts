@@ -93,6 +93,9 @@ const ODD_NUMBER = /(?<![\p{L}\p{N}.])([-+\u2212]?(?:[\d.,_]*\d[\d.,_]*(?:e[-+]?
 // An option written in the text: "seconds=20", "length=-5", "--seconds 20".
 const OPTION = /(?:^|\s)(?:--?)?(?:seconds|secs|duration|length)\s*=\s*(\S*)|(?:^|\s)--(?:seconds|secs|duration|length)\s+(\S+)/i;
 
+/** A plain decimal number, signed or not: what a length option may be. */
+const PLAIN_NUMBER = /^[-+\u2212]?\d+(?:\.\d+)?$/;
+
 const rangeText = () => `a video can be ${LIMITS.minSeconds} to ${LIMITS.maxSeconds} seconds long`;
 
 function unreadable(written: string): UserError {
@@ -105,7 +108,7 @@ function unreadable(written: string): UserError {
  */
 export function parseSecondsValue(raw: string): number {
   const text = normalizeText(raw);
-  if (!/^[-+\u2212]?\d+(?:\.\d+)?$/.test(text)) throw unreadable(text || raw);
+  if (!PLAIN_NUMBER.test(text)) throw unreadable(text || raw);
   return checkSeconds(Number(text.replace('\u2212', '-')));
 }
 
@@ -116,22 +119,23 @@ export function checkSeconds(value: unknown): number {
   return value;
 }
 
-/** The video length a prompt asks for, in seconds, or undefined when it names none. */
+/**
+ * The video length a text asks for, in seconds, or undefined when it names none: an option written
+ * in it ("seconds=20", "--seconds 20") first, then words ("a 20 second video", "-5 seconds" is -5).
+ * Throws the range sentence for what cannot be a length ("seconds=abc", "1e9 seconds"), so that a
+ * change like "make it 1e9 seconds" is refused rather than ignored.
+ */
 export function parseDurationSeconds(text: string): number | undefined {
+  const option = OPTION.exec(text);
+  if (option) return parseSecondsValue(option[1] ?? option[2] ?? '');
+  for (const m of text.matchAll(ODD_NUMBER)) {
+    if (!PLAIN_NUMBER.test(m[1]!)) throw unreadable(m[0]);
+  }
   return findDurations(text)[0]?.seconds;
 }
 
-/**
- * The length a prompt asks for, checked: an option written in it ("seconds=20") first, then words
- * ("a 20 second video"). Throws the range sentence for a length that is negative, zero, too long or
- * not a number; undefined when the prompt names none.
- */
+/** The length a prompt asks for, checked against LIMITS (the range sentence when it is not within them). */
 export function lengthInPrompt(prompt: string): number | undefined {
-  const option = OPTION.exec(prompt);
-  if (option) return parseSecondsValue(option[1] ?? option[2] ?? '');
-  for (const m of prompt.matchAll(ODD_NUMBER)) {
-    if (!/^[-+\u2212]?\d+(?:\.\d+)?$/.test(m[1]!)) throw unreadable(m[0]);
-  }
   const seconds = parseDurationSeconds(prompt);
   return seconds === undefined ? undefined : checkSeconds(seconds);
 }

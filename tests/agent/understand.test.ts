@@ -117,3 +117,10 @@ test('text is normalised before any check: invisible-only prompts are empty, sty
   // Length is judged on what a person sees: 3000 zero-width spaces and a word are a short prompt.
   assert.equal(understandRequest({ prompt: `${'\u200B'.repeat(3000)}owls` }).prompt, 'owls');
 });
+
+test('a change of length is read by the same rule: signs kept, what cannot be a length refused', () => {
+  assert.equal(parseDurationSeconds('make it -5 seconds'), -5);
+  assert.equal(parseDurationSeconds('make it seconds=20'), 20);
+  assert.throws(() => parseDurationSeconds('make it 1e9 seconds'), { id: 'seconds.outOfRange', message: /"1e9 seconds" is not a length/ });
+  assert.throws(() => parseDurationSeconds('make it seconds=-5'), { id: 'seconds.outOfRange', message: /you asked for -5\./ });
+});
