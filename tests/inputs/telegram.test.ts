@@ -8,6 +8,8 @@ import { startTelegramFrontEnd } from '../../bot/telegram/front-end.ts';
 import { startTelegramEmulator, type TelegramEmulator } from '../emulators/telegram/server.ts';
 import { fakePlanner } from '../channel/fixtures.ts';
 import { CORPUS, type BadInput } from './corpus.ts';
+
+const RANGE = /\b5 to 180\b/;
 import { openInputStudio, snapshot } from './studio.ts';
 
 const { studio, dataDir } = await openInputStudio(after);
@@ -95,4 +97,48 @@ test(`the bad-input corpus (${CORPUS.length} inputs) through grammY: a sentence 
   }
   assert.deepEqual(await snapshot(studio, dataDir), before, 'a job was queued or a file stored');
   assert.equal(planner.requests.length, 0, 'nothing reached the planner');
+});
+
+test('bad changes to a plan on screen (typed, or after Edit) are refused in a sentence; the plan keeps waiting and nothing is queued', async (t) => {
+  const tg = await startTelegramEmulator();
+  const planner = fakePlanner();
+  const bot = await startTelegramFrontEnd({
+    studio,
+    planner,
+    config: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_DAILY_JOBS: '500' },
+    log: () => {},
+  });
+  t.after(async () => {
+    await bot.stop();
+    await tg.stop();
+  });
+  const before = await snapshot(studio, dataDir);
+  const user = newUser();
+  const chat = user.id;
+  const texts = () => tg.botMessages(chat).map((m) => m.text ?? '');
+  /** Sends `text` and waits for a new message that matches. */
+  const answer = async (text: string, pattern: RegExp) => {
+    const seen = tg.botMessages(chat).length;
+    tg.sendText(chat, user, text);
+    await tg.waitFor(() => texts().slice(seen).some((t) => pattern.test(t)), 30_000).catch(() => assert.fail(`${JSON.stringify(text)}: expected ${pattern}, got ${JSON.stringify(texts().slice(seen))}`));
+  };
+
+  await answer('a video about tea', /^Plan: "a video about tea"/);
+  for (const change of ['make it -5 seconds', 'make it 5 hours long', 'make it 1e9 seconds', 'make it seconds=-5', 'make it 0 seconds']) await answer(change, RANGE);
+  await answer('\u200B\u202E\u2060', /what the video should be about/);
+
+  // After Edit, the typed change is read by the same rules.
+  const plan = tg.botMessages(chat).find((m) => /^Plan:/.test(m.text ?? ''))!;
+  tg.pressButton(plan, plan.buttons[1]!.callback_data!, user);
+  await tg.waitFor(() => texts().some((t) => /^What should change\?/.test(t)), 30_000);
+  await answer('\u200B\u200B', /what the video should be about/);
+  const edit = tg.botMessages(chat).filter((m) => /^Plan:/.test(m.text ?? '')).at(-1)!;
+  tg.pressButton(edit, edit.buttons[1]!.callback_data!, user);
+  await tg.waitFor(() => texts().filter((t) => /^What should change\?/.test(t)).length === 2, 30_000);
+  await answer('make it minus 10 seconds', RANGE);
+
+  // The plan is still there to answer: "no" drops it.
+  await answer('no', /^Dropped that plan/);
+  assert.equal(planner.requests.length, 1, 'no bad change reached the planner');
+  assert.deepEqual(await snapshot(studio, dataDir), before, 'a job was queued or a file stored');
 });
