@@ -104,6 +104,8 @@ def test_emoji_are_chosen_by_the_words_of_the_prompt():
     assert "dog" in names("a dog playing in the park")[:2]
     assert "teacup without handle" in names("a cup of green tea on a wooden table")[:2]
     assert {"cloud", "sun behind cloud", "sunset over buildings"} & set(names("why the sky is blue at sunset")[:3])
+    assert names("an old bicycle on a cobbled street")[0] == "bicycle"  # "old" describes; it does not pick "old key"
+    assert "no bicycles" not in names("an old bicycle on a cobbled street")  # never a prohibition sign
     assert icons.match("zxqv wvvx") == []  # no word matches: the scene falls back to generic decorations
 
 

@@ -37,8 +37,12 @@ STOPWORDS = frozenset(
     "shows showing shown show picture image photo illustration scene view close closeup background style "
     "colourful colorful bright dark soft simple flat detailed realistic cartoon drawing painting".split()
 )
-# Colour words describe a picture more than they name its subject: they count for little.
-COLOURS = frozenset("red orange yellow green blue purple violet pink brown black white grey gray golden".split())
+# Colours, sizes, ages and people in general describe a picture more than they name its subject:
+# they count for little ("an old bicycle" is a bicycle, not an old key).
+DESCRIPTIVE = frozenset(
+    "red orange yellow green blue purple violet pink brown black white grey gray golden old new young fresh "
+    "small big large little tiny huge giant quiet loud peaceful beautiful modern slow person people man woman".split()
+)
 
 # Everyday words the Unicode names lack, and names that show them.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -60,9 +64,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "history": ("scroll", "classical building"), "ancient": ("classical building",), "war": ("crossed swords",),
     "king": ("crown",), "queen": ("crown",), "castle": ("european castle",), "time": ("hourglass with flowing sand", "mantelpiece clock"),
     "future": ("rocket", "robot face"), "technology": ("personal computer", "robot face"), "computer": ("personal computer",),
-    "ai": ("robot face",), "internet": ("globe with meridians",), "phone": ("mobile phone",), "data": ("bar chart",),
+    "ai": ("robot face",), "internet": ("globe with meridians",), "phone": ("mobile phone",), "smartphone": ("mobile phone",), "app": ("mobile phone",), "sleep": ("sleeping symbol", "bed"), "data": ("bar chart",),
     "music": ("musical note", "guitar"), "song": ("musical note",), "art": ("artist palette",), "film": ("movie camera",),
-    "book": ("open book",), "reading": ("open book",), "school": ("school", "graduation cap"), "learn": ("graduation cap",),
+    "book": ("open book",), "reading": ("open book",), "school": ("school", "graduation cap"), "teacher": ("school", "books"), "class": ("school",), "learn": ("graduation cap",),
     "education": ("graduation cap", "books"), "study": ("books",), 
     "health": ("heavy black heart", "stethoscope"), "doctor": ("stethoscope",), "medicine": ("pill",), "sport": ("soccer ball", "trophy"),
     "exercise": ("weight lifter",), "run": ("runner",), "jog": ("runner",), "jogging": ("runner",), "walk": ("pedestrian",), "food": ("fork and knife with plate",),
@@ -127,6 +131,8 @@ def index() -> tuple[dict[str, Icon], dict[str, list[Icon]]]:
             name = unicodedata.name(chr(codepoint)).lower()
         except ValueError:
             continue  # OpenMoji's own extras (private use area)
+        if name.startswith("no "):
+            continue  # prohibition signs ("no bicycles") show the opposite of the word
         icon = Icon(path.stem, name)
         by_name[name] = icon
         for word in set(re.findall(r"[a-z]+", name)):
@@ -149,16 +155,22 @@ def match(prompt: str, limit: int = 6) -> list[Icon]:
     words = prompt_words(prompt)
     scores: dict[Icon, float] = {}
     for position, word in enumerate(words):
-        weight = (0.25 if word in COLOURS else 1.0) / (1 + 0.15 * position)  # the first words usually name the subject
+        weight = (0.25 if word in DESCRIPTIVE else 1.0) / (1 + 0.15 * position)  # the first words usually name the subject
+        found: dict[Icon, float] = {}  # what this word adds to each icon: its best way of matching
         for name in SYNONYMS.get(word, ()):
             if name in by_name:
-                scores[by_name[name]] = scores.get(by_name[name], 0) + 1.2 * weight
+                found[by_name[name]] = 1.2 * weight
         for icon in by_word.get(word, ())[:12]:
-            scores[icon] = scores.get(icon, 0) + weight
+            found[icon] = max(found.get(icon, 0), weight)
         if len(word) >= 3:  # the first part of a compound: "tea" in "teacup"
             for token in compounds_with(word):
                 for icon in by_word[token][:4]:
-                    scores[icon] = scores.get(icon, 0) + 0.6 * weight
+                    found[icon] = max(found.get(icon, 0), 0.6 * weight)
+        for icon, score in found.items():
+            scores[icon] = scores.get(icon, 0) + score
+    for token in compounds_of(tuple(words)):  # two of the prompt's words make one name word: "tea" + "cup"
+        for icon in by_word[token][:4]:
+            scores[icon] = scores.get(icon, 0) + 1.0
     ranked = sorted(scores, key=lambda icon: (-scores[icon], len(icon.name), icon.code))
     return ranked[:limit]
 
@@ -167,6 +179,13 @@ def match(prompt: str, limit: int = 6) -> list[Icon]:
 def compounds_with(word: str) -> tuple[str, ...]:
     _, by_word = index()
     return tuple(token for token in by_word if token != word and len(token) > len(word) + 2 and token.startswith(word))
+
+
+def compounds_of(words: tuple[str, ...]) -> list[str]:
+    _, by_word = index()
+    present = set(words)
+    return [token for token in by_word
+            if any(token[:cut] in present and token[cut:] in present for cut in range(2, len(token) - 1))]
 
 
 def generic(count: int, offset: int) -> list[Icon]:
