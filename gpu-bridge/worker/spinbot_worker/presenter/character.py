@@ -101,7 +101,9 @@ class CharacterRig:
     def _mouth(self, pose: Pose) -> np.ndarray:
         weights = self.mouth_weights(pose)
         shown = np.nonzero(weights)[0]
-        mouth = np.tensordot(weights[shown], self._mouths[shown], axes=1)
+        mouth = self._mouths[shown[0]] * weights[shown[0]]
+        for index in shown[1:]:
+            mouth += self._mouths[index] * weights[index]
         # Open exactly as far as the track says: stretch the blended shape about the lip line.
         drawn_open = float(weights @ SHAPE_TARGETS[:, 0])
         stretch = float(np.clip((pose.open + 0.06) / (drawn_open + 0.06), 0.6, 1.6))

@@ -92,9 +92,10 @@ def blend(background: np.ndarray, pixels: np.ndarray, premultiplied: bool = Fals
     saturating arithmetic is several times faster than float numpy here)."""
     if pixels.shape[2] == 3:
         return pixels
-    alpha = cv2.merge([pixels[..., 3]] * 3)
+    alpha = cv2.cvtColor(pixels[..., 3], cv2.COLOR_GRAY2RGB)
+    colour = cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB)  # contiguous: cv2 arithmetic on strided views is slow
     under = cv2.multiply(background, cv2.bitwise_not(alpha), scale=1 / 255)
-    over = pixels[..., :3] if premultiplied else cv2.multiply(pixels[..., :3], alpha, scale=1 / 255)
+    over = colour if premultiplied else cv2.multiply(colour, alpha, scale=1 / 255)
     return cv2.add(over, under)
 
 
