@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { createShutdown, SupervisedProcess, type SupervisionEvent } from './supervisor.ts';
 
 export type { SupervisionEvent } from './supervisor.ts';
@@ -162,6 +163,45 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle 
   };
 }
 
+// A dead worker's jobs keep their locks until the locks expire (lockDuration, 30 s by default),
+// and only then does a stalled-job check give them to the next worker. Its supervisor knows it is
+// dead, so it releases the locks it held (their values start with its BullMQ worker id, which the
+// worker prints when ready), marks those jobs stalled and lifts the check's throttle: the restarted
+// worker's first stalled-job check (at its start) puts them back in the queue. Only locks of that
+// dead worker are touched, so workers elsewhere lose nothing.
+const RELEASE_DEAD_WORKER_JOBS = `
+local released = {}
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local lock = ARGV[1] .. id .. ':lock'
+  local owner = redis.call('GET', lock)
+  if owner and string.sub(owner, 1, #ARGV[2]) == ARGV[2] then
+    redis.call('DEL', lock)
+    redis.call('SADD', KEYS[2], id)
+    table.insert(released, id)
+  end
+end
+if #released > 0 then redis.call('DEL', KEYS[3]) end
+return released`;
+
+/** The jobs a dead worker held, released for the next worker; [] when unknown or Redis is down. */
+async function releaseJobsOfDeadWorker(redisUrl: string, readyOutput: string): Promise<string[]> {
+  const ready = readyOutput.match(/spinbot worker ready \(queue=([^,\s]+), worker=(\w+)/);
+  if (!ready) return [];
+  const [, queue, workerId] = ready;
+  const prefix = `bull:${queue}:`;
+  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  client.on('error', () => {}); // Redis down too: the locks expire on their own
+  try {
+    await client.connect();
+    const released = await client.eval(RELEASE_DEAD_WORKER_JOBS, 3, `${prefix}active`, `${prefix}stalled`, `${prefix}stalled-check`, prefix, `${workerId}:`);
+    return Array.isArray(released) ? released.map(String) : [];
+  } catch {
+    return [];
+  } finally {
+    client.disconnect();
+  }
+}
+
 export interface Services {
   redisUrl: string;
   /** null when the workers run elsewhere (SPINBOT_LOCAL_WORKER=false, e.g. the compose stack). */
@@ -194,6 +234,7 @@ export async function startServices(options: {
 }): Promise<Services> {
   const logDir = options.stateDir ? join(options.stateDir, 'logs') : undefined;
   if (logDir) mkdirSync(logDir, { recursive: true });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const events = new EventEmitter<{ supervision: [SupervisionEvent] }>();
   const supervised: SupervisedProcess[] = [];
   const killNow = () => supervised.forEach((s) => s.killNow());
@@ -201,10 +242,17 @@ export async function startServices(options: {
   process.on('exit', killNow);
   const track = (child: SupervisedProcess) => {
     supervised.push(child);
-    child.on('supervision', (event) => events.emit('supervision', event));
+    child.on('supervision', (event) => {
+      if (child.options.name !== 'worker' || event.kind !== 'died') return events.emit('supervision', event);
+      // Before the restart (0.5 s at the soonest): its jobs go back to the queue, and listeners hear which.
+      void releaseJobsOfDeadWorker(redis.url, child.readyOutput).then((jobIds) => {
+        if (jobIds.length) log(`Job${jobIds.length > 1 ? 's' : ''} ${jobIds.join(', ')} of the stopped worker will run again on the restarted one.`);
+        events.emit('supervision', { ...event, jobIds });
+      });
+    });
   };
 
-  let redis: RedisHandle;
+  let redis: RedisHandle = { url: options.redisUrl ?? '', stop: async () => {} };
   let worker: WorkerHandle | null = null;
   try {
     if (options.redisUrl) {

@@ -18,6 +18,8 @@ export interface SupervisionEvent {
   pid?: number;
   /** With 'died' and 'restart-failed': when the next try is. */
   retryInMs?: number;
+  /** With the worker's 'died': the jobs it was running, handed back to the queue to run again. */
+  jobIds?: string[];
 }
 
 export interface SupervisedOptions {
@@ -52,9 +54,10 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
   private failuresInARow = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private tail = '';
+  private seenAtReady = '';
   private readonly log: (line: string) => void;
 
-  constructor(private readonly options: SupervisedOptions) {
+  constructor(readonly options: SupervisedOptions) {
     super();
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   }
@@ -63,6 +66,11 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
   get process(): ChildProcess {
     if (!this.child) throw new Error(`${this.options.label} has not been started`);
     return this.child;
+  }
+
+  /** What the current (or, until it is restarted, the last) process printed up to being ready. */
+  get readyOutput(): string {
+    return this.seenAtReady;
   }
 
   /** The last lines it printed. */
@@ -89,7 +97,7 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
     this.capture(child);
     if (child.pid && this.options.pidFile) writePidFile(this.options.pidFile, child.pid);
     try {
-      await waitForOutput(child, this.options.readyText, this.options.label, this.options.readyTimeoutMs, () => this.logTail());
+      this.seenAtReady = await waitForOutput(child, this.options.readyText, this.options.label, this.options.readyTimeoutMs, () => this.logTail());
     } catch (error) {
       killGroup(child, 'SIGKILL');
       throw error;
@@ -98,6 +106,8 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
     child.once('exit', (code, signal) => {
       if (this.options.pidFile && child.pid) removePidFile(this.options.pidFile, child.pid);
       if (this.stopping || this.child !== child) return;
+      // What it had started (the worker's ffmpeg) goes with it.
+      killGroup(child, 'SIGKILL');
       if (Date.now() - startedAt > STABLE_AFTER_MS) this.failuresInARow = 0;
       this.onUnexpectedExit(signal ? `killed by ${signal}` : `exit code ${code}`);
     });
@@ -197,8 +207,11 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Waits until the child prints `text` (stdout or stderr); rejects if it exits first or times out. */
-export function waitForOutput(child: ChildProcess, text: string, what: string, timeoutMs: number, logTail: () => string): Promise<void> {
+/**
+ * Waits until the child prints `text` (stdout or stderr) and resolves with what it printed so far;
+ * rejects if it exits first or times out.
+ */
+export function waitForOutput(child: ChildProcess, text: string, what: string, timeoutMs: number, logTail: () => string): Promise<string> {
   return new Promise((resolveReady, reject) => {
     let seen = '';
     const onData = (chunk: Buffer) => {
@@ -216,7 +229,7 @@ export function waitForOutput(child: ChildProcess, text: string, what: string, t
       child.off('exit', onExit);
       child.off('error', onError);
       if (error) reject(error);
-      else resolveReady();
+      else resolveReady(seen);
     }
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);

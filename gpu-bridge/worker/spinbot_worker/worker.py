@@ -242,8 +242,14 @@ async def _consume(config: Config, registry: BackendRegistry, storage: Storage, 
     # lock and stalled-job timers (closing before that leaves run() reconnecting for seconds).
     while not worker.running and not running.done():
         await asyncio.sleep(0.01)
+    # One stalled-job check now rather than after stalledInterval: jobs that a supervisor handed
+    # back from a dead worker (its locks released) go back to wait and run here at once.
+    await worker.runStalledJobsCheck()
     backends = ", ".join(f"{stage}={registry.describe(stage, config.backend_choices[stage])}" for stage in CONFIGURABLE_STAGES)
-    print(f"spinbot worker ready (queue={config.queue}, concurrency={config.concurrency}, backends: {backends})", flush=True)
+    # worker=: the prefix of this worker's job locks, so that a supervisor that sees it die can
+    # hand its jobs back at once instead of waiting for the locks to expire (pipeline/services.ts).
+    print(f"spinbot worker ready (queue={config.queue}, worker={worker.id}, concurrency={config.concurrency}, "
+          f"backends: {backends})", flush=True)
     log.info("consuming %s on %s", config.queue, config.redis_url_for_logs)
 
     stopper = asyncio.ensure_future(stop.wait())
