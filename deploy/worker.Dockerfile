@@ -28,6 +28,8 @@ RUN python -c "import importlib.metadata as m; have = {d.metadata['Name'].lower(
     && grep -q '^torch==' /tmp/torch-constraints.txt \
     && pip install --no-cache-dir -c /tmp/torch-constraints.txt -r gpu-bridge/worker/requirements.txt -r gpu-bridge/worker/requirements-gpu.txt
 COPY gpu-bridge/ gpu-bridge/
+# The GPU stages' ComfyUI workflows (spinbot_worker/comfyui finds them at /app/workflows).
+COPY workflows/ workflows/
 COPY setup/models.json setup/
 COPY --from=models /models-cache /opt/spinbot-models
 

@@ -101,3 +101,11 @@ def test_custom_node_packs_are_pinned_in_the_dockerfile_at_the_commits_their_def
     for pack in packs:
         assert pack["repository"] in dockerfile and pack["commit"] in dockerfile, pack["repository"]
         assert set(pack["nodes"]) & used, f"{pack['repository']} is pinned but no workflow uses it"
+
+
+def test_the_worker_image_carries_the_workflows_where_the_worker_looks_for_them():
+    dockerfile = (REPO_ROOT / "deploy" / "worker.Dockerfile").read_text()
+    ignore = (REPO_ROOT / "deploy" / "worker.Dockerfile.dockerignore").read_text().splitlines()
+    assert "WORKDIR /app" in dockerfile and "COPY workflows/ workflows/" in dockerfile
+    assert "!workflows/" in ignore  # the build context lets it in
+    assert SHIPPED_DIR == REPO_ROOT / "workflows"  # /app/workflows in the image, as /app is the repository root there
