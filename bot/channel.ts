@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { StageName } from '../gpu-bridge/contracts/index.ts';
 import { isConnectionError, isUserError, UNAVAILABLE } from '../pipeline/errors.ts';
 
-export type Platform = 'console' | 'discord' | 'telegram';
+export type Platform = 'console' | 'discord' | 'telegram' | 'api';
 
 export type ButtonStyle = 'primary' | 'secondary' | 'success' | 'danger';
 

@@ -52,7 +52,7 @@ export const TRANSCRIPT_WAIT_MS = 60_000;
  * not be had in time (the job still finishes and stores the transcript beside the sample).
  */
 export function sampleTranscriber(queue: GpuQueue, waitMs = TRANSCRIPT_WAIT_MS) {
-  return (audioKey: string, owner: { platform: 'console' | 'discord' | 'telegram'; userId: string }): Promise<string | null> =>
+  return (audioKey: string, owner: { platform: 'console' | 'discord' | 'telegram' | 'api'; userId: string }): Promise<string | null> =>
     transcribeSample(queue, { audioKey, transcriptKey: transcriptKeyFor(audioKey), requestedBy: { platform: owner.platform, userId: owner.userId } }, AbortSignal.timeout(waitMs))
       .then((result) => result.text)
       .catch(() => null);

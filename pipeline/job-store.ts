@@ -9,7 +9,8 @@ import type { Progress, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { redisOptions } from '../gpu-bridge/producer.ts';
 import { isConnectionError, UNAVAILABLE, UserError } from './errors.ts';
 
-export type ChatPlatform = 'console' | 'discord' | 'telegram';
+/** 'api': the HTTP API (api/), whose users are its keys' owners. */
+export type ChatPlatform = 'console' | 'discord' | 'telegram' | 'api';
 
 /** queued/running: in the works; made: the clip is stored and waits to be posted; done: posted. */
 export type JobState = 'queued' | 'running' | 'made' | 'done' | 'failed' | 'cancelled';

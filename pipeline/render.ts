@@ -19,7 +19,7 @@ export const WORKER_SHARE = 85;
 
 export interface RenderRequest {
   plan: ScriptPlan;
-  requestedBy: { platform: 'console' | 'cli' | 'discord' | 'telegram' | 'test'; userId: string; chatId?: string };
+  requestedBy: { platform: 'console' | 'cli' | 'discord' | 'telegram' | 'api' | 'test'; userId: string; chatId?: string };
   jobId?: string;
   seed?: number;
   /** A stored reference image (e.g. the user's photo) for image-conditioned visuals. */

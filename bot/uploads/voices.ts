@@ -16,7 +16,7 @@ import { transcriptKeyFor } from '../../gpu-bridge/transcribe.ts';
 import { downloadUpload, rejected, type DownloadPolicy, type UploadSource } from './download.ts';
 
 export interface Owner {
-  platform: 'console' | 'discord' | 'telegram';
+  platform: 'console' | 'discord' | 'telegram' | 'api';
   userId: string;
 }
 

@@ -100,7 +100,7 @@ export const ScriptPlan = z.object({
 export type ScriptPlan = z.infer<typeof ScriptPlan>;
 
 export const RequestedBy = z.object({
-  platform: z.enum(['console', 'cli', 'discord', 'telegram', 'test']),
+  platform: z.enum(['console', 'cli', 'discord', 'telegram', 'api', 'test']),
   userId: z.string().min(1).max(64),
   chatId: z.string().max(64).optional(),
 });
