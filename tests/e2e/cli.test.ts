@@ -32,7 +32,7 @@ test('generate: the acceptance command writes a 20 s narrated 1280x720 clip and 
   const env = { SPINBOT_DATA_DIR: join(dir, 'data'), SPINBOT_STATE_DIR: join(dir, 'state'), OLLAMA_BASE_URL: '' };
   const result = await runCli(['generate', 'a 20 second explainer about why the sky is blue', '--seconds', '20', '--out', out], env);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, new RegExp(`^Done: ${out.replaceAll('/', '\\/')} \\(\\d+\\.\\d s, [\\d.]+ [KM]B\\)\\. Voice: espeak-ng`));
+  assert.match(result.stdout, new RegExp(`^Done: ${out.replaceAll('/', '\\/')} \\(\\d+\\.\\d s, [\\d.]+ [KM]B\\)\\. Voice: Piper joe-medium`));
   // Scenes are not evenly split by the planner, so check that each half differs from the other.
   await assertWatchableClip(out, { seconds: 20, sceneStarts: [0, 10] , tolerance: 0.15 });
 });

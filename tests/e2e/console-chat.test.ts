@@ -55,7 +55,7 @@ test('console chat: greet, plan, approve, progress per stage, then the clip with
   assert.match(term.text(), /Queue: free, it would start at once\./);
 
   term.type('yes');
-  const done = /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: espeak-ng.*; visuals: .*\./;
+  const done = /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: Piper joe-medium.*; visuals: .*\./;
   await term.waitFor(done);
   const [, path, seconds] = term.text().match(done)!;
   assert.ok(existsSync(path!), `the chat named ${path}, which does not exist`);

@@ -78,7 +78,7 @@ test('a worker SIGKILLed mid-job: the next worker finishes the job exactly once'
   }
   // No stray temp files from the killed worker's half-written artifacts are listed as artifacts.
   assert.deepEqual(
-    (await storage.list(keys.jobPrefix('crash-test-0001'))).map((o) => o.key).filter((k) => !/scene-0[12]\.(wav|png)$/.test(k)),
+    (await storage.list(keys.jobPrefix('crash-test-0001'))).map((o) => o.key).filter((k) => !/scene-0[12]\.(wav|png|sentences\.json)$/.test(k)),
     [],
   );
 

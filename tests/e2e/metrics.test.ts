@@ -74,7 +74,7 @@ test('a rendered job is counted and timed in the studio\'s and the worker\'s /me
   const worker = await scrape(workerUrl);
   assert.equal(worker.get('spinbot_worker_jobs_total{status="completed"}'), 1);
   assert.equal(worker.get('spinbot_worker_jobs_total{status="failed"}'), 0);
-  assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="espeak-ng",stage="tts"}'), 1);
+  assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="piper",stage="tts"}'), 1);
   assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="title-card",stage="visuals"}'), 1);
   assert.equal(worker.get('spinbot_stage_duration_seconds_count{backend="realesrgan",stage="upscale"}'), 1);
   for (const name of worker.keys()) assert.match(name, /^spinbot_/);

@@ -29,7 +29,7 @@ test('a 20 s plan renders to a watchable 1280x720 clip with narration, through q
   const overall = progress.map((p) => p.overall);
   assert.ok(overall.every((v, i) => i === 0 || v >= overall[i - 1]! - 1e-9), 'overall progress went backwards');
 
-  assert.match(clip.backends.tts!, /espeak-ng/);
+  assert.match(clip.backends.tts!, /^Piper joe-medium/, 'English is narrated by Piper');
   assert.match(clip.backends.visuals!, /CPU/);
   // The scenes' intermediates are kept under the job's prefix, next to the plan.
   const stored = (await studio.storage.list(keys.jobPrefix(clip.jobId))).map((o) => o.key);

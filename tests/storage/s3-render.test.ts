@@ -33,7 +33,7 @@ test('with S3 storage a plan renders through the worker into the bucket, and the
 
   // The worker's scenes are in the bucket, tagged for expiry; the clip and the plan are not.
   const stored = (await storage.list(keys.jobPrefix(clip.jobId))).map((o) => o.key);
-  const scenes = [0, 1].flatMap((i) => [keys.sceneAudio(clip.jobId, i), keys.sceneImage(clip.jobId, i)]);
+  const scenes = [0, 1].flatMap((i) => [keys.sceneAudio(clip.jobId, i), keys.sceneImage(clip.jobId, i), keys.sceneSentences(clip.jobId, i)]);
   assert.deepEqual(stored, [keys.finalClip(clip.jobId), keys.plan(clip.jobId), ...scenes].sort((a, b) => a.localeCompare(b)));
   for (const key of scenes) {
     assert.deepEqual(await storage.client.getObjectTagging(bucket, key), [{ Key: 'spinbot-kind', Value: 'intermediate' }], key);

@@ -27,7 +27,7 @@ def test_job_of_a_killed_worker_is_completed_exactly_once_by_another(start_worke
     assert run_async(job_counts(redis_url, queue_name)) == {"completed": 1, "failed": 0, "active": 0, "wait": 0, "delayed": 0}
     # The rerun overwrote the deterministic keys: one set of artifacts, nothing half-written.
     assert FileStorage(data_dir).list(f"jobs/{job.data['jobId']}/") == [
-        f"jobs/{job.data['jobId']}/scene-0{n}.{ext}" for n in (1, 2) for ext in ("png", "wav")]
+        f"jobs/{job.data['jobId']}/scene-0{n}.{ext}" for n in (1, 2) for ext in ("png", "sentences.json", "wav")]
     assert f"job {job_id} finished" in second.log()
 
 

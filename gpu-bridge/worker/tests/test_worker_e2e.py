@@ -28,7 +28,7 @@ def test_render_job_end_to_end(start_worker, redis_url, queue_name, data_dir):
     assert job.failedReason is None, job.failedReason
     result = job.returnvalue
     assert schema_errors("render-result", result) == []
-    assert result["backends"]["tts"] == {"name": "espeak-ng (CPU)", "device": "cpu"}
+    assert result["backends"]["tts"] == {"name": "Piper joe-medium (CPU)", "device": "cpu"}
 
     events = progress_events(redis_url, queue_name, job_id)
     for event in events:
