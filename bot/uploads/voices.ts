@@ -27,6 +27,13 @@ export interface SavedVoice {
   modified: Date;
 }
 
+export interface SavedSample {
+  name: string;
+  seconds: number;
+  replaced: boolean;
+  transcript?: string | null;
+}
+
 export const VOICE_SECONDS = { min: 3, max: 30 } as const;
 /** An upload longer than this (its container's duration, read before decoding) cannot hold a usable sample. */
 export const VOICE_UPLOAD_MAX_SECONDS = 120;
@@ -123,12 +130,15 @@ export class VoiceLibrary {
   }
 
   /** Downloads, checks, converts and stores a voice sample. Nothing is stored when a check fails. */
-  async addFromUpload(
-    owner: Owner,
-    rawName: string,
-    source: UploadSource,
-    policy: DownloadPolicy,
-  ): Promise<{ name: string; seconds: number; replaced: boolean; transcript?: string | null }> {
+  addFromUpload(owner: Owner, rawName: string, source: UploadSource, policy: DownloadPolicy): Promise<SavedSample> {
+    return this.addSample(owner, rawName, (raw) => downloadUpload(source, raw, policy));
+  }
+
+  /**
+   * The same checks for a sample that arrives some other way (the HTTP API's multipart upload):
+   * `writeTo` puts the raw upload into the given path, within its own size limit.
+   */
+  async addSample(owner: Owner, rawName: string, writeTo: (path: string) => Promise<unknown>): Promise<SavedSample> {
     const name = normalizeVoiceName(rawName);
     const existing = await this.storage.stat(this.key(owner, name));
     if (!existing && (await this.list(owner)).length >= this.options.maxVoices) {
@@ -136,7 +146,7 @@ export class VoiceLibrary {
     }
     return withTempDir(async (dir) => {
       const raw = path.join(dir, 'upload');
-      await downloadUpload(source, raw, policy);
+      await writeTo(raw);
       const identified = await identifyFile(raw);
       if (identified.kind === 'image' || !identified.media?.audio || (identified.kind !== 'audio' && identified.kind !== 'video')) {
         throw rejected('unsupported', new UserError('upload.unsupported', `That file is ${identified.description}, not audio. Send ${AUDIO_FORMATS_HINT} with 3-30 s of speech.`));
