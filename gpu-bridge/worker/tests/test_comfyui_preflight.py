@@ -108,3 +108,9 @@ def test_a_ui_format_workflow_in_the_users_folder_is_refused_with_how_to_export_
     refusal = done.stdout.splitlines()[-1]
     assert refusal.startswith("my-pictures: refused — ") and "UI format" in refusal and "Export (API)" in refusal
     assert "visuals: FLUX.1 schnell fp8 — ready" in done.stdout
+
+
+def test_a_password_in_comfyuis_address_is_never_printed():
+    done = run_cli("--url", "http://admin:s3cret@127.0.0.1:9")
+    assert "s3cret" not in done.stdout + done.stderr
+    assert done.stdout.startswith("ComfyUI at http://admin:***@127.0.0.1:9: not reachable")

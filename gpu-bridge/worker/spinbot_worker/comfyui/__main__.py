@@ -17,9 +17,9 @@ async def report(url: str, commercial_safe: bool) -> list[str]:
     workflows = load_workflows(refused=refused)
     async with ComfyClient(url, request_timeout=10) as client:
         try:
-            header = f"ComfyUI at {url}: {describe_gpu(await client.system_stats())}"
+            header = f"ComfyUI at {client.display_url}: {describe_gpu(await client.system_stats())}"
         except Exception as error:  # noqa: BLE001 - the lines below say it per workflow
-            header = f"ComfyUI at {url}: not reachable ({str(error) or type(error).__name__})"
+            header = f"ComfyUI at {client.display_url}: not reachable ({str(error) or type(error).__name__})"
         results = await preflight(client, workflows, commercial_safe)
     mode = " (commercial-safe mode)" if commercial_safe else ""
     return [header + mode, *(r.line() for r in sorted(results, key=lambda r: r.workflow.stage)), *refused]

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 import aiohttp
 
+from ..config import redact_url
 from ..errors import StageFailure
 
 ProgressCallback = Callable[[float, str], None]  # (percent 0-100 of this run, message)
@@ -75,6 +76,11 @@ class ComfyClient:
         self.request_timeout = request_timeout
         self.restart_grace = restart_grace  # how long ComfyUI may be gone before a run gives up
         self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def display_url(self) -> str:
+        """The address for messages and logs: a password in it is replaced by ***."""
+        return redact_url(self.base_url)
 
     async def __aenter__(self) -> "ComfyClient":
         return self
@@ -156,7 +162,7 @@ class ComfyClient:
         except PromptRejected as rejected:
             raise rejection_failure(stage, rejected, model_hints or {}) from rejected
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-            raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"ComfyUI at {self.base_url} is not reachable ({_reason(error)}).", True) from error
+            raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"ComfyUI at {self.display_url} is not reachable ({_reason(error)}).", True) from error
         state = _RunState(prompt_id)
         try:
             while True:
@@ -246,7 +252,7 @@ class ComfyClient:
                     await ws.close()
                 if time.monotonic() + delay > give_up:
                     raise StageFailure(stage, "BACKEND_UNAVAILABLE",
-                                       f"Lost ComfyUI at {self.base_url} during this step and it did not come back ({_reason(error)}).", True) from error
+                                       f"Lost ComfyUI at {self.display_url} during this step and it did not come back ({_reason(error)}).", True) from error
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5)
 

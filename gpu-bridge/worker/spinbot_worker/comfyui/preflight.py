@@ -88,7 +88,7 @@ async def preflight(client: ComfyClient, workflows: Mapping[str, Workflow], comm
     try:
         object_info, stats = await asyncio.gather(client.object_info(), client.system_stats())
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-        reason = f"ComfyUI at {client.base_url} is not reachable ({str(error) or type(error).__name__})"
+        reason = f"ComfyUI at {client.display_url} is not reachable ({str(error) or type(error).__name__})"
         results = []
         for workflow in workflows.values():
             readiness = check(workflow, {}, None, commercial_safe) if commercial_safe and not workflow.commercial_safe else Readiness(workflow, [reason])
