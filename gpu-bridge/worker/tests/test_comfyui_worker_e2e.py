@@ -138,3 +138,16 @@ def test_with_comfyui_down_the_worker_starts_and_renders_on_the_cpu(start_worker
     job = run_async(wait_finished(redis_url, queue_name, run_async(enqueue(redis_url, queue_name, render_job(), attempts=1)), timeout=90))
     assert job.failedReason is None, job.failedReason
     assert job.returnvalue["backends"]["upscale"]["name"].endswith("(CPU; GPU workflow Real-ESRGAN x2plus not ready)")
+
+
+def test_naming_a_workflow_that_does_not_exist_stops_the_worker_with_the_names_it_has(start_worker, comfy):
+    worker = start_worker(wait=False, COMFYUI_URL=comfy.url, SPINBOT_VISUALS_WORKFLOW="pictures-dalle")
+    assert worker.process.wait(timeout=60) == 2
+    assert "SPINBOT_VISUALS_WORKFLOW='pictures-dalle': no visuals workflow has that name " \
+           "(installed: pictures-flux-schnell, pictures-sdxl; see workflows/README.md)" in worker.log()
+
+
+def test_the_operator_can_pick_the_sdxl_workflow(start_worker, comfy):
+    comfy.install("checkpoints", "sd_xl_base_1.0.safetensors")
+    worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_VISUALS_WORKFLOW="pictures-sdxl")
+    assert "visuals=SDXL base 1.0 (ComfyUI)" in worker.lines[0]

@@ -87,7 +87,7 @@ class ComfyEngine:
                 values = {}
                 for parameter, path in (uploads or {}).items():
                     values[parameter] = await client.upload(path, f"{ctx.job_id}-{path.name}")
-                filled = _set(graph, workflow, values)
+                filled = workflow.fill(graph, **values)
                 result = await client.run(filled, stage=stage, cancelled=ctx.cancelled,
                                           progress=lambda percent, message: ctx.report(percent * 0.95, f"{workflow.name}: {message}"),
                                           model_hints=workflow.model_hints())
@@ -97,25 +97,6 @@ class ComfyEngine:
                 return result, files
 
         return asyncio.run(go())
-
-
-def _set(graph: dict, workflow: Workflow, values: dict[str, Any]) -> dict:
-    for parameter, value in values.items():
-        for node_id, input_name in workflow.inputs[parameter]:
-            graph[node_id]["inputs"][input_name] = value
-    return graph
-
-
-def _without(graph: dict, workflow: Workflow, parameter: str) -> dict:
-    """The graph without the nodes that feed `parameter` (an optional input such as a reference voice)."""
-    dropped = {node_id for node_id, _ in workflow.inputs.get(parameter, ())}
-    for node_id in dropped:
-        graph.pop(node_id, None)
-    for node in graph.values():
-        for name, value in list(node["inputs"].items()):
-            if isinstance(value, list) and len(value) == 2 and str(value[0]) in dropped:
-                del node["inputs"][name]
-    return graph
 
 
 class ComfyBackend(StageBackend):
@@ -203,7 +184,7 @@ class ComfyTts(ComfyBackend):
             ctx.storage.get_to_file(request.reference_key, reference)
             uploads["reference_voice"] = reference
         elif workflow.accepts("reference_voice"):
-            graph = _without(graph, workflow, "reference_voice")  # the model's own voice
+            graph = workflow.without(graph, "reference_voice")  # the model's own voice
         _, [audio] = self.engine.run(graph, workflow, ctx, "tts", uploads)
         made = ctx.workdir / f"tts-{ctx.job_id}-{Path(request.out_key).stem}.flac"
         made.write_bytes(audio)
@@ -270,10 +251,19 @@ def engine_from_env(env=os.environ) -> ComfyEngine | None:
     url = env.get("COMFYUI_URL", "").strip()
     if not url:
         return None
-    choices = {stage: env[f"SPINBOT_{stage.upper()}_WORKFLOW"].strip()
-               for stage in BACKEND_STAGES if env.get(f"SPINBOT_{stage.upper()}_WORKFLOW", "").strip()}
     refused: list[str] = []
-    engine = ComfyEngine(url, load_workflows(refused=refused), commercial_safe_mode(env), choices)
+    workflows = load_workflows(refused=refused)
+    choices = {}
+    for stage in BACKEND_STAGES:
+        variable = f"SPINBOT_{stage.upper()}_WORKFLOW"
+        wanted = env.get(variable, "").strip()
+        if not wanted:
+            continue
+        if wanted not in workflows or workflows[wanted].stage != stage:
+            known = ", ".join(w.id for w in workflows.values() if w.stage == stage) or "none"
+            raise ValueError(f"{variable}={wanted!r}: no {stage} workflow has that name (installed: {known}; see workflows/README.md)")
+        choices[stage] = wanted
+    engine = ComfyEngine(url, workflows, commercial_safe_mode(env), choices)
     for line in refused:
         log.warning("workflow %s", line)
     return engine

@@ -76,9 +76,10 @@ class Workflow:
     def accepts(self, parameter: str) -> bool:
         return parameter in self.inputs
 
-    def fill(self, **values: Any) -> dict:
-        """A copy of the graph with the job's values put where the manifest says; None is skipped."""
-        graph = copy.deepcopy(self.graph)
+    def fill(self, graph: dict | None = None, **values: Any) -> dict:
+        """A copy of the graph (the workflow's, or one filled before) with the job's values put where
+        the manifest says; None is skipped."""
+        graph = copy.deepcopy(self.graph if graph is None else graph)
         for parameter, value in values.items():
             if value is None:
                 continue
@@ -90,6 +91,18 @@ class Workflow:
                 value = max(1, (value - 1) // self.frames_multiple * self.frames_multiple + 1)
             for node_id, input_name in self.inputs[parameter]:
                 graph[node_id]["inputs"][input_name] = value
+        return graph
+
+
+    def without(self, graph: dict, parameter: str) -> dict:
+        """The graph without the nodes that feed `parameter` and the links to them (an optional
+        input left unset, e.g. no reference voice: the model's own voice)."""
+        dropped = {node_id for node_id, _ in self.inputs.get(parameter, ())}
+        graph = {node_id: copy.deepcopy(node) for node_id, node in graph.items() if node_id not in dropped}
+        for node in graph.values():
+            for name, value in list(node["inputs"].items()):
+                if isinstance(value, list) and len(value) == 2 and str(value[0]) in dropped:
+                    del node["inputs"][name]
         return graph
 
 
