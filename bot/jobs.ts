@@ -62,7 +62,7 @@ interface LiveJob {
 }
 
 /** How long one delivery may hold a job's outbox entry before another drain may try. */
-const DELIVERY_LEASE_MS = 10 * 60_000;
+const DELIVERY_LEASE_MS = 3 * 60_000;
 const DELIVERY_ATTEMPTS = 3;
 /** How long an outcome waits for the process that shows its job before any other may post it. */
 const LIVE_OWNER_GRACE_MS = 5000;
@@ -313,7 +313,9 @@ export class JobRunner {
     if (this.drainTimer) clearInterval(this.drainTimer);
     this.stopListening?.();
     for (const jobId of [...this.live.keys()]) this.detach(jobId);
-    await this.draining?.catch(() => {});
+    // A post under way gets a few seconds; one cut off keeps its lease until it expires and is
+    // posted by the next start (the platform may then show it twice: the price of not hanging).
+    await Promise.race([this.draining?.catch(() => {}), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
   }
 
   private resumeChannel(record: JobRecord): ChatChannel | undefined {

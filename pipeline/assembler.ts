@@ -142,7 +142,9 @@ export function startAssembler(options: AssemblerOptions): Assembler {
   // Connection trouble is logged once per outage by the job store.
   worker.on('error', () => {});
   let closing: Promise<void> | undefined;
-  return { worker, close: () => (closing ??= worker.close()) };
+  // Not waiting for a clip being assembled: its lock expires and an assembler (this one after a
+  // restart, or another) does it again; stopping stays quick.
+  return { worker, close: () => (closing ??= worker.close(true)) };
 }
 
 function cancelled(): StageError {
