@@ -74,6 +74,18 @@ def test_other_shapes_are_covered_and_cropped_to_exactly_the_frame(ctx, model_re
     assert min(ImageStat.Stat(image.convert("L")).stddev) > 15
 
 
+def test_tiles_join_without_seams(model_ready, monkeypatch):
+    """A picture larger than a tile is upscaled in pieces; the result matches the one-piece upscale."""
+    picture = drawing((320, 180))
+    model = realesrgan_upscale.load_upscaler(realesrgan_upscale.FRAME_MODELS[2], 2)
+    whole = np.asarray(model.run(picture), dtype=np.int16)
+    monkeypatch.setattr(realesrgan_upscale, "TILE", 96)  # 4 x 2 tiles
+    tiled = np.asarray(model.run(picture), dtype=np.int16)
+    assert tiled.shape == whole.shape == (360, 640, 3)
+    assert np.abs(tiled - whole).mean() < 0.5
+    assert np.abs(tiled - whole).max() < 48
+
+
 def test_a_picture_already_big_enough_is_not_run_through_the_model(ctx, model_ready, monkeypatch):
     def refuse(*args):
         raise AssertionError("the model ran on a picture that did not need it")

@@ -25,7 +25,8 @@ from .base import StageBackend, StageContext, UpscaleRequest
 MODEL_ID = "realesrgan"
 FRAME_MODELS = {2: "realesr-animevideov3-x2", 3: "realesr-animevideov3-x3", 4: "realesr-animevideov3-x4"}
 STILL_MODEL = "realesrgan-x4plus"
-TILE = 320  # pixels of input per tile (smaller tiles cost more in margins and calls)
+# A 640x360 picture is one tile: 2.9 CPU s, 632 MB peak RSS; tiles of 320 px cost 4.6 CPU s and 429 MB.
+TILE = 640  # pixels of input per tile: larger inputs are cut up, so memory stays bounded
 TILE_MARGIN = 12  # context around each tile, cut off again after upscaling: no seams
 # x4plus took 11 CPU s (two threads) for 128x72 here: only a thumbnail-sized photo is worth it;
 # a larger one is resized with lanczos (a photo already has its detail).
