@@ -152,3 +152,14 @@ def test_a_core_createvideo_savevideo_graph_returns_an_mp4(comfy, tmp_path):
     found = streams(clip)["video"]
     assert (found["codec_name"], found["width"], found["height"]) == ("h264", 640, 352)
     assert abs(probe_seconds(clip) - 25 / 24) < 0.1
+
+
+def test_the_plans_speaking_rate_applies_to_gpu_narration(comfy, ctx, tmp_path):
+    backend = ComfyTts(ComfyEngine(comfy.url, {"tts-chatterbox-clone": WORKFLOWS["tts-chatterbox-clone"]}), "tts")
+    text = "A calm and slow sentence."
+    request = TtsRequest(text=text, language="en", voice_engine="espeak-ng", voice_id="en-us", speed=0.8,
+                         reference_key=None, max_seconds=20, out_key="jobs/media-job-1/scene-03.wav")
+    result = backend.run(request, ctx)
+    spoken = probe_seconds(speak(tmp_path / "as-made.wav", text))
+    assert result.audio_seconds == pytest.approx(spoken / 0.8, abs=0.1)
+    assert "1" not in comfy.submitted[0] and "audio_prompt" not in comfy.submitted[0]["2"]["inputs"]  # no reference: its own voice

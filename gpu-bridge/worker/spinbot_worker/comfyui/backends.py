@@ -191,9 +191,12 @@ class ComfyTts(ComfyBackend):
         wav = ctx.workdir / f"{made.stem}.wav"
         run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(made), "-ac", "1", "-ar", "24000", str(wav)], stage="tts", timeout=60)
         seconds = wav_seconds(str(wav))
-        if request.max_seconds and seconds > request.max_seconds:
-            # Speech longer than its scene: speed it up to fit (up to 1.5x; past that the scene runs long).
-            tempo = min(seconds / request.max_seconds, 1.5)
+        # The plan's speaking rate; and speech longer than its scene is sped up to fit (up to 1.5x; past
+        # that the scene runs long).
+        tempo = request.speed or 1.0
+        if request.max_seconds and seconds / tempo > request.max_seconds:
+            tempo = max(tempo, min(seconds / request.max_seconds, 1.5))
+        if abs(tempo - 1.0) > 0.01:
             fitted = ctx.workdir / f"{made.stem}-fitted.wav"
             run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-filter:a", f"atempo={tempo:.3f}", str(fitted)],
                      stage="tts", timeout=60)
