@@ -156,12 +156,15 @@ class ComfyClient:
         model_hints: (node id, input name) -> the model file that input needs, to name it when missing."""
         deadline = time.monotonic() + timeout
         resubmitted = False
+        ws = None
         try:
-            ws = await self._connect()
+            ws = await self._connect()  # before submitting: no message of the prompt can be missed
             prompt_id = await self.submit(graph)
-        except PromptRejected as rejected:
-            raise rejection_failure(stage, rejected, model_hints or {}) from rejected
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (PromptRejected, aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            if ws is not None:
+                await ws.close()
+            if isinstance(error, PromptRejected):
+                raise rejection_failure(stage, error, model_hints or {}) from error
             raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"ComfyUI at {self.display_url} is not reachable ({_reason(error)}).", True) from error
         state = _RunState(prompt_id)
         try:
