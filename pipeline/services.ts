@@ -4,7 +4,7 @@
 // stop(). Nothing started here outlives the bot.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,8 @@ export interface WorkerOptions {
   /** Where a pid file is kept, so that a worker left by a crash is stopped at the next start. */
   pidFile?: string;
   log?: (line: string) => void;
+  /** Runs before every start of the worker (the first and each restart). */
+  beforeLaunch?: () => Promise<void>;
 }
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle & { supervised: SupervisedProcess }> {
@@ -151,6 +153,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle 
     pidFile: options.pidFile,
     restart: options.restart ?? false,
     log: options.log,
+    beforeLaunch: options.beforeLaunch,
   });
   await supervised.start();
   return {
@@ -165,10 +168,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle 
 
 // A dead worker's jobs keep their locks until the locks expire (lockDuration, 30 s by default),
 // and only then does a stalled-job check give them to the next worker. Its supervisor knows it is
-// dead, so it releases the locks it held (their values start with its BullMQ worker id, which the
-// worker prints when ready), marks those jobs stalled and lifts the check's throttle: the restarted
-// worker's first stalled-job check (at its start) puts them back in the queue. Only locks of that
-// dead worker are touched, so workers elsewhere lose nothing.
+// dead (it died, or it was from the previous run, whose ready line is kept in the state dir), so
+// before starting the next one it releases the locks that worker held (their values start with
+// its BullMQ worker id, from its ready line), marks those jobs stalled and lifts the check's
+// throttle: the new worker's stalled-job check at its start puts them back in the queue. Only that
+// dead worker's locks are touched, so workers elsewhere lose nothing.
 const RELEASE_DEAD_WORKER_JOBS = `
 local released = {}
 for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
@@ -184,8 +188,8 @@ if #released > 0 then redis.call('DEL', KEYS[3]) end
 return released`;
 
 /** The jobs a dead worker held, released for the next worker; [] when unknown or Redis is down. */
-async function releaseJobsOfDeadWorker(redisUrl: string, readyOutput: string): Promise<string[]> {
-  const ready = readyOutput.match(/spinbot worker ready \(queue=([^,\s]+), worker=(\w+)/);
+async function releaseJobsOfDeadWorker(redisUrl: string, readyLine: string): Promise<string[]> {
+  const ready = readyLine.match(/spinbot worker ready \(queue=([^,\s]+), worker=(\w+)/);
   if (!ready) return [];
   const [, queue, workerId] = ready;
   const prefix = `bull:${queue}:`;
@@ -240,15 +244,26 @@ export async function startServices(options: {
   const killNow = () => supervised.forEach((s) => s.killNow());
   // Whatever way this process exits (a shutdown past its deadline, process.exit anywhere), nothing it started outlives it.
   process.on('exit', killNow);
+  // The worker's ready line names its BullMQ id; the last one is kept to hand its jobs back.
+  const readyFile = options.stateDir && join(options.stateDir, 'worker.ready');
+  let lastReadyLine = readyFile && existsSync(readyFile) ? readFileSync(readyFile, 'utf8') : '';
+  let handedBack: string[] = [];
+  const rememberReady = (output: string) => {
+    lastReadyLine = output.split('\n').find((line) => line.startsWith('spinbot worker ready')) ?? '';
+    if (readyFile) writeFileSync(readyFile, lastReadyLine);
+  };
+  const handBackJobsOfLastWorker = async () => {
+    handedBack = lastReadyLine ? await releaseJobsOfDeadWorker(redis.url, lastReadyLine) : [];
+    if (handedBack.length) log(`Job${handedBack.length > 1 ? 's' : ''} ${handedBack.join(', ')} of the stopped worker will run again on the new one.`);
+  };
   const track = (child: SupervisedProcess) => {
     supervised.push(child);
     child.on('supervision', (event) => {
-      if (child.options.name !== 'worker' || event.kind !== 'died') return events.emit('supervision', event);
-      // Before the restart (0.5 s at the soonest): its jobs go back to the queue, and listeners hear which.
-      void releaseJobsOfDeadWorker(redis.url, child.readyOutput).then((jobIds) => {
-        if (jobIds.length) log(`Job${jobIds.length > 1 ? 's' : ''} ${jobIds.join(', ')} of the stopped worker will run again on the restarted one.`);
-        events.emit('supervision', { ...event, jobIds });
-      });
+      if (child.options.name === 'worker' && event.kind === 'restarted') {
+        rememberReady(child.readyOutput);
+        return events.emit('supervision', { ...event, jobIds: handedBack });
+      }
+      events.emit('supervision', event);
     });
   };
 
@@ -276,7 +291,9 @@ export async function startServices(options: {
         restart: true,
         pidFile: options.stateDir && join(options.stateDir, 'worker.pid'),
         log: options.log,
+        beforeLaunch: handBackJobsOfLastWorker,
       });
+      rememberReady(own.supervised.readyOutput);
       track(own.supervised);
       worker = own;
     }

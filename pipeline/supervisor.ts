@@ -18,7 +18,7 @@ export interface SupervisionEvent {
   pid?: number;
   /** With 'died' and 'restart-failed': when the next try is. */
   retryInMs?: number;
-  /** With the worker's 'died': the jobs it was running, handed back to the queue to run again. */
+  /** With the worker's 'restarted': the jobs the dead one was running, handed back to the queue to run again. */
   jobIds?: string[];
 }
 
@@ -41,6 +41,8 @@ export interface SupervisedOptions {
   restart?: boolean;
   /** Operator log lines (default: stderr). */
   log?: (line: string) => void;
+  /** Runs before every start (the first and each restart), after any stale process is stopped. */
+  beforeLaunch?: () => Promise<void>;
 }
 
 /** Restart delays: quick at first, at most 30 s apart; back to quick after a minute of running. */
@@ -85,6 +87,7 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
   }
 
   private async launch(): Promise<void> {
+    await this.options.beforeLaunch?.();
     const child = spawn(this.options.command, this.options.args, {
       cwd: this.options.cwd,
       env: this.options.env,

@@ -37,7 +37,7 @@ test('the worker SIGKILLed mid-stage: npm start restarts it, says so, and the jo
   assert.ok(processesMentioning(bot.dir).some((p) => p.pid === second && /spinbot_worker/.test(p.args)), 'the new worker is running');
   assert.equal(bot.botPid(), processesMentioning(bot.dir).find((p) => p.pid === second)!.ppid, "the new worker is the bot's child");
 
-  assert.match(bot.output(), /Job \S+ of the stopped worker will run again on the restarted one\./);
+  assert.match(bot.output(), /Job \S+ of the stopped worker will run again on the new one\./);
   await assertOneClip(bot);
   // The killed worker never finished it; the new one did, once.
   assert.equal(bot.workerLog().match(/job \S+ finished/g)?.length, 1, bot.workerLog());
@@ -55,4 +55,20 @@ test('redis-server SIGKILLed mid-render: restarted from its append-only file, an
   assert.match(bot.output(), /redis-server stopped unexpectedly \(killed by SIGKILL\); restarting it/);
   assert.notEqual(bot.redisPid(), first);
   await assertOneClip(bot);
+});
+
+test('the whole npm start group SIGKILLed mid-render and started again: the job resumes on the new worker at once and finishes exactly once', async (t) => {
+  const fixture = await botFixture(t);
+  const first = await startBot(t, fixture, slowNarration(2));
+  first.generate('a 6 second video about tides');
+  await waitUntilRendering(first);
+  process.kill(-first.npm.pid!, 'SIGKILL');
+  await first.exited;
+
+  // Same state dir: the private Redis comes back from its append-only file with the job in it,
+  // still locked by the dead worker; the new start hands it to its own worker without waiting 30 s.
+  const second = await startBot(t, fixture, slowNarration(2));
+  assert.match(second.output(), /Job \S+ of the stopped worker will run again on the new one\./);
+  await assertOneClip(second);
+  assert.equal(second.workerLog().match(/job \S+ finished/g)?.length, 1, second.workerLog());
 });
