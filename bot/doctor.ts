@@ -26,3 +26,10 @@ export function runDoctor(env: NodeJS.ProcessEnv = process.env): DoctorReport {
   const text = `${done.stdout ?? ''}${done.stderr ?? ''}`.trim() || (done.error ? `The check could not run: ${done.error.message}` : '');
   return { ok: done.status === 0, text };
 }
+
+/** `npm start -- doctor`: the report on stdout; a check that could not run is an error. */
+export function runDoctorCommand(): void {
+  const report = runDoctor();
+  if (!report.ok) throw new Error(report.text);
+  process.stdout.write(`${report.text}\n`);
+}

@@ -5,6 +5,7 @@ import { openStudio, type Studio } from '../pipeline/studio.ts';
 import { createShutdown } from '../pipeline/supervisor.ts';
 import { runGenerateCommand, runPlanCommand } from './cli.ts';
 import { describeConfig, loadConfig } from './config.ts';
+import { runDoctorCommand } from './doctor.ts';
 import { runConsoleChat } from './console/chat.ts';
 import { startChatFrontEnds } from './frontends.ts';
 import { createPlanner } from './planner.ts';
@@ -14,7 +15,8 @@ async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);
   if (command === 'generate') return runGenerateCommand(args, config);
   if (command === 'plan') return runPlanCommand(args, config);
-  if (command !== undefined) throw new Error(`Unknown command "${command}". Use: npm start  |  npm start -- generate "<prompt>"  |  npm start -- plan "<prompt>" --json`);
+  if (command === 'doctor') return runDoctorCommand();
+  if (command !== undefined) throw new Error(`Unknown command "${command}". Use: npm start  |  npm start -- generate "<prompt>"  |  npm start -- plan "<prompt>" --json  |  npm start -- doctor`);
 
   process.stderr.write(`Starting: ${describeConfig(config)}\n`);
   // One shutdown for every way of stopping (signals, a crash, /quit): front-ends first, then the

@@ -1,7 +1,9 @@
 // `npm start -- doctor` against the ComfyUI emulator (run as a process): the preflight lines a user reads.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { runDoctor } from '../../bot/doctor.ts';
+import { REPO_ROOT } from '../../pipeline/services.ts';
 import { startComfyEmulator } from './emulator.ts';
 
 test('doctor names the GPU, each ready workflow and the model file a workflow lacks', async (t) => {
@@ -32,4 +34,12 @@ test('doctor without COMFYUI_URL says the GPU stages are off', () => {
   const report = runDoctor(env);
   assert.equal(report.ok, true);
   assert.equal(report.text, 'GPU stages: off (COMFYUI_URL is not set); every stage runs on its CPU backend.');
+});
+
+test('npm start -- doctor runs the report from the command line', () => {
+  const env = { ...process.env };
+  delete env.COMFYUI_URL;
+  const done = spawnSync(process.execPath, ['--import', 'tsx', 'bot/main.ts', 'doctor'], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(done.status, 0, done.stderr);
+  assert.equal(done.stdout.trim(), 'GPU stages: off (COMFYUI_URL is not set); every stage runs on its CPU backend.');
 });
