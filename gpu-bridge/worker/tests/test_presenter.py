@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import struct
 import subprocess
 import zlib
@@ -29,9 +30,11 @@ from spinbot_worker.contracts import schema_errors
 from spinbot_worker.errors import StageFailure
 from spinbot_worker.pipeline import handle_job
 from spinbot_worker.presenter.backend import CpuPresenter, store_portrait
+from spinbot_worker.presenter.character import SVG_PATH
 from spinbot_worker.presenter.face_rig import Pose
 from spinbot_worker.presenter.portrait import NO_FACE, PortraitRejected, analyse, detect_faces, mesh_face
 from spinbot_worker.presenter.render import build_scene
+from spinbot_worker.presenter.speech import VISEMES
 from spinbot_worker.runtime import JobRuntime
 from spinbot_worker.storage import FileStorage
 
@@ -400,3 +403,11 @@ def test_the_presenter_photo_job_refuses_a_photo_without_a_face_and_stores_nothi
     assert (caught.value.stage, caught.value.code, caught.value.retryable) == ("lipsync", "BAD_INPUT", False)
     assert caught.value.message == NO_FACE
     assert storage.list("") == []
+
+
+def test_the_built_in_character_has_one_mouth_layer_per_viseme_and_its_licence():
+    svg = SVG_PATH.read_text(encoding="utf-8")
+    layers = re.findall(r'<g id="mouth-([a-z_]+)"', svg)
+    assert sorted(layers) == sorted(VISEMES) and 8 <= len(layers) <= 12
+    readme = (SVG_PATH.parent / "README.md").read_text(encoding="utf-8")
+    assert "CC0 1.0" in readme and "drawn for this project" in readme

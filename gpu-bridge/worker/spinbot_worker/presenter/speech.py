@@ -24,16 +24,14 @@ import numpy as np
 ANALYSIS_RATE = 100  # tracks are built at 10 ms steps, then sampled at the video frame rate
 RECOGNISER_RATE = 16000
 
-# Viseme targets: (open, spread, round, teeth), each 0..1. Twelve shapes, ARPAbet phones mapped below.
+# Viseme targets: (open, spread, round, teeth), each 0..1. Twelve shapes (rest included), ARPAbet phones mapped below.
 VISEMES: dict[str, tuple[float, float, float, float]] = {
     "rest": (0.0, 0.0, 0.0, 0.0),
     "closed": (0.0, 0.1, 0.0, 0.0),      # p b m: lips pressed
     "lip_teeth": (0.12, 0.15, 0.0, 1.0),  # f v: lower lip under the upper teeth
-    "tongue_teeth": (0.3, 0.25, 0.0, 1.0),  # th dh
-    "alveolar": (0.32, 0.3, 0.0, 0.8),  # t d n l
+    "tongue": (0.34, 0.28, 0.0, 0.7),  # th dh t d n l k g ng hh y: the tongue works, the lips follow their neighbours
     "sibilant": (0.16, 0.45, 0.0, 1.0),  # s z
     "postalveolar": (0.3, 0.0, 0.6, 0.8),  # ch jh sh zh
-    "velar": (0.45, 0.2, 0.0, 0.4),  # k g ng hh y
     "open": (1.0, 0.25, 0.0, 0.5),  # aa ah ay aw
     "mid": (0.72, 0.55, 0.0, 0.6),  # eh ae ey
     "spread": (0.38, 0.85, 0.0, 0.8),  # iy ih
@@ -44,11 +42,10 @@ VISEMES: dict[str, tuple[float, float, float, float]] = {
 PHONE_VISEME = {
     "P": "closed", "B": "closed", "M": "closed",
     "F": "lip_teeth", "V": "lip_teeth",
-    "TH": "tongue_teeth", "DH": "tongue_teeth",
-    "T": "alveolar", "D": "alveolar", "N": "alveolar", "L": "alveolar",
+    "TH": "tongue", "DH": "tongue", "T": "tongue", "D": "tongue", "N": "tongue", "L": "tongue",
+    "K": "tongue", "G": "tongue", "NG": "tongue", "HH": "tongue", "Y": "tongue",
     "S": "sibilant", "Z": "sibilant",
     "CH": "postalveolar", "JH": "postalveolar", "SH": "postalveolar", "ZH": "postalveolar",
-    "K": "velar", "G": "velar", "NG": "velar", "HH": "velar", "Y": "velar",
     "AA": "open", "AH": "open", "AY": "open", "AW": "open",
     "EH": "mid", "AE": "mid", "EY": "mid",
     "IY": "spread", "IH": "spread",
@@ -59,8 +56,7 @@ PHONE_VISEME = {
 # How strongly a phone holds the mouth against its neighbours (lip closures and f/v are visible
 # articulations and must be reached; vowels are strong; tongue consonants borrow their neighbours' shape).
 DOMINANCE = {"closed": 4.0, "lip_teeth": 3.0, "rounded": 1.6, "tight_round": 2.0, "open": 1.5, "mid": 1.4,
-             "spread": 1.4, "r_colour": 1.2, "postalveolar": 1.5, "sibilant": 1.0, "tongue_teeth": 0.8,
-             "alveolar": 0.6, "velar": 0.5, "rest": 0.7}
+             "spread": 1.4, "r_colour": 1.2, "postalveolar": 1.5, "sibilant": 1.0, "tongue": 0.6, "rest": 0.7}
 COARTICULATION_SECONDS = 0.045  # sigma of each phone's influence
 
 
