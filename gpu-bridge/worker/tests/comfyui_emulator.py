@@ -102,8 +102,9 @@ class ComfyEmulator:
         self.models[folder] = [f for f in self.models.get(folder, []) if f != file]
 
     def inject(self, kind: str, node_type: str | None = None) -> None:
-        """Fault for the next prompt: error | oom | drop_socket | restart | hang (until /interrupt)."""
-        if kind not in ("error", "oom", "drop_socket", "restart", "hang"):
+        """Fault for the next prompt: error | oom | missing_model (a listed file fails to load) | drop_socket |
+        restart | hang (until /interrupt)."""
+        if kind not in ("error", "oom", "missing_model", "drop_socket", "restart", "hang"):
             raise ValueError(f"unknown fault {kind!r}")
         self._faults.append({"kind": kind, "node_type": node_type})
 
@@ -406,7 +407,9 @@ class ComfyEmulator:
         outputs: dict[str, dict] = {}
         executed: list[str] = []
         target = None
-        if fault and fault["kind"] in ("error", "oom", "hang", "drop_socket", "restart"):
+        if fault and fault["kind"] == "missing_model":
+            target = next((n for n in order if n not in cached and "Loader" in graph[n]["class_type"]), None)
+        elif fault:
             target = _fault_node(graph, order, cached, fault.get("node_type"))
         for node_id in order:
             if node_id in cached:
@@ -414,12 +417,14 @@ class ComfyEmulator:
             class_type = graph[node_id]["class_type"]
             await say("executing", {"node": node_id, "display_node": node_id})
             steps = _steps_of(graph[node_id])
-            if node_id == target and fault["kind"] in ("error", "oom"):
-                oom = fault["kind"] == "oom"
+            if node_id == target and fault["kind"] in ("error", "oom", "missing_model"):
+                exception_type, message = {
+                    "oom": ("torch.OutOfMemoryError", OOM_MESSAGE),
+                    "missing_model": ("FileNotFoundError", f"[Errno 2] No such file or directory: 'models/{class_type}'"),
+                }.get(fault["kind"], ("RuntimeError", f"Error while running {class_type}: mat1 and mat2 shapes cannot be multiplied"))
                 await say("execution_error", {
                     "node_id": node_id, "node_type": class_type, "executed": executed,
-                    "exception_message": OOM_MESSAGE if oom else f"Error while running {class_type}: mat1 and mat2 shapes cannot be multiplied",
-                    "exception_type": "torch.OutOfMemoryError" if oom else "RuntimeError",
+                    "exception_message": message, "exception_type": exception_type,
                     "traceback": ["  File \"execution.py\", line 496, in execute\n"], "current_inputs": {}, "current_outputs": {}})
                 finish("error", outputs)
                 return

@@ -90,6 +90,14 @@ def test_a_missing_model_fails_for_good_naming_the_file_its_folder_and_where_to_
                    "models/checkpoints/ folder (download: https://huggingface.co/Comfy-Org/flux1-schnell)."}
 
 
+def test_a_model_file_that_fails_to_load_is_named_and_not_retried(comfy):
+    comfy.inject("missing_model")  # listed by the loader, gone by the time it loads
+    with pytest.raises(StageFailure) as failure:
+        asyncio.run(run_flux(comfy.url))
+    assert (failure.value.code, failure.value.retryable) == ("BACKEND_UNAVAILABLE", False)
+    assert failure.value.message.startswith("ComfyUI could not load the model file checkpoints/flux1-schnell-fp8.safetensors")
+
+
 def test_a_missing_custom_node_names_the_node(comfy):
     del comfy.base_info["FL_ChatterboxTTSNode"]
     tts = WORKFLOWS["tts-chatterbox-clone"]

@@ -166,7 +166,7 @@ class ComfyClient:
             if isinstance(error, PromptRejected):
                 raise rejection_failure(stage, error, model_hints or {}) from error
             raise StageFailure(stage, "BACKEND_UNAVAILABLE", f"ComfyUI at {self.display_url} is not reachable ({_reason(error)}).", True) from error
-        state = _RunState(prompt_id)
+        state = _RunState(prompt_id, hints=model_hints or {})
         try:
             while True:
                 outcome = await self._follow(ws, state, stage, deadline, progress, cancelled)
@@ -182,7 +182,7 @@ class ComfyClient:
                     if resubmitted:
                         raise StageFailure(stage, "INTERNAL", "ComfyUI restarted twice during this step and lost the work both times.", True)
                     resubmitted = True  # ComfyUI restarted and forgot it: run it again once
-                    state = _RunState(await self.submit(graph))
+                    state = _RunState(await self.submit(graph), hints=model_hints or {})
         except asyncio.CancelledError:
             await _quietly(self.interrupt(state.prompt_id))
             raise
@@ -230,7 +230,7 @@ class ComfyClient:
             elif kind == "executing" and data.get("node") is None and data.get("prompt_id") == state.prompt_id:
                 return "done"
             elif kind == "execution_error":
-                raise execution_failure(stage, data)
+                raise execution_failure(stage, data, state.hints)
             elif kind == "execution_interrupted":
                 if state.interrupt_sent:
                     raise StageFailure(stage, "CANCELLED", "Cancelled by the user.", False)
@@ -279,6 +279,7 @@ class _RunState:
     outputs: dict[str, dict] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
     interrupted_at: float | None = None  # when we asked ComfyUI to stop this prompt
+    hints: Mapping[tuple[str, str], ModelHint] = field(default_factory=dict)  # to name a model file that failed to load
 
     @property
     def interrupt_sent(self) -> bool:
@@ -308,10 +309,18 @@ def is_oom(data: Mapping[str, Any]) -> bool:
     return "outofmemory" in text or "out of memory" in text or "allocation on device" in text
 
 
-def execution_failure(stage: str, data: Mapping[str, Any]) -> StageFailure:
+def execution_failure(stage: str, data: Mapping[str, Any], hints: Mapping[tuple[str, str], ModelHint] | None = None) -> StageFailure:
     node = f"{data.get('node_type') or 'a node'} (node {data.get('node_id')})"
     if is_oom(data):
         return StageFailure(stage, "OOM", f"The GPU ran out of memory in {node}; retrying at a smaller size.", True)
+    missing = [hint for (node_id, _), hint in (hints or {}).items() if node_id == str(data.get("node_id"))]
+    text = f"{data.get('exception_type', '')} {data.get('exception_message', '')}"
+    if missing and ("FileNotFoundError" in text or "No such file" in text):
+        # Listed by the loader, gone (or unreadable) when it loaded: as missing as a file never installed.
+        hint = missing[0]
+        return StageFailure(stage, "BACKEND_UNAVAILABLE",
+                            f"ComfyUI could not load the model file {hint.folder}/{hint.file}: put it (again) in ComfyUI's "
+                            f"models/{hint.folder}/ folder" + (f" (download: {hint.download})." if hint.download else "."), False)
     message = str(data.get("exception_message") or "").strip().splitlines()
     return StageFailure(stage, "INTERNAL", f"ComfyUI failed in {node}: {message[0] if message else data.get('exception_type')}", True)
 
@@ -322,7 +331,7 @@ def _raise_for_history(stage: str, entry: Mapping[str, Any], state: _RunState) -
         return
     for kind, data in status.get("messages") or []:
         if kind == "execution_error":
-            raise execution_failure(stage, data)
+            raise execution_failure(stage, data, state.hints)
         if kind == "execution_interrupted":
             if state.interrupt_sent:
                 raise StageFailure(stage, "CANCELLED", "Cancelled by the user.", False)
