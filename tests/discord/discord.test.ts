@@ -183,6 +183,7 @@ test('a user saves a voice sample, sees it listed and offered, and /generate wit
   const saved = await waitForAnswer(add);
   assert.ok(saved.ephemeral, 'voice answers are private');
   assert.match(saved.content, /Saved your voice 'anna' \(\d+\.\d s of speech\)/);
+  assert.match(saved.content, /I heard: "[^"]*\w[^"]*"/, 'the worker transcribed the sample');
   const stored = path.join(tmpdir(), `voice-${user.id}.wav`);
   t.after(() => rm(stored, { force: true }));
   await studio.storage.getToFile(keys.userVoice('discord', user.id, 'anna'), stored);
