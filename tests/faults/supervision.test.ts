@@ -8,10 +8,17 @@ const RENDER_MS = 180_000;
 
 const story = (bot: RunningBot) => () => `chat:\n${bot.texts().join('\n')}\nbot log:\n${bot.output()}\nworker log:\n${bot.workerLog()}`;
 
-/** Waits for the render job to be under way in the worker (its narration is slow on purpose). */
-async function waitUntilRendering(bot: RunningBot): Promise<void> {
+/**
+ * `npm start` with slow narration (a stage with a middle to kill in) and a render under way:
+ * returns once the worker is inside the narration stage. Default lock settings (30 s).
+ */
+async function botRendering(t: { after(fn: () => unknown): void }) {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture, slowNarration(2));
+  bot.generate('a 6 second video about tides');
   await waitFor('the worker to start the job', () => /job \S+ start/.test(bot.workerLog()), 60_000, story(bot));
-  await new Promise((r) => setTimeout(r, 700)); // inside the narration stage
+  await new Promise((r) => setTimeout(r, 700));
+  return { fixture, bot };
 }
 
 /** One clip, and still one a moment later (a duplicate completion would post a second). */
@@ -22,11 +29,8 @@ async function assertOneClip(bot: RunningBot): Promise<void> {
 }
 
 test('the worker SIGKILLed mid-stage: npm start restarts it, says so, and the job finishes exactly once', async (t) => {
-  const fixture = await botFixture(t);
-  // Default lock settings (30 s): the job is handed back when the worker dies, not when its lock expires.
-  const bot = await startBot(t, fixture, slowNarration(2));
-  bot.generate('a 6 second video about tides');
-  await waitUntilRendering(bot);
+  // The job is handed back when the worker dies, not when its lock expires.
+  const { bot } = await botRendering(t);
   const first = bot.workerPid();
   process.kill(first, 'SIGKILL');
 
@@ -44,10 +48,7 @@ test('the worker SIGKILLed mid-stage: npm start restarts it, says so, and the jo
 });
 
 test('redis-server SIGKILLed mid-render: restarted from its append-only file, and the job finishes exactly once', async (t) => {
-  const fixture = await botFixture(t);
-  const bot = await startBot(t, fixture, slowNarration(2));
-  bot.generate('a 6 second video about tides');
-  await waitUntilRendering(bot);
+  const { bot } = await botRendering(t);
   const first = bot.redisPid();
   process.kill(first, 'SIGKILL');
 
@@ -58,10 +59,7 @@ test('redis-server SIGKILLed mid-render: restarted from its append-only file, an
 });
 
 test('the whole npm start group SIGKILLed mid-render and started again: the job resumes on the new worker at once and finishes exactly once', async (t) => {
-  const fixture = await botFixture(t);
-  const first = await startBot(t, fixture, slowNarration(2));
-  first.generate('a 6 second video about tides');
-  await waitUntilRendering(first);
+  const { fixture, bot: first } = await botRendering(t);
   process.kill(-first.npm.pid!, 'SIGKILL');
   await first.exited;
 
