@@ -55,6 +55,16 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def _rounded(line: np.ndarray, passes: int = 2) -> np.ndarray:
+    """An open polyline with its corners cut (Chaikin), ends kept."""
+    for _ in range(passes):
+        inner = np.empty((2 * (len(line) - 1), 2), np.float32)
+        inner[0::2] = 0.75 * line[:-1] + 0.25 * line[1:]
+        inner[1::2] = 0.25 * line[:-1] + 0.75 * line[1:]
+        line = np.concatenate([line[:1], inner, line[-1:]])
+    return line
+
+
 class FaceRig:
     def __init__(self, canvas: np.ndarray, landmarks: np.ndarray):
         """canvas: the presenter's picture at output scale (RGB or RGBA uint8); landmarks: its 478 mesh points."""
@@ -153,8 +163,10 @@ class FaceRig:
         # Jaw: the lower lip and everything below the mouth drop; less towards the ears.
         lateral = np.clip(1 - (np.abs(u) / 0.45) ** 2, 0, 1)
         below = _smoothstep((v - mouth_line) / 0.09) * lateral
-        jaw_down = np.where(lower_lip, 1.0 - 0.55 * corner, below)
-        jaw_down = np.where(upper_lip, -0.14 * (1 - corner) + 0.35 * corner, jaw_down)
+        # Along the lips the parting is rounded: full in the middle, 0.4 at the corners (which drop with the jaw).
+        middle = np.clip(1 - (u / half_width) ** 2, 0, 1)
+        jaw_down = np.where(lower_lip, 0.4 + 0.6 * middle, below)
+        jaw_down = np.where(upper_lip, 0.4 * (1 - middle) - 0.14 * middle, jaw_down)
         jaw_down[[61, 291, 78, 308]] = 0.4
         jaw = np.zeros((count, 2), np.float32)
         jaw[:, 1] = jaw_down * MAX_LIP_GAP * H / 1.14
@@ -237,6 +249,7 @@ class FaceRig:
         gap = float(((lower - upper) @ self.ey).max())
         if gap < 0.6:
             return
+        upper, lower = _rounded(upper), _rounded(lower)  # the mesh's 11 points a lip make a faceted outline
         offset = np.array([self.x0, self.y0], np.float32)
         polygon = np.concatenate([upper, lower[::-1]]) - offset
         x, y, w, h = cv2.boundingRect(polygon.astype(np.float32))
@@ -247,6 +260,7 @@ class FaceRig:
         local = ((polygon - [x, y]) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
         cavity = np.zeros((h, w), np.uint8)
         cv2.fillPoly(cavity, [local], 255, cv2.LINE_AA, shift=2)
+        cavity = cv2.GaussianBlur(cavity, (3, 3), 0.7)  # lips meet the mouth's inside softly, not along a cut
         alpha = cavity.astype(np.float32)[..., None] / 255
         channels = pixels.shape[2]
         colour = np.empty((h, w, 3), np.float32)
@@ -254,15 +268,16 @@ class FaceRig:
         # Tongue: a warmer shade low in the mouth when it is open.
         rows = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
         colour += (np.clip(rows - 0.45, 0, 1) * np.array([180, 70, 70], np.float32)) * min(1.0, pose.open * 1.5)
-        teeth_depth = min(0.024 * self.face_height, gap * 0.45) * (0.35 + 0.65 * pose.teeth)
+        # Upper teeth show in the top part of the opening, less of it in a narrow gap (they sit behind the lip).
+        teeth_depth = min(0.02 * self.face_height, gap * 0.35) * (0.35 + 0.65 * pose.teeth)
         if teeth_depth >= 0.8:
             across = np.linspace(-1, 1, len(upper), dtype=np.float32)[:, None]
             taper = np.clip(1.15 - across ** 2, 0, 1)  # teeth recede towards the corners
             teeth_polygon = np.concatenate([upper, (upper + teeth_depth * taper * self.ey)[::-1]]) - offset - [x, y]
             teeth = np.zeros((h, w), np.uint8)
             cv2.fillPoly(teeth, [(teeth_polygon * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
-            teeth_alpha = teeth.astype(np.float32)[..., None] / 255 * alpha
-            colour = colour * (1 - teeth_alpha) + np.array([208, 202, 190], np.float32) * teeth_alpha
+            teeth_alpha = teeth.astype(np.float32)[..., None] / 255 * alpha * 0.85
+            colour = colour * (1 - teeth_alpha) + np.array([196, 186, 170], np.float32) * teeth_alpha
         region = pixels[y:y + h, x:x + w, :3].astype(np.float32)
         pixels[y:y + h, x:x + w, :3] = (region * (1 - alpha) + colour * alpha).astype(np.uint8)
         if channels == 4:
