@@ -88,6 +88,8 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
 
   private async launch(): Promise<void> {
     await this.options.beforeLaunch?.();
+    // stop() was called meanwhile: start nothing it would not see.
+    if (this.stopping) throw new Error(`${this.options.label} is being stopped`);
     const child = spawn(this.options.command, this.options.args, {
       cwd: this.options.cwd,
       env: this.options.env,
