@@ -10,6 +10,7 @@ export const DraftScene = z.object({
   visualPrompt: z.string(),
   onScreenText: z.string().optional().default(''),
 });
+export type DraftScene = z.infer<typeof DraftScene>;
 
 export const DraftPlan = z
   .object({
@@ -22,6 +23,21 @@ export const DraftPlan = z
   });
 export type DraftPlan = z.infer<typeof DraftPlan>;
 
+/** One scene as the model writes it (also asked alone, when a scene is written again). */
+export function sceneJsonSchema(narrationChars: number = LIMITS.maxNarrationChars): JsonSchema {
+  const text = (maxLength: number) => ({ type: 'string', maxLength });
+  return {
+    type: 'object',
+    properties: {
+      narration: text(Math.min(narrationChars, LIMITS.maxNarrationChars)),
+      visualPrompt: text(200),
+      onScreenText: text(60),
+    },
+    required: ['narration', 'visualPrompt', 'onScreenText'],
+    additionalProperties: false,
+  };
+}
+
 /**
  * The schema sent with every plan call. minItems = maxItems = sceneCount makes both decoders
  * produce exactly that many scenes. maxLength says how long each text may be; providers honour it
@@ -29,26 +45,11 @@ export type DraftPlan = z.infer<typeof DraftPlan>;
  * enforce node cuts whatever is still too long.
  */
 export function planJsonSchema(sceneCount: number, narrationChars: number = LIMITS.maxNarrationChars): JsonSchema {
-  const text = (maxLength: number) => ({ type: 'string', maxLength });
   return {
     type: 'object',
     properties: {
-      title: text(80),
-      scenes: {
-        type: 'array',
-        minItems: sceneCount,
-        maxItems: sceneCount,
-        items: {
-          type: 'object',
-          properties: {
-            narration: text(Math.min(narrationChars, LIMITS.maxNarrationChars)),
-            visualPrompt: text(200),
-            onScreenText: text(60),
-          },
-          required: ['narration', 'visualPrompt', 'onScreenText'],
-          additionalProperties: false,
-        },
-      },
+      title: { type: 'string', maxLength: 80 },
+      scenes: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: sceneJsonSchema(narrationChars) },
     },
     required: ['title', 'scenes'],
     additionalProperties: false,
@@ -87,9 +88,9 @@ export function parseDraft(text: string): ParseResult {
 }
 
 /**
- * Last resort for an answer cut off at the token limit (small models sometimes loop on one
- * sentence): keeps the scenes that were complete before the cut, closes the JSON, and validates.
- * Undefined when not even one scene was finished.
+ * For an answer cut off at the token limit (small models sometimes loop on one sentence): the
+ * scenes that were complete before the cut, the JSON closed and validated; the planner has the
+ * missing scenes written one by one. Undefined when not even one scene was finished.
  */
 export function salvageDraft(text: string): DraftPlan | undefined {
   const start = text.indexOf('{');

@@ -2,6 +2,7 @@
 import { Annotation } from '@langchain/langgraph';
 import type { Aspect, ScriptPlan, Voice } from '../gpu-bridge/contracts/index.ts';
 import type { PlannerChatModel } from './llm/types.ts';
+import type { Problem } from './nodes/review.ts';
 import type { DraftPlan } from './schema.ts';
 
 /** What a user (or a slash command) asks for. */
@@ -41,8 +42,10 @@ export const PlannerState = Annotation.Root({
   brief: Annotation<PlanBrief | undefined>,
   /** The model's validated answer (before caps are enforced). */
   draft: Annotation<DraftPlan | undefined>,
-  /** Model calls made for this plan (1, or 2 after a retry). */
+  /** Model calls made for this plan (1, more after a retry or scene rewrites). */
   llmCalls: Annotation<number | undefined>,
+  /** What the review still found wrong with the draft (quality only; a missing or repeated scene is refused). */
+  problems: Annotation<Problem[] | undefined>,
   scriptPlan: Annotation<ScriptPlan | undefined>,
 });
 export type PlannerStateType = typeof PlannerState.State;

@@ -12,7 +12,7 @@ import type { Config } from './config.ts';
 export type { PlanRequest } from '../agent/graph.ts';
 
 export interface Planner {
-  /** e.g. "gemma-3-270m (embedded, CPU)" */
+  /** e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (embedded, CPU)" */
   label: string;
   /** Throws a UserError for bad input; never calls the model. */
   validate(request: PlanRequest): void;

@@ -2,15 +2,17 @@
 // it); "shorter" / "40 seconds" re-plans at the new length; "vertical", "with music", "in neon
 // style" change those settings without asking the model; anything else re-plans the request with
 // the change added. Afterwards every plan passes the same caps as a new one (enforcePlan).
-import { HumanMessage } from '@langchain/core/messages';
+import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import type { PlannerContext, PlanRequest } from '../graph.ts';
 import { enforcePlan } from '../nodes/enforce.ts';
+import { PROMPTS as PLAN_PROMPTS } from '../nodes/plan.ts';
+import { wordCount, wordsAsked } from '../nodes/review.ts';
 import { parseAspect, parseDurationSeconds, parseMusic, parseStyle, understandRequest } from '../nodes/understand.ts';
 import { renderPrompt } from '../prompts.ts';
-import { DraftScene } from '../schema.ts';
+import { DraftScene, sceneJsonSchema } from '../schema.ts';
 
-export const REVISE_PROMPT = 'revise-scene.v1';
+export const REVISE_PROMPT = 'revise-scene.v2';
 
 export interface Revision {
   plan: ScriptPlan;
@@ -73,31 +75,25 @@ function contentWords(text: string): string[] {
 
 async function rewriteScene(plan: ScriptPlan, index: number, change: string, deps: PlannerContext, signal?: AbortSignal) {
   const scene = plan.scenes[index]!;
-  const maxWords = Math.max(4, Math.floor(scene.seconds * LIMITS.maxWordsPerSecond * 0.8));
-  const schema = {
-    type: 'object',
-    properties: {
-      narration: { type: 'string', maxLength: maxWords * 8 },
-      visualPrompt: { type: 'string', maxLength: 200 },
-      onScreenText: { type: 'string', maxLength: 60 },
-    },
-    required: ['narration', 'visualPrompt', 'onScreenText'],
-    additionalProperties: false,
-  };
+  const [minWords, maxWords] = wordsAsked(scene.seconds);
   const prompt = renderPrompt(REVISE_PROMPT, {
     sceneNumber: index + 1,
     narration: scene.narration,
     visualPrompt: scene.visualPrompt,
     change,
+    minWords,
     maxWords,
   });
+  const messages = [new SystemMessage(renderPrompt(PLAN_PROMPTS.system, {})), new HumanMessage(prompt)];
   await deps.ready?.();
   for (let attempt = 0; attempt < 2; attempt++) {
-    const answer = await deps.model.invoke([new HumanMessage(prompt)], { format: schema, maxTokens: 64 + maxWords * 3, ...(signal ? { signal } : {}) });
+    const answer = await deps.model.invoke(messages, { format: sceneJsonSchema(maxWords * 9), maxTokens: 64 + maxWords * 3, ...(signal ? { signal } : {}) });
     try {
       const text = answer.text;
       const parsed = DraftScene.safeParse(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)));
-      if (parsed.success && (parsed.data.narration.trim() || parsed.data.visualPrompt.trim())) {
+      // A rewrite without narration keeps the scene's old words rather than leave it silent.
+      if (parsed.success && wordCount(parsed.data.narration) < 3) parsed.data.narration = scene.narration;
+      if (parsed.success) {
         // A small model may rewrite the scene yet drop the very thing asked for: then the wish is
         // added to the picture's description, so the change always shows.
         const mentioned = contentWords(wishOf(change)).some((word) => parsed.data.visualPrompt.toLowerCase().includes(word));

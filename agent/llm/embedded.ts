@@ -1,30 +1,76 @@
 // The built-in model: a GGUF file run in-process by node-llama-cpp, wrapped as a LangChain chat
 // model so the agent cannot tell it from Ollama. Loaded lazily, once per process and model path.
-import { existsSync } from 'node:fs';
+// The chat template is the model's own (node-llama-cpp reads it from the GGUF: ChatML for Qwen).
+import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BaseChatModel, type BaseChatModelParams } from '@langchain/core/language_models/chat_models';
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaGrammar, LlamaModel, TokenBias } from 'node-llama-cpp';
 import { UserError } from '../../pipeline/errors.ts';
+import { modelInfo, modelPath as cachedModelPath, modelReady } from '../../setup/models.mjs';
 import { splitMaxLengths } from './jsonSchema.ts';
 import type { PlannerCallOptions } from './types.ts';
 
-export const DEFAULT_MODEL_PATH = fileURLToPath(
-  new URL('../../.spinbot/models/gemma-3-270m-q4_k_m.gguf', import.meta.url),
-);
+/** Registry ids (setup/models.json) of the planner models: the default, and the fast one (SPINBOT_MODEL=small). */
+export const PLANNER_MODELS = { default: 'qwen2.5-coder-1.5b', small: 'qwen2.5-coder-0.5b' } as const;
+
+export interface EmbeddedModelChoice {
+  path: string;
+  /** e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M"; the file name when SPINBOT_MODEL_PATH names a file. */
+  name: string;
+  /** From setup/models.json; undefined for a file named by SPINBOT_MODEL_PATH. */
+  licence?: string;
+  /** The registry id, when the model comes from the cache. */
+  id?: string;
+  /** Why this one and not the one asked for (the default model missing from the cache). */
+  note?: string;
+}
+
+/**
+ * Which GGUF file the embedded planner runs: SPINBOT_MODEL_PATH when set, else the cached
+ * registry model that SPINBOT_MODEL names ("small", or "default" when unset); the default falls
+ * back to the small one when only that is cached (set-up could not fetch the big one).
+ */
+export function chooseEmbeddedModel(env: Record<string, string | undefined> = process.env): EmbeddedModelChoice {
+  const path = env.SPINBOT_MODEL_PATH?.trim();
+  if (path) return { path, name: modelNameFromPath(path) };
+  const asked = env.SPINBOT_MODEL?.trim().toLowerCase() || 'default';
+  if (asked !== 'default' && asked !== 'small') {
+    throw new UserError('setup.modelInvalid', `SPINBOT_MODEL must be "small" or "default" (or unset); it is "${env.SPINBOT_MODEL}".`);
+  }
+  const fromCache = (id: string, note?: string): EmbeddedModelChoice => {
+    const info = modelInfo(id);
+    // "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M)" -> "Qwen2.5-Coder-1.5B-Instruct Q4_K_M"
+    const name = info.name.replace(/\s*\(([^()]*)\)$/, ' $1');
+    return { path: cachedModelPath(id, undefined, env), name, licence: info.licence, id, ...(note ? { note } : {}) };
+  };
+  const wanted = PLANNER_MODELS[asked];
+  if (asked === 'default' && !modelReady(wanted, env) && modelReady(PLANNER_MODELS.small, env)) {
+    return fromCache(PLANNER_MODELS.small, `${wanted} is not in the model cache`);
+  }
+  return fromCache(wanted);
+}
 
 export interface EmbeddedChatModelFields extends BaseChatModelParams {
+  /** The GGUF file; default: chooseEmbeddedModel()'s. */
   modelPath?: string;
+  /** Shown in labels; default: from the file name. */
+  modelName?: string;
+  /** The registry id, named in the message when the file is missing. */
+  modelId?: string;
   /** Offload to a GPU (SPINBOT_LLM_GPU=1). Off by default: llama.cpp would otherwise pick Mesa's software Vulkan. */
   gpu?: boolean;
   /** Low by default: a plan should not change much from one run to the next. */
   temperature?: number;
   seed?: number;
   contextSize?: number;
-  /** CPU threads; defaults to the cores llama.cpp considers useful for math. */
+  /**
+   * CPU threads. Unset: the cores llama.cpp considers useful for math, less the cores other
+   * processes keep busy when a generation starts (see threadsFor).
+   */
   threads?: number;
   /** Default cap on generated tokens when the caller gives none. */
   maxTokens?: number;
@@ -44,9 +90,12 @@ export interface EmbeddedStats {
   outputTokens: number;
   generationMs: number;
   loadMs: number;
+  /** Threads the last generation ran on. */
+  threads: number;
 }
 
 interface Loaded {
+  lib: typeof import('node-llama-cpp');
   llama: Llama;
   model: LlamaModel;
   chat: LlamaChat;
@@ -73,22 +122,55 @@ export async function disposeEmbeddedModels(): Promise<void> {
   }
 }
 
-export function missingModelError(modelPath: string): UserError {
+export function missingModelError(modelPath: string, modelId?: string): UserError {
+  const fetch = modelId ? ` (or \`node setup/models.mjs fetch ${modelId}\`)` : '';
   return new UserError(
     'setup.missing',
-    `The built-in language model is not installed (${modelPath} is missing). Run \`npm start\` once to set it up, or set OLLAMA_BASE_URL to use Ollama.`,
+    `The built-in language model is not installed (${modelPath} is missing). Run \`npm start\` once to set it up${fetch}, or set OLLAMA_BASE_URL to use Ollama.`,
   );
 }
 
-/** "gemma-3-270m-q4_k_m.gguf" -> "gemma-3-270m". */
+/** "qwen2.5-0.5b-instruct-q4_k_m.gguf" -> "qwen2.5-0.5b-instruct". */
 export function modelNameFromPath(modelPath: string): string {
   return basename(modelPath)
     .replace(/\.gguf$/i, '')
     .replace(/[-.](q\d\w*|iq\d\w*|f16|f32|bf16)$/i, '');
 }
 
+// Settings node-llama-cpp parses from the environment when it is first imported; a value it cannot
+// parse (CI set but empty, as some runners and shells leave it) makes the import itself throw, and
+// a failed ES module import is never retried. Such values are hidden from it for the import only.
+const LLAMA_ENV = /^(?:CI|COLAB_RELEASE_TAG|NODE_LLAMA_CPP_\w+|npm_config_node_llama_cpp_\w+)$/;
+const BOOLEAN_ENV = new Set(['CI', 'NODE_LLAMA_CPP_DEBUG', 'NODE_LLAMA_CPP_SKIP_DOWNLOAD']);
+const BOOLEAN_VALUES = new Set(['true', 'false', 'TRUE', 'FALSE', '1', '0']);
+
+/** The environment keys node-llama-cpp would refuse at import: empty, or not a boolean where one is read. */
+export function unparsableLlamaEnv(env: Record<string, string | undefined>): string[] {
+  return Object.keys(env).filter((key) => {
+    const value = env[key];
+    if (!LLAMA_ENV.test(key) || value === undefined) return false;
+    return value.trim() === '' || (BOOLEAN_ENV.has(key) && !BOOLEAN_VALUES.has(value));
+  });
+}
+
+/** `import('node-llama-cpp')` that the environment cannot break. */
+export async function importLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
+  const hidden: Record<string, string> = {};
+  for (const key of unparsableLlamaEnv(process.env)) {
+    hidden[key] = process.env[key]!;
+    delete process.env[key];
+  }
+  try {
+    return await import('node-llama-cpp');
+  } finally {
+    Object.assign(process.env, hidden);
+  }
+}
+
 export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   readonly modelPath: string;
+  readonly modelName: string;
+  readonly modelId?: string;
   readonly gpu: boolean;
   temperature: number;
   seed: number;
@@ -96,7 +178,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   threads?: number;
   maxTokens: number;
   maxStringChars: number;
-  readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, loadMs: 0 };
+  readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, loadMs: 0, threads: 0 };
 
   static override lc_name(): string {
     return 'EmbeddedChatModel';
@@ -104,7 +186,10 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
 
   constructor(fields: EmbeddedChatModelFields = {}) {
     super(fields);
-    this.modelPath = fields.modelPath ?? DEFAULT_MODEL_PATH;
+    const chosen = fields.modelPath ? undefined : chooseEmbeddedModel();
+    this.modelPath = fields.modelPath ?? chosen!.path;
+    this.modelName = fields.modelName ?? chosen?.name ?? modelNameFromPath(this.modelPath);
+    this.modelId = fields.modelId ?? chosen?.id;
     this.gpu = fields.gpu ?? false;
     this.temperature = fields.temperature ?? 0.2;
     this.seed = fields.seed ?? 42;
@@ -119,7 +204,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   }
 
   get label(): string {
-    return `${modelNameFromPath(this.modelPath)} (embedded, ${this.gpu ? 'GPU' : 'CPU'})`;
+    return `${this.modelName} (embedded, ${this.gpu ? 'GPU' : 'CPU'})`;
   }
 
   /** Loads the model now (otherwise the first call does). Throws UserError 'setup.missing'. */
@@ -128,7 +213,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   }
 
   private loaded(): Promise<Loaded> {
-    if (!existsSync(this.modelPath)) return Promise.reject(missingModelError(this.modelPath));
+    if (!existsSync(this.modelPath)) return Promise.reject(missingModelError(this.modelPath, this.modelId));
     const key = `${this.modelPath}\0${this.gpu}\0${this.contextSize}\0${this.threads ?? ''}`;
     let pending = loaded.get(key);
     if (!pending) {
@@ -139,11 +224,9 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     return pending;
   }
 
-  private grammarFor({ llama, grammars }: Loaded, format: PlannerCallOptions['format']): Promise<LlamaGrammar> | undefined {
+  private grammarFor({ llama, lib, grammars }: Loaded, format: PlannerCallOptions['format']): Promise<LlamaGrammar> | undefined {
     if (format === undefined || format === '') return undefined;
     const key = typeof format === 'string' ? format : JSON.stringify(format);
-    // maxLength is honoured softly (see maxStringChars): as GBNF bounds it makes sampling crawl.
-    if (typeof format !== 'string') format = splitMaxLengths(format).schema;
     let grammar = grammars.get(key);
     if (!grammar) {
       grammar =
@@ -151,8 +234,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
           ? format === 'json'
             ? llama.getGrammarFor('json')
             : Promise.reject(new Error(`embedded model: unsupported format "${format}"`))
-          : // The caller's schema must stay within node-llama-cpp's GBNF subset (see agent/schema.ts).
-            llama.createGrammarForJsonSchema(format as Parameters<Llama['createGrammarForJsonSchema']>[0]);
+          : compactJsonGrammar(llama, lib, format);
       grammar.catch(() => grammars.delete(key));
       grammars.set(key, grammar);
     }
@@ -188,6 +270,11 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       const property = json.property;
       return (property !== undefined ? maxLengths[property] : undefined) ?? this.maxStringChars;
     };
+    if (this.threads === undefined) {
+      // Applies from the next batch llama.cpp evaluates (node-llama-cpp splits threads per batch).
+      shared.llama.maxThreads = threadsFor(shared.llama.cpuMathCores, await otherRunnableProcesses());
+    }
+    this.stats.threads = shared.llama.maxThreads;
     let outputTokens = 0;
     const started = performance.now();
     const response = await chat.generateResponse(history, {
@@ -222,7 +309,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
             content: text,
             response_metadata: {
               model_provider: 'node-llama-cpp',
-              model: modelNameFromPath(this.modelPath),
+              model: this.modelName,
               stop_reason: response.metadata.stopReason,
               generation_ms: Math.round(generationMs),
               tokens_per_second: generationMs > 0 ? (outputTokens / generationMs) * 1000 : 0,
@@ -242,7 +329,8 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
 async function loadModel(modelPath: string, gpu: boolean, contextSize: number, threads?: number): Promise<Loaded> {
   const started = performance.now();
   // Imported here so that Ollama users and unit tests never load the native addon.
-  const { getLlama, LlamaChat, LlamaLogLevel, TokenBias } = await import('node-llama-cpp');
+  const lib = await importLlamaCpp();
+  const { getLlama, LlamaChat, LlamaLogLevel, TokenBias } = lib;
   const llama = await getLlama({
     gpu: gpu ? 'auto' : false,
     // Never compile llama.cpp at run time (no network, minutes of CPU): use the prebuilt binary.
@@ -259,6 +347,7 @@ async function loadModel(modelPath: string, gpu: boolean, contextSize: number, t
     const closeQuote = new TokenBias(model.tokenizer).set('"', { logit: 20 });
     const noBias = new TokenBias(model.tokenizer);
     return {
+      lib,
       llama,
       model,
       chat,
@@ -272,6 +361,59 @@ async function loadModel(modelPath: string, gpu: boolean, contextSize: number, t
     await llama.dispose().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Threads for a generation. llama.cpp's threads meet at a barrier after every step, so when the
+ * machine's other work already fills the cores, each step waits for the slowest thread to be
+ * scheduled: measured on 2 cores under a load average of 18, the 0.5B model wrote 0.3 tokens/s
+ * on 2 threads and 4 tokens/s on 1. Near idle, 2 threads are the faster.
+ */
+export function threadsFor(ideal: number, otherRunnable: number | undefined, cores = ideal): number {
+  if (otherRunnable === undefined) return ideal;
+  return Math.max(1, Math.min(ideal, cores - otherRunnable));
+}
+
+/**
+ * Runnable processes other than this one right now (Linux /proc/loadavg, median of 5 samples
+ * over ~80 ms: one sample is noisy). Undefined where /proc is not there.
+ */
+export async function otherRunnableProcesses(): Promise<number | undefined> {
+  const samples: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (i) await sleep(20);
+    try {
+      const running = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[3]?.split('/')[0]);
+      if (Number.isFinite(running)) samples.push(running);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!samples.length) return undefined;
+  // This process's reading thread is one of the runnable ones.
+  return Math.max(0, samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]! - 1);
+}
+
+/**
+ * The grammar of a JSON Schema, with the JSON kept on one line. node-llama-cpp's own grammar also
+ * allows newlines and indentation, which an instruct model happily writes: a quarter of a plan's
+ * tokens (and of its time on a CPU) would go to whitespace. The schema must stay within
+ * node-llama-cpp's GBNF subset (see agent/schema.ts); maxLength is honoured softly instead (see
+ * maxStringChars): as GBNF bounds it makes sampling crawl.
+ */
+async function compactJsonGrammar(llama: Llama, lib: Loaded['lib'], schema: Record<string, unknown>): Promise<LlamaGrammar> {
+  const json = await llama.createGrammarForJsonSchema(splitMaxLengths(schema).schema as Parameters<Llama['createGrammarForJsonSchema']>[0]);
+  return llama.createGrammar({
+    grammar: oneLineJsonGrammar(json.grammar),
+    // As node-llama-cpp's JSON grammars end: four newlines stop generation and are trimmed.
+    stopGenerationTriggers: [lib.LlamaText(['\n'.repeat(4)])],
+    trimWhitespaceSuffix: true,
+  });
+}
+
+/** Drops the "newline + indentation" choice from node-llama-cpp's JSON whitespace rules (a single space stays allowed). */
+export function oneLineJsonGrammar(gbnf: string): string {
+  return gbnf.replace(/\[\\n\] \((?:[^()"]|"[^"]*")*\) \| \[ \]\?/g, '[ ]?').replace(/^(whitespace-\S+ ::= )\[\\n\] \| \[ \]\?$/gm, '$1[ ]?');
 }
 
 /** LangChain messages -> node-llama-cpp chat history (the chat wrapper applies the model's template). */

@@ -1,11 +1,11 @@
 // Picks the chat model from the environment: Ollama when OLLAMA_BASE_URL is set, else the
 // embedded GGUF model. Both sit behind the same LangChain interface (see types.ts).
-import { DEFAULT_MODEL_PATH, EmbeddedChatModel } from './embedded.ts';
+import { chooseEmbeddedModel, EmbeddedChatModel } from './embedded.ts';
 import { checkOllama, DEFAULT_OLLAMA_MODEL, SpinbotChatOllama } from './ollama.ts';
 import type { ChatModelHandle } from './types.ts';
 
 export type { ChatModelHandle, JsonSchema, PlannerCallOptions, PlannerChatModel } from './types.ts';
-export { disposeEmbeddedModels, EmbeddedChatModel } from './embedded.ts';
+export { chooseEmbeddedModel, disposeEmbeddedModels, EmbeddedChatModel, PLANNER_MODELS } from './embedded.ts';
 export { checkOllama, SpinbotChatOllama } from './ollama.ts';
 
 export type LlmEnv = Record<string, string | undefined>;
@@ -46,11 +46,20 @@ export function createChatModel(env: LlmEnv = process.env): ChatModelHandle {
       ready: onceSucceeded(() => checkOllama(baseUrl, modelName)),
     };
   }
+  const chosen = chooseEmbeddedModel(env);
   const model = new EmbeddedChatModel({
-    modelPath: env.SPINBOT_MODEL_PATH?.trim() || DEFAULT_MODEL_PATH,
+    modelPath: chosen.path,
+    modelName: chosen.name,
+    ...(chosen.id ? { modelId: chosen.id } : {}),
     gpu: env.SPINBOT_LLM_GPU === '1',
     seed: nonNegativeInt(env.SPINBOT_LLM_SEED),
     threads: nonNegativeInt(env.SPINBOT_LLM_THREADS),
   });
-  return { model, label: model.label, ready: onceSucceeded(() => model.load()) };
+  return {
+    model,
+    label: model.label,
+    ...(chosen.licence ? { licence: chosen.licence } : {}),
+    ...(chosen.note ? { note: chosen.note } : {}),
+    ready: onceSucceeded(() => model.load()),
+  };
 }

@@ -19,8 +19,12 @@ export type PlannerChatModel = BaseChatModel<PlannerCallOptions>;
 /** What `createChatModel` returns; also what `planVideo` needs (structurally). */
 export interface ChatModelHandle {
   model: PlannerChatModel;
-  /** Human name for logs and /status, e.g. "gemma-3-270m (embedded, CPU)" or "ollama qwen2.5:7b-instruct". */
+  /** Human name for logs and /status, e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (embedded, CPU)" or "ollama qwen2.5:7b-instruct". */
   label: string;
+  /** The model's licence, from setup/models.json (embedded models from the cache only). */
+  licence?: string;
+  /** Why the model differs from the one asked for, e.g. "qwen2.5-coder-1.5b is not in the model cache". */
+  note?: string;
   /**
    * Checks that the provider can answer (Ollama reachable and the model pulled; the embedded model
    * file present and loaded). Throws a UserError. Cheap after the first success.

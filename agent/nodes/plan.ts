@@ -1,94 +1,183 @@
-// plan: the one LLM step. Asks for {title, scenes[]} with exactly N scenes, the JSON Schema sent
-// through the `format` call option that every provider honours (agent/llm/types.ts). An answer
-// that fails validation is retried once with the error fed back; a second failure is the user's
-// 'plan.invalid'. Lengths and counts are not judged here: the enforce node fixes them in code.
+// plan: the LLM step. Asks for {title, scenes[]} with exactly N scenes, the JSON Schema sent
+// through the `format` call option that every provider honours (agent/llm/types.ts). Then the
+// draft is reviewed in code (agent/nodes/review.ts) and every scene with a problem a viewer would
+// notice - a repeated sentence, too few words, a picture that copies the narration, a scene cut
+// off - is written again by the model with the problem named. An answer without a single usable
+// scene is retried whole once. A plan still missing a scene or repeating itself is refused with a
+// sentence ('plan.invalid'); nothing is ever filled in for the model.
 import type { LangGraphRunnableConfig } from '@langchain/langgraph';
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from '@langchain/core/messages';
-import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
 import { UserError } from '../../pipeline/errors.ts';
 import type { PlannerChatModel } from '../llm/types.ts';
 import { renderPrompt } from '../prompts.ts';
-import { parseDraft, planJsonSchema, salvageDraft, type DraftPlan } from '../schema.ts';
+import { DraftScene, parseDraft, planJsonSchema, salvageDraft, sceneJsonSchema, type DraftPlan } from '../schema.ts';
 import type { PlanBrief, PlannerContext, PlannerStateType, PlannerUpdate } from '../state.ts';
 import { languageName } from '../voices.ts';
+import { reviewDraft, sceneSeconds, wordsAsked, type Problem } from './review.ts';
 
-export const PROMPTS = { system: 'plan-system.v1', user: 'plan.v1', retry: 'plan-retry.v1' } as const;
+export const PROMPTS = { system: 'plan-system.v2', user: 'plan.v2', retry: 'plan-retry.v2', scene: 'plan-scene.v1' } as const;
 
-/** Words asked for per scene: a little under the hard cap, which is enforced later anyway. */
-export function wordsPerScene(brief: PlanBrief): number {
-  const sceneSeconds = brief.seconds / brief.sceneCount;
-  return Math.max(4, Math.floor(sceneSeconds * LIMITS.maxWordsPerSecond * 0.8));
+/** Rounds of scene rewrites after the first draft (each rewrites only the scenes still wrong). */
+export const REPAIR_ROUNDS = 2;
+
+/** Narration words asked for per scene, from the scene's length (see review.ts). */
+export function wordsPerScene(brief: PlanBrief): [number, number] {
+  return wordsAsked(Math.floor(brief.seconds / brief.sceneCount));
 }
 
-/** Enough tokens for a full answer; a small model that loops stops here instead of at the context's end. */
+/** Tokens for one scene's JSON: its narration, a picture, a caption and the keys. */
+function sceneTokens(maxWords: number): number {
+  return 60 + Math.ceil(maxWords * 1.6);
+}
+
+/** Enough tokens for a full answer; a model that loops stops here instead of at the context's end. */
 export function maxTokensFor(brief: PlanBrief): number {
-  return 64 + brief.sceneCount * (40 + wordsPerScene(brief) * 3);
+  return 40 + brief.sceneCount * sceneTokens(wordsPerScene(brief)[1]);
 }
+
+/**
+ * Narration characters per scene under the schema (a soft cap, see agent/llm/embedded.ts): half
+ * as much again as the words asked (~6 characters a word), so a sentence ends by itself, while a
+ * loop is still stopped. Too many words are the review's to name.
+ */
+const narrationChars = (maxWords: number) => maxWords * 9 + 40;
 
 /** Previous answers are shown back to the model on retry, but not at any length. */
 const MAX_ECHO_CHARS = 1500;
 
+function systemMessage(): SystemMessage {
+  return new SystemMessage(renderPrompt(PROMPTS.system, {}));
+}
+
 export function planMessages(brief: PlanBrief): BaseMessage[] {
+  const [minWords, maxWords] = wordsPerScene(brief);
   return [
-    new SystemMessage(renderPrompt(PROMPTS.system, {})),
+    systemMessage(),
     new HumanMessage(
       renderPrompt(PROMPTS.user, {
+        request: brief.prompt,
         seconds: brief.seconds,
         sceneCount: brief.sceneCount,
-        maxWords: wordsPerScene(brief),
+        sceneSeconds: Math.round(brief.seconds / brief.sceneCount),
+        minWords,
+        maxWords,
         languageName: languageName(brief.language),
-        request: brief.prompt,
       }),
     ),
   ];
 }
 
-async function ask(model: PlannerChatModel, messages: BaseMessage[], brief: PlanBrief, signal?: AbortSignal) {
-  const answer = await model.invoke(messages, {
-    // ~8 characters a word: room for the sentence asked for, not for a loop.
-    format: planJsonSchema(brief.sceneCount, wordsPerScene(brief) * 8),
-    maxTokens: maxTokensFor(brief),
-    ...(signal ? { signal } : {}),
-  });
-  return answer.text;
+interface Asker {
+  (messages: BaseMessage[], format: Record<string, unknown>, maxTokens: number): Promise<string>;
+  calls: number;
 }
 
-export async function draftPlan(
-  brief: PlanBrief,
-  context: PlannerContext,
-  signal?: AbortSignal,
-): Promise<{ draft: DraftPlan; llmCalls: number }> {
-  await context.ready?.();
-  const messages = planMessages(brief);
-  const first = await ask(context.model, messages, brief, signal);
-  const firstResult = parseDraft(first);
-  if (firstResult.ok) return { draft: firstResult.plan, llmCalls: 1 };
+function asker(model: PlannerChatModel, signal?: AbortSignal): Asker {
+  const ask = (async (messages, format, maxTokens) => {
+    ask.calls += 1;
+    const answer = await model.invoke(messages, { format, maxTokens, ...(signal ? { signal } : {}) });
+    return answer.text;
+  }) as Asker;
+  ask.calls = 0;
+  return ask;
+}
 
-  const retry = [
-    ...messages,
-    new AIMessage(first.slice(0, MAX_ECHO_CHARS)),
-    new HumanMessage(renderPrompt(PROMPTS.retry, { error: firstResult.error, sceneCount: brief.sceneCount })),
+/** The messages that ask for scene `index` again, with what was wrong with it. */
+export function sceneMessages(draft: DraftPlan, index: number, problems: Problem[], brief: PlanBrief): BaseMessage[] {
+  const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
+  const [minWords, maxWords] = wordsAsked(seconds[index]!);
+  const lines = Array.from({ length: brief.sceneCount }, (_, i) => {
+    const scene = draft.scenes[i];
+    if (i === index) return `Scene ${i + 1}: (to write again)`;
+    return scene ? `Scene ${i + 1}: ${scene.narration} (picture: ${scene.visualPrompt})` : `Scene ${i + 1}: (not written yet)`;
+  });
+  return [
+    systemMessage(),
+    new HumanMessage(
+      renderPrompt(PROMPTS.scene, {
+        request: brief.prompt,
+        seconds: brief.seconds,
+        scenes: lines.join('\n'),
+        sceneNumber: index + 1,
+        problems: problems.map((p) => p.message).join(' '),
+        minWords,
+        maxWords,
+        languageName: languageName(brief.language),
+      }),
+    ),
   ];
-  const second = await ask(context.model, retry, brief, signal);
-  const secondResult = parseDraft(second);
-  if (secondResult.ok) return { draft: secondResult.plan, llmCalls: 2 };
-  // Both cut off or broken: the complete scenes of a cut-off answer still make a plan (enforce
-  // fills the rest) - better than refusing after minutes of CPU generation.
-  const salvaged = salvageDraft(second) ?? salvageDraft(first);
-  if (salvaged) return { draft: salvaged, llmCalls: 2 };
-  throw new UserError('plan.invalid', "I couldn't turn that into a video plan; try rephrasing it more simply.", {
-    cause: new Error(`model answers failed validation twice: ${firstResult.error} / ${secondResult.error}`),
+}
+
+function parseScene(text: string): DraftScene | undefined {
+  try {
+    const parsed = DraftScene.safeParse(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Each scene with a problem, written again by the model (in scene order, each seeing the others). */
+async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanBrief, ask: Asker): Promise<DraftPlan> {
+  const scenes = [...draft.scenes];
+  const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
+  const wrong = [...new Set(problems.flatMap((p) => (p.scene === undefined ? [] : [p.scene])))].sort((a, b) => a - b);
+  for (const index of wrong) {
+    const maxWords = wordsAsked(seconds[index]!)[1];
+    const messages = sceneMessages({ ...draft, scenes }, index, problems.filter((p) => p.scene === index), brief);
+    const scene = parseScene(await ask(messages, sceneJsonSchema(narrationChars(maxWords)), sceneTokens(maxWords)));
+    // An unusable answer leaves the scene as it was: the next review names it again.
+    if (scene && index <= scenes.length) scenes[index] = scene;
+  }
+  return { ...draft, scenes };
+}
+
+/** The sentence a user reads when the model could not write the plan. */
+function refusal(detail: string): UserError {
+  return new UserError('plan.invalid', "I couldn't write a complete script for that; try describing it differently, or ask for a shorter video.", {
+    cause: new Error(detail),
   });
 }
 
-export async function plan(
-  state: PlannerStateType,
-  config: LangGraphRunnableConfig<PlannerContext>,
-): Promise<PlannerUpdate> {
+export interface DraftOutcome {
+  draft: DraftPlan;
+  llmCalls: number;
+  /** What is still not right (never a missing or repeated scene: those are refused). */
+  problems: Problem[];
+}
+
+export async function draftPlan(brief: PlanBrief, context: PlannerContext, signal?: AbortSignal): Promise<DraftOutcome> {
+  await context.ready?.();
+  const ask = asker(context.model, signal);
+  const format = planJsonSchema(brief.sceneCount, narrationChars(wordsPerScene(brief)[1]));
+  const messages = planMessages(brief);
+  const first = await ask(messages, format, maxTokensFor(brief));
+  const firstResult = parseDraft(first);
+  // A plan cut off at the token limit keeps its complete scenes; the rest are written one by one below.
+  let draft = firstResult.ok ? firstResult.plan : salvageDraft(first);
+  if (!draft) {
+    const retry = [...messages, new AIMessage(first.slice(0, MAX_ECHO_CHARS)), new HumanMessage(renderPrompt(PROMPTS.retry, { error: (firstResult as { error: string }).error, sceneCount: brief.sceneCount }))];
+    const second = await ask(retry, format, maxTokensFor(brief));
+    const secondResult = parseDraft(second);
+    draft = secondResult.ok ? secondResult.plan : salvageDraft(second);
+    if (!draft) throw refusal(`model answers failed validation twice: ${(firstResult as { error: string }).error} / ${(secondResult as { error: string }).error}`);
+  }
+  for (let round = 0; round < REPAIR_ROUNDS; round++) {
+    const sceneProblems = reviewDraft(draft, brief).filter((p) => p.scene !== undefined);
+    if (!sceneProblems.length) break;
+    draft = await rewriteScenes(draft, sceneProblems, brief, ask);
+  }
+  const problems = reviewDraft(draft, brief);
+  const incomplete = problems.filter((p) => p.kind === 'incomplete');
+  if (incomplete.length) throw refusal(`after ${ask.calls} model calls: ${incomplete.map((p) => p.message).join(' ')}`);
+  return { draft, llmCalls: ask.calls, problems };
+}
+
+export async function plan(state: PlannerStateType, config: LangGraphRunnableConfig<PlannerContext>): Promise<PlannerUpdate> {
   const brief = state.brief;
   if (!brief) throw new Error('plan node ran before understand');
   const context = config.context;
   if (!context?.model) throw new Error('planner: no chat model in the run context (pass { context: { model } })');
-  const { draft, llmCalls } = await draftPlan(brief, context, config.signal);
-  return { draft, llmCalls };
+  const { draft, llmCalls, problems } = await draftPlan(brief, context, config.signal);
+  return { draft, llmCalls, problems };
 }

@@ -251,7 +251,7 @@ describe('refine after delivery', () => {
     assert.equal(revised.plan.scenes[1]!.visualPrompt, 'a sunset over the sea');
     assert.equal(revised.plan.scenes[1]!.seconds, made.plan.scenes[1]!.seconds);
     for (const i of [0, 2, 3]) assert.deepEqual(revised.plan.scenes[i], made.plan.scenes[i], `scene ${i + 1} is untouched`);
-    assert.match(c.model.calls[1]!.messages[0]!, /Scene 2 of a short video[\s\S]*Change it like this: redo scene 2 with a sunset/);
+    assert.match(c.model.calls[1]!.messages[1]!, /Scene 2 of a short video[\s\S]*The viewer asks for this change: redo scene 2 with a sunset/);
 
     const approved = await c.press('approve', revised.planId);
     const refined = c.actions.dispatched[1]!;

@@ -8,7 +8,11 @@ const SAMPLES: Record<string, string | number> = {
   request: 'a 20 second explainer about why the sky is blue',
   seconds: 20,
   sceneCount: 4,
-  maxWords: 12,
+  minWords: 11,
+  maxWords: 14,
+  sceneSeconds: 5,
+  scenes: 'Scene 1: Sunlight holds every colour. (picture: a prism)\nScene 2: (to write again)',
+  problems: 'Scene 2 repeats the sentence "sunlight holds every colour" from scene 1.',
   languageName: 'English',
   error: 'it is not valid JSON',
   tools: '- generate_video: make a new video\n- chat_reply: small talk',
@@ -21,7 +25,7 @@ const SAMPLES: Record<string, string | number> = {
 
 test('prompts/ holds versioned templates', () => {
   const names = listPrompts();
-  for (const expected of ['plan.v1', 'plan-system.v1', 'plan-retry.v1', 'route-system.v2', 'route-retry.v1', 'revise-scene.v1']) {
+  for (const expected of ['plan.v2', 'plan-system.v2', 'plan-retry.v2', 'plan-scene.v1', 'route-system.v2', 'route-retry.v1', 'revise-scene.v2']) {
     assert.ok(names.includes(expected), `${expected} missing from ${names.join(', ')}`);
   }
   for (const name of names) assert.match(name, /^[a-z0-9-]+\.v\d+$/);
@@ -38,10 +42,10 @@ for (const name of listPrompts()) {
 }
 
 test('a missing variable throws instead of reaching the model', () => {
-  assert.throws(() => renderPrompt('plan.v1', { seconds: 20 }), /missing variable\(s\) .*sceneCount/);
+  assert.throws(() => renderPrompt('plan.v2', { seconds: 20 }), /missing variable\(s\) .*sceneCount/);
 });
 
 test('user text is inserted literally, not rendered again', () => {
-  const text = renderPrompt('plan.v1', { ...SAMPLES, request: 'cats {{sceneCount}}' });
-  assert.match(text, /The video: cats \{\{sceneCount\}\}/);
+  const text = renderPrompt('plan.v2', { ...SAMPLES, request: 'cats {{sceneCount}}' });
+  assert.match(text, /video: cats \{\{sceneCount\}\}/);
 });

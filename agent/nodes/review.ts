@@ -1,0 +1,170 @@
+// review: code only. Reads a drafted plan the way a viewer would hear it and names what is wrong,
+// scene by scene, in words the model can act on ("scene 3 repeats the sentence ... from scene 2",
+// "scene 2 has 6 words; it needs 10 to 14"). The plan node asks the model to fix exactly those
+// scenes; nothing here rewrites or pads the model's text.
+import { LIMITS } from '../../gpu-bridge/contracts/index.ts';
+import type { DraftPlan } from '../schema.ts';
+import type { PlanBrief } from '../state.ts';
+
+/** Speaking rate asked of the model; calm narration is about 2.5 words a second. */
+export const TARGET_WORDS_PER_SECOND = 2.5;
+/** Below this a scene is mostly silence. */
+export const MIN_WORDS_PER_SECOND = 1.6;
+/** A phrase this long said in two scenes is a repetition a listener notices. */
+export const REPEATED_PHRASE_WORDS = 5;
+
+export interface Problem {
+  /** 0-based scene; undefined for the plan as a whole. */
+  scene?: number;
+  /** Incomplete: a scene missing or empty, or said twice; a plan with one is never delivered. */
+  kind: 'incomplete' | 'quality';
+  /** One sentence for the model (and the logs). */
+  message: string;
+}
+
+/** Whole seconds per scene that add up exactly to `total` (the first scenes take the remainder). */
+export function sceneSeconds(total: number, count: number): number[] {
+  const base = Math.floor(total / count);
+  const extra = total - base * count;
+  return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** The narration words a scene of `seconds` should have: [least, most]. */
+export function wordRange(seconds: number): [number, number] {
+  const least = Math.max(3, Math.ceil(seconds * MIN_WORDS_PER_SECOND));
+  const most = Math.max(least + 1, Math.floor(seconds * LIMITS.maxWordsPerSecond));
+  return [least, most];
+}
+
+/** The words asked for: around the target rate, inside wordRange. */
+export function wordsAsked(seconds: number): [number, number] {
+  const [least, most] = wordRange(seconds);
+  const target = seconds * TARGET_WORDS_PER_SECOND;
+  return [Math.max(least, Math.round(target * 0.85)), Math.min(most, Math.round(target * 1.1))];
+}
+
+/** Lower-case words without punctuation: what a listener hears. */
+export function spokenWords(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu) ?? [];
+}
+
+export function wordCount(text: string): number {
+  return spokenWords(text).length;
+}
+
+function sentences(text: string): string[] {
+  return text
+    .split(/(?<=[.!?…])\s+/)
+    .map((s) => spokenWords(s).join(' '))
+    .filter((s) => s.split(' ').length >= 3);
+}
+
+function phrases(text: string, n = REPEATED_PHRASE_WORDS): Set<string> {
+  const words = spokenWords(text);
+  const out = new Set<string>();
+  for (let i = 0; i + n <= words.length; i++) out.add(words.slice(i, i + n).join(' '));
+  return out;
+}
+
+/** The first phrase of REPEATED_PHRASE_WORDS words that both texts say, if any. */
+export function sharedPhrase(a: string, b: string): string | undefined {
+  const inB = phrases(b);
+  for (const phrase of phrases(a)) if (inB.has(phrase)) return phrase;
+  return undefined;
+}
+
+const TOPIC_STOP_WORDS = new Set(
+  'about above after again also because been before being between could does doing down during each from further have having here into just more most much only other over same should some such than that their them then there these they this those through under until very what when where which while who whom why will with would your explain explains explainer video clip short story second seconds minute minutes make made show shows showing people things thing'.split(' '),
+);
+
+/** Words of the subject a plan on topic is bound to mention at least one of ("why the sky is blue" -> sky, blue). */
+export function topicWords(topic: string): string[] {
+  return [...new Set(spokenWords(topic).filter((w) => w.length >= 3 && !TOPIC_STOP_WORDS.has(w) && !/^\d+$/.test(w)))];
+}
+
+/** Same word, loosely: "brew" matches "brewing", "bees" matches "bee". */
+function stemMatch(word: string, heard: Set<string>): boolean {
+  const stem = word.replace(/(?:ing|ed|es|s)$/, '');
+  for (const h of heard) if (h === word || (stem.length >= 3 && h.startsWith(stem))) return true;
+  return false;
+}
+
+/** Everything a viewer would notice is wrong with a draft, in the order of its scenes. */
+export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
+  const problems: Problem[] = [];
+  const count = brief.sceneCount;
+  const seconds = sceneSeconds(brief.seconds, count);
+  const scenes = draft.scenes.slice(0, count);
+  for (let i = scenes.length; i < count; i++) {
+    problems.push({ scene: i, kind: 'incomplete', message: `Scene ${i + 1} is missing.` });
+  }
+  scenes.forEach((scene, i) => {
+    const n = i + 1;
+    const words = wordCount(scene.narration);
+    const [least, most] = wordRange(seconds[i]!);
+    const [askLeast, askMost] = wordsAsked(seconds[i]!);
+    if (words < 3) {
+      problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} has no narration.` });
+    } else if (words < least) {
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${seconds[i]} seconds.` });
+    } else if (words > most) {
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.` });
+    }
+    for (let j = 0; j < i; j++) {
+      const other = scenes[j]!;
+      const repeated = sentences(scene.narration).find((s) => sentences(other.narration).includes(s));
+      if (repeated) {
+        problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} repeats the sentence "${repeated}" from scene ${j + 1}.` });
+        break;
+      }
+      const phrase = sharedPhrase(scene.narration, other.narration);
+      if (phrase) {
+        problems.push({ scene: i, kind: 'quality', message: `Scene ${n} repeats the words "${phrase}" from scene ${j + 1}.` });
+        break;
+      }
+    }
+    const picture = spokenWords(scene.visualPrompt).join(' ');
+    if (!picture) {
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has no visualPrompt.` });
+    } else if (picture === spokenWords(scene.narration).join(' ') || sharedPhrase(scene.visualPrompt, scene.narration)) {
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n}'s visualPrompt copies its narration; describe what the picture shows instead.` });
+    } else {
+      const same = scenes.findIndex((other, j) => j < i && spokenWords(other.visualPrompt).join(' ') === picture);
+      if (same >= 0) problems.push({ scene: i, kind: 'quality', message: `Scene ${n} shows the same picture as scene ${same + 1}; describe a different one.` });
+    }
+  });
+  return problems;
+}
+
+/**
+ * Whether a plan mentions its subject at all (at least one of its topic words, loosely matched).
+ * A weak test, so it only measures (bench, tests): the planner does not retry on it.
+ */
+export function mentionsTopic(plan: { title: string; scenes: { narration: string; visualPrompt: string }[] }, topic: string): boolean {
+  const subject = topicWords(topic);
+  const heard = new Set(spokenWords([plan.title, ...plan.scenes.map((s) => `${s.narration} ${s.visualPrompt}`)].join(' ')));
+  return subject.length === 0 || subject.some((w) => stemMatch(w, heard));
+}
+
+/** Figures of a finished plan against the acceptance bar (bench/plan.ts and the tests print/check them). */
+export function planFigures(plan: { title: string; scenes: { narration: string; visualPrompt: string; seconds: number }[] }, topic: string) {
+  const total = plan.scenes.reduce((n, s) => n + s.seconds, 0);
+  const words = plan.scenes.reduce((n, s) => n + wordCount(s.narration), 0);
+  const repeatedPhrases: string[] = [];
+  plan.scenes.forEach((scene, i) =>
+    plan.scenes.slice(0, i).forEach((other) => {
+      const phrase = sharedPhrase(scene.narration, other.narration);
+      if (phrase) repeatedPhrases.push(phrase);
+    }),
+  );
+  const distinct = (texts: string[]) => new Set(texts.map((t) => spokenWords(t).join(' '))).size === texts.length;
+  return {
+    seconds: total,
+    words,
+    wordsPerSecond: total ? words / total : 0,
+    distinctNarration: distinct(plan.scenes.map((s) => s.narration)),
+    distinctPictures: distinct(plan.scenes.map((s) => s.visualPrompt)),
+    repeatedPhrases,
+    onTopic: mentionsTopic(plan, topic),
+  };
+}
