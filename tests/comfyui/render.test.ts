@@ -26,10 +26,10 @@ test('pictures, a cloned voice and upscaling from ComfyUI workflows make a watch
   await assertWatchableClip(local, { seconds: 10, sceneStarts: [0, 5] });
   assert.deepEqual(
     { tts: clip.backends.tts, visuals: clip.backends.visuals, upscale: clip.backends.upscale },
-    { tts: 'Chatterbox voice clone (ComfyUI)', visuals: 'FLUX.1 schnell fp8 (ComfyUI)', upscale: 'Real-ESRGAN x2plus (ComfyUI)' },
+    { tts: 'Chatterbox (ComfyUI)', visuals: 'FLUX.1 schnell fp8 (ComfyUI)', upscale: 'Real-ESRGAN x2plus (ComfyUI)' },
   );
   const line = formatClip(clip);
-  assert.match(line, /Voice: Chatterbox voice clone \(ComfyUI\); visuals: FLUX\.1 schnell fp8 \(ComfyUI\)/);
+  assert.match(line, /Voice: Chatterbox \(ComfyUI\); visuals: FLUX\.1 schnell fp8 \(ComfyUI\)/);
   // ComfyUI was given the sample as the voice to clone, for each scene's narration.
   const history = (await (await fetch(`${comfy.url}/history`)).json()) as Record<string, { prompt: [number, string, Record<string, ComfyNode>] }>;
   const voices = Object.values(history)

@@ -30,7 +30,7 @@ def test_everything_installed_on_a_16_gib_card_is_ready():
     with ComfyEmulator(models=ALL_MODELS) as comfy:
         report = lines(comfy.url)
     assert report == {w.id: f"{w.stage}: {w.name} — ready" for w in WORKFLOWS.values() if w.stage not in ("tts", "lipsync")} | {
-        "tts-chatterbox-clone": "tts: Chatterbox voice clone — ready (unchecked: t3_cfg.safetensors, s3gen.safetensors, "
+        "tts-chatterbox-clone": "tts: Chatterbox — ready (unchecked: t3_cfg.safetensors, s3gen.safetensors, "
                                 "ve.safetensors, tokenizer.json, fetched by the node on first use)",
         "lipsync-latentsync": "lipsync: LatentSync 1.5 — ready (unchecked: latentsync_unet.pt, whisper/tiny.pt, fetched by the node on first use)"}
 
@@ -46,7 +46,7 @@ def test_a_missing_model_a_missing_custom_node_and_too_little_vram_are_each_name
         "(download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged); "
         "needs 12 GiB of GPU memory, NVIDIA GeForce RTX 5070 Ti has 8.0 GiB")
     assert report["tts-chatterbox-clone"] == (
-        "tts: Chatterbox voice clone — missing nodes FL_ChatterboxTTSNode (install the custom node packs pinned in deploy/comfyui.Dockerfile)")
+        "tts: Chatterbox — missing nodes FL_ChatterboxTTSNode (install the custom node packs pinned in deploy/comfyui.Dockerfile)")
     assert report["pictures-sdxl"] == "visuals: SDXL base 1.0 — ready"  # 8 GiB is what it asks for
     assert report["upscale-realesrgan-x2"] == "upscale: Real-ESRGAN x2plus — ready"
 

@@ -31,7 +31,7 @@ def render_job() -> dict:
 
 def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker, redis_url, queue_name, data_dir, comfy):
     worker = start_worker(COMFYUI_URL=comfy.url)
-    assert "tts=Chatterbox voice clone (ComfyUI), visuals=FLUX.1 schnell fp8 (ComfyUI), upscale=Real-ESRGAN x2plus (ComfyUI)" in worker.lines[0]
+    assert "tts=Chatterbox (ComfyUI), visuals=FLUX.1 schnell fp8 (ComfyUI), upscale=Real-ESRGAN x2plus (ComfyUI)" in worker.lines[0]
     preflight = worker.log()
     assert "preflight visuals: FLUX.1 schnell fp8 — ready" in preflight
     assert "preflight motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors (download page https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged)" in preflight
@@ -41,7 +41,7 @@ def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker
     assert job.failedReason is None, job.failedReason + worker.log()
     result = job.returnvalue
     assert schema_errors("render-result", result) == []
-    assert result["backends"] == {"tts": {"name": "Chatterbox voice clone (ComfyUI)", "device": "gpu"},
+    assert result["backends"] == {"tts": {"name": "Chatterbox (ComfyUI)", "device": "gpu"},
                                   "visuals": {"name": "FLUX.1 schnell fp8 (ComfyUI)", "device": "gpu"},
                                   "upscale": {"name": "Real-ESRGAN x2plus (ComfyUI)", "device": "gpu"}}
     storage = FileStorage(data_dir)
