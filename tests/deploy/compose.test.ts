@@ -453,7 +453,7 @@ const NOT_CONFIGURATION: Record<string, string> = {
   USER: 'the OS user name, used as the CLI requester id',
 };
 
-const TS_DIRS = ['bot', 'agent', 'pipeline', 'storage', 'media', 'gpu-bridge', 'metrics', 'setup'];
+const TS_DIRS = ['api', 'bot', 'agent', 'pipeline', 'storage', 'media', 'gpu-bridge', 'metrics', 'setup'];
 
 function sourceFiles(dirs: string[], pattern: RegExp, skip: string[] = []): string[] {
   const walk = (dir: string): string[] => {
