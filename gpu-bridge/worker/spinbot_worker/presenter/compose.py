@@ -60,10 +60,38 @@ def full_frame(image: np.ndarray, landmarks: np.ndarray, width: int, height: int
     y = int(round(height * 0.45 - face_y))
     if scaled.shape[1] >= width:
         x = min(0, max(width - scaled.shape[1], x))
-    y = min(0, max(height - scaled.shape[0], y))
-    backdrop = cv2.GaussianBlur(_cover(image, width // 4, height // 4), (0, 0), 6)
-    backdrop = (cv2.resize(backdrop, (width, height), interpolation=cv2.INTER_LINEAR) * 0.55).astype(np.uint8)
-    return backdrop, Placement(canvas=scaled, landmarks=points, x=x, y=y)
+    covering = min(0, max(height - scaled.shape[0], y))
+    # ...but not at the price of eyes near the top edge (a photo cropped just above the head): then the
+    # backdrop shows above the picture.
+    eyes_y = float(points[[33, 263], 1].mean())
+    y = max(covering, min(y, int(round(height * 0.33 - eyes_y))))
+    # Behind it: the photo itself, blurred past recognition and darkened (colours that match, no second face).
+    backdrop = cv2.GaussianBlur(_cover(image, width // 4, height // 4), (0, 0), 12)
+    backdrop = (cv2.resize(backdrop, (width, height), interpolation=cv2.INTER_LINEAR) * 0.5).astype(np.uint8)
+    return backdrop, Placement(canvas=_feathered(scaled, x, y, width, height), landmarks=points, x=x, y=y)
+
+
+def _feathered(picture: np.ndarray, x: int, y: int, width: int, height: int) -> np.ndarray:
+    """The picture, with its edges that fall inside the frame faded into the backdrop (RGBA); as it is
+    (RGB) when it covers the frame."""
+    h, w = picture.shape[:2]
+    inside = {"left": x > 0, "top": y > 0, "right": x + w < width, "bottom": y + h < height}
+    if not any(inside.values()):
+        return picture
+    ramp = max(2, int(round(height * 0.04)))
+    across = np.ones(w, np.float32)
+    down = np.ones(h, np.float32)
+    fade = np.linspace(0, 1, ramp, dtype=np.float32)
+    if inside["left"]:
+        across[:ramp] = np.minimum(across[:ramp], fade[:w])
+    if inside["right"]:
+        across[-ramp:] = np.minimum(across[-ramp:], fade[::-1][-w:])
+    if inside["top"]:
+        down[:ramp] = np.minimum(down[:ramp], fade[:h])
+    if inside["bottom"]:
+        down[-ramp:] = np.minimum(down[-ramp:], fade[::-1][-h:])
+    alpha = (np.outer(down, across) * 255).astype(np.uint8)
+    return np.dstack([picture, alpha])
 
 
 def corner(image: np.ndarray, landmarks: np.ndarray, mask: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, Placement]:
