@@ -411,3 +411,15 @@ def test_the_built_in_character_has_one_mouth_layer_per_viseme_and_its_licence()
     assert sorted(layers) == sorted(VISEMES) and 8 <= len(layers) <= 12
     readme = (SVG_PATH.parent / "README.md").read_text(encoding="utf-8")
     assert "CC0 1.0" in readme and "drawn for this project" in readme
+
+
+def test_a_scene_longer_than_its_narration_keeps_the_presenter_listening_with_the_mouth_shut(tmp_path, narration):
+    samples, rate = wav_samples(narration)
+    short = tmp_path / "short.wav"
+    write_wav(short, samples[: 2 * rate], rate)  # two seconds of speech for a four-second scene
+    video, _ = render_presenter(tmp_path, short, None, seconds=4.0)
+    assert abs(float(probe(video)["format"]["duration"]) - 4.0) < 0.1
+    frames, indices = decode_frames(video, 15)
+    box = detect_faces(frames[0])[0][:4]
+    after = [mouth_opening(mesh_face(frame, box)) for frame, index in zip(frames, indices) if index / FPS > 2.4]
+    assert len(after) >= 3 and max(after) < 0.02
