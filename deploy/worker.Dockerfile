@@ -13,8 +13,10 @@ RUN SPINBOT_MODEL_CACHE=/models-cache node setup/models.mjs fetch piper-joe-medi
 FROM pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
 
 ARG DEBIAN_FRONTEND=noninteractive
+# libgl1 and libglib2.0-0: OpenCV (opencv-contrib-python, which mediapipe requires for the CPU presenter)
+# links against them.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core \
+    && apt-get install -y --no-install-recommends ffmpeg espeak-ng fonts-dejavu-core libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 # Fail the build here, not at run time, if a new base image changes Python under us.
 RUN python -c "import sys; assert sys.version_info >= (3, 11), 'the worker needs Python 3.11+, got ' + sys.version"
