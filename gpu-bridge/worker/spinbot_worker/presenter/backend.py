@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +26,16 @@ def _licence() -> str:
         except (KeyError, OSError):
             parts.append(f"{model_id}: see setup/models.json")
     return "MIT (this code, the built-in presenter's art: CC0-1.0); " + "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _opencv_loads() -> str | None:
+    """OpenCV is installed but may lack its system libraries (libGL, glib) on a slim image."""
+    try:
+        import cv2  # noqa: F401, PLC0415
+    except ImportError as error:
+        return f"OpenCV cannot load ({error}); install the system packages libgl1 and libglib2.0-0"
+    return None
 
 
 def store_portrait(storage: Storage, key: str, data: bytes) -> Portrait:
@@ -48,7 +59,7 @@ class CpuPresenter(StageBackend):
             return f"the Python packages {', '.join(missing)} are not installed"
         if shutil.which("ffmpeg") is None:
             return "ffmpeg is not installed"
-        return None
+        return _opencv_loads()
 
     def run(self, request: LipsyncRequest, ctx: StageContext):
         from .render import render_clip  # noqa: PLC0415 - OpenCV and SciPy load only when a presenter is rendered
