@@ -1,5 +1,6 @@
 // `npm start` lands here after set-up: the console chat (no chat token set), the Discord and/or
 // Telegram front-ends, or a one-shot command.
+import { loadApiSettings, startApi } from '../api/index.ts';
 import { isUserError } from '../pipeline/errors.ts';
 import { openStudio, type Studio } from '../pipeline/studio.ts';
 import { createShutdown } from '../pipeline/supervisor.ts';
@@ -18,17 +19,20 @@ async function main(): Promise<void> {
   if (command === 'doctor') return runDoctorCommand();
   if (command !== undefined) throw new Error(`Unknown command "${command}". Use: npm start  |  npm start -- generate "<prompt>"  |  npm start -- plan "<prompt>" --json  |  npm start -- doctor`);
 
+  // A bad API setting (port, keys) stops the start here, before anything runs.
+  const apiSettings = loadApiSettings();
   process.stderr.write(`Starting: ${describeConfig(config)}\n`);
   // One shutdown for every way of stopping (signals, a crash, /quit): front-ends first, then the
   // queue connections, then the worker, then Redis (closing queue connections after Redis has
   // gone would wait forever), each step bounded, all of it within 10 s.
   let studio: Studio | undefined;
   let frontEnds: { stop(): Promise<void> } | undefined;
+  let api: { stop(): Promise<void> } | undefined;
   const shutdown = createShutdown({
     deadlineMs: 9500,
     force: () => studio?.services.killNow(),
     steps: () => [
-      { name: 'the front-ends', withinMs: 2500, run: () => frontEnds?.stop() ?? Promise.resolve() },
+      { name: 'the front-ends', withinMs: 2500, run: () => Promise.all([frontEnds?.stop(), api?.stop()]).then(() => {}) },
       // The studio closes its queue connections, then stops the worker, then Redis. If a connection
       // hangs (Redis already gone), the next step stops the worker and Redis anyway.
       { name: 'the queue connections', withinMs: 5500, run: () => studio?.close() ?? Promise.resolve() },
@@ -38,6 +42,13 @@ async function main(): Promise<void> {
   shutdown.listen();
   const planner = createPlanner(config);
   studio = await openStudio({ dataDir: config.SPINBOT_DATA_DIR, stateDir: config.SPINBOT_STATE_DIR, redisUrl: config.REDIS_URL });
+  // The HTTP API runs beside whichever front-end starts (console or chat).
+  if (apiSettings) {
+    api = await startApi({ studio, planner, config }, apiSettings).catch(async (error: unknown) => {
+      await studio?.close();
+      throw error;
+    });
+  }
   if (config.frontEnd === 'console') {
     await runConsoleChat({ studio, planner, autoApprove: config.SPINBOT_AUTO_APPROVE });
     return shutdown.stop('quit', 0);

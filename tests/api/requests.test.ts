@@ -146,13 +146,13 @@ test('the OpenAPI document validates and lists every route the server has', asyn
 function formWith(name: string, file: Buffer = speechSample('ogg'), filename = 'sample.ogg'): FormData {
   const form = new FormData();
   form.append('name', name);
-  form.append('file', new Blob([file]), filename);
+  form.append('file', new Blob([new Uint8Array(file)]), filename);
   return form;
 }
 
 function fileFirstForm(): FormData {
   const form = new FormData();
-  form.append('file', new Blob([speechSample('ogg')]), 'sample.ogg');
+  form.append('file', new Blob([new Uint8Array(speechSample('ogg'))]), 'sample.ogg');
   form.append('name', 'anna');
   return form;
 }

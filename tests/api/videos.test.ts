@@ -132,7 +132,7 @@ test('cancel mid-render: the stream ends with cancelled, another key cannot canc
 test('upload a voice, list it, narrate a video with it; another key neither sees nor uses it', async () => {
   const form = new FormData();
   form.append('name', 'Anna Smith');
-  form.append('file', new Blob([speechSample('ogg')]), 'anna.ogg');
+  form.append('file', new Blob([new Uint8Array(speechSample('ogg'))]), 'anna.ogg');
   const uploaded = await call('alice', '/v1/voices', { method: 'POST', body: form });
   assert.equal(uploaded.status, 201, await uploaded.clone().text());
   const saved = await uploaded.json();
