@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Progress } from '../gpu-bridge/contracts/index.ts';
 import { fitToSize } from '../media/fit.ts';
+import { recordJob } from '../metrics/index.ts';
 import { isUserError, UserError } from '../pipeline/errors.ts';
 import { ACTIVE_STATES, type JobRecord, type JobSpec, type StoredClip } from '../pipeline/job-store.ts';
 import { newJobId, userErrorFor } from '../pipeline/render.ts';
@@ -207,6 +208,7 @@ export class JobRunner {
       if (!(await this.store.create(record))) return (await this.store.get(jobId)) ?? record;
       this.attach(record, channel);
       await this.dispatch(record);
+      recordJob('queued');
     } catch (error) {
       await this.deps.limits.refundDaily(quotaKey).catch(() => {});
       const told = userErrorFor(error);
@@ -256,6 +258,7 @@ export class JobRunner {
       throw new UserError('job.notFound', `That video is already ${record.state === 'done' ? 'finished' : record.state}; nothing to cancel.`);
     }
     await this.store.update(record.jobId, { state: 'cancelled', finishedAt: Date.now() });
+    recordJob('cancelled');
     await this.deps.limits.refundDaily(record.quotaKey).catch((error: unknown) => this.log(`cancel ${record.jobId}: quota: ${String(error)}`));
     await this.deps.studio.renders.cancel(record.jobId).catch((error: unknown) => this.log(`cancel ${record.jobId}: ${String(error)}`));
     const channel = this.live.get(record.jobId)?.channel ?? this.resumeChannel(record);
@@ -491,11 +494,13 @@ export class JobRunner {
           await channel.progress({ title: record.plan.title, stage: 'assemble', percent: 100, overall: 100, message: 'Posting the clip' }).catch(() => {});
           await this.deliver(channel, record, record.clip);
           await this.store.delivered(jobId, 'done');
+          recordJob('completed');
           await channel.finishProgress(`✅ "${record.plan.title}" is ready (${formatDuration(((record.finishedAt ?? Date.now()) - record.createdAt) / 1000)}).`).catch(() => {});
         } else {
           // One sentence, at the end of the status message: what happened and what to do.
           await channel.finishProgress(`❌ "${record.plan.title}" could not be made. ${record.error ?? 'Please try again.'}`);
           await this.store.delivered(jobId, 'failed');
+          recordJob('failed');
         }
         this.detach(jobId);
       } catch (error) {

@@ -2,15 +2,17 @@
 // with Redis down, /generate's status message and a plain message each end with one sentence
 // ("The queue is unavailable, try again in a minute"), and the log has one line for the outage,
 // not a stack per request; once Redis is back the bot works again. A planner that throws ends the
-// status message with a sentence (never "Planning… 0%" left hanging) and the error is logged.
+// status message with a sentence (never "Planning… 0%" left hanging) and the error is logged. A
+// stage that fails ends the status message with one sentence naming the stage.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { startTelegramFrontEnd } from '../../bot/telegram/front-end.ts';
-import { startRedis } from '../../pipeline/services.ts';
+import { REPO_ROOT, startRedis } from '../../pipeline/services.ts';
 import { openStudio } from '../../pipeline/studio.ts';
 import { fakePlanner } from '../channel/fixtures.ts';
-import { tempDir } from '../e2e/helpers.ts';
+import { openTestStudio, tempDir } from '../e2e/helpers.ts';
 import { startTelegramEmulator, type TelegramEmulator } from '../emulators/telegram/server.ts';
 
 const UNAVAILABLE = 'The queue is unavailable, try again in a minute.';
@@ -88,4 +90,34 @@ test('Redis down: each request ends with one sentence and the outage is logged o
   tg.sendText(user.id, user, 'a video about the sea');
   const shown = await tg.waitFor(lastText(tg, user.id, /^Plan: "a video about the sea"/), 30_000);
   assert.deepEqual(shown.buttons.map((b) => b.text), ['Approve', 'Edit', 'Cancel']);
+});
+
+test('a stage that fails ends the status message with one sentence naming the stage, and nothing else is posted', async (t) => {
+  const workerDir = join(REPO_ROOT, 'gpu-bridge', 'worker');
+  const studio = await openTestStudio(t, {
+    PYTHONPATH: `${workerDir}:${join(workerDir, 'tests', 'fixtures')}`,
+    SPINBOT_BACKEND_PLUGINS: 'misbehaving_backends',
+    SPINBOT_TTS_BACKEND: 'fake-unrecoverable',
+  });
+  const tg = await startTelegramEmulator();
+  const bot = await startTelegramFrontEnd({
+    studio,
+    planner: fakePlanner(),
+    config: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150' },
+    log: () => {},
+  });
+  t.after(async () => {
+    await bot.stop();
+    await tg.stop();
+  });
+  const user = { id: 720002, first_name: 'Ola' };
+  tg.sendCommand(user.id, user, 'generate', 'a clip about owls');
+  const status = await tg.waitFor(lastText(tg, user.id, /could not be made/), 60_000);
+  assert.match(status.text!, /^❌ "a clip about owls" could not be made\. The tts stage failed: FAKE unrecoverable backend: this always fails\.$/);
+  assert.deepEqual(status.buttons, [], 'no Cancel left');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  assert.equal(tg.botMessages(user.id).length, 1, 'the status message says it all: no second message, no video');
+  tg.sendCommand(user.id, user, 'status');
+  const reply = await tg.waitFor(lastText(tg, user.id, /^Last finished:/), 10_000);
+  assert.match(reply.text!, /failed — The tts stage failed/);
 });
