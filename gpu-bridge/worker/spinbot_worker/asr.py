@@ -105,18 +105,28 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 
 
 def match_words(reference: str, words: Sequence[Word]) -> list[Word | None]:
-    """For each word of the reference text (as normalize_words splits it), the recognised word it
-    was heard as, or None where it was not heard: how a known text is timed against a transcript."""
-    ref = normalize_words(reference)
-    heard, owners = [], []  # one recognised "word" can be several normalised ones ("it's", "3.5")
+    """For each word of the reference text (as normalize_words splits it), the recognised word its
+    first letter was heard in, or None where it was not heard: how a known text is timed against a
+    transcript. Letters, not words, are matched, so "sunlight" heard as "sun light" still lines up;
+    a letter counts only inside a run of 3 or more matching letters (no chance single-letter hits)."""
+    ref_words = normalize_words(reference)
+    ref_letters, word_starts = [], set()
+    for word in ref_words:
+        word_starts.add(len(ref_letters))
+        ref_letters.extend(word)
+    heard_letters, owners = [], []
     for word in words:
         for token in normalize_words(word.text):
-            heard.append(token)
-            owners.append(word)
-    matched: list[Word | None] = [None] * len(ref)
-    for block in SequenceMatcher(None, ref, heard, autojunk=False).get_matching_blocks():
+            heard_letters.extend(token)
+            owners.extend([word] * len(token))
+    matched: list[Word | None] = [None] * len(ref_words)
+    word_of_letter = [i for i, word in enumerate(ref_words) for _ in word]
+    for block in SequenceMatcher(None, ref_letters, heard_letters, autojunk=False).get_matching_blocks():
+        if block.size < 3:
+            continue
         for offset in range(block.size):
-            matched[block.a + offset] = owners[block.b + offset]
+            if block.a + offset in word_starts:
+                matched[word_of_letter[block.a + offset]] = owners[block.b + offset]
     return matched
 
 
