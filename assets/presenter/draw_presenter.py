@@ -54,8 +54,9 @@ def eye(cx: float, cy: float, mirror: int) -> str:
 
 
 def lid(cx: float, cy: float) -> str:
-    return (f'<path d="M{cx - 30},{cy + 2} Q{cx},{cy - 25} {cx + 30},{cy + 2} Q{cx},{cy + 16} {cx - 30},{cy + 2} Z" fill="{SKIN_SHADE}"/>'
-            f'<path d="M{cx - 28},{cy + 3} Q{cx},{cy + 14} {cx + 28},{cy + 3}" fill="none" stroke="{LINE}" stroke-width="4" stroke-linecap="round"/>')
+    # Covers the whole eye (the white reaches 16 units above and below its centre); lashes along the bottom.
+    return (f'<path d="M{cx - 31},{cy + 2} Q{cx},{cy - 36} {cx + 31},{cy + 2} Q{cx},{cy + 36} {cx - 31},{cy + 2} Z" fill="{SKIN_SHADE}"/>'
+            f'<path d="M{cx - 29},{cy + 4} Q{cx},{cy + 30} {cx + 29},{cy + 4}" fill="none" stroke="{LINE}" stroke-width="4" stroke-linecap="round"/>')
 
 
 def svg() -> str:

@@ -113,6 +113,14 @@ class CharacterRig:
             mouth = cv2.warpAffine(mouth, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
         return mouth
 
+    def _lowered_lids(self, closure: float) -> np.ndarray:
+        """The closed-lid layer squeezed up towards its top edge: a lid coming down, not a fade."""
+        if closure >= 0.98:
+            return self._lids
+        h, w = self._lids.shape[:2]
+        matrix = np.array([[1, 0, 0], [0, max(closure, 0.05), 0]], np.float32)
+        return cv2.warpAffine(self._lids, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
+
     def render(self, pose: Pose) -> tuple[int, int, np.ndarray]:
         """(x, y, head) for this pose: the head as premultiplied RGBA over the body canvas."""
         head = self._head.copy()
@@ -120,7 +128,7 @@ class CharacterRig:
         head[self._mouth_box] = _to_u8(_over(self._mouth(pose), region))
         if pose.blink > 0.02:
             region = head[self._lid_box].astype(np.float32) / 255
-            head[self._lid_box] = _to_u8(_over(self._lids * min(1.0, pose.blink * 1.25), region))
+            head[self._lid_box] = _to_u8(_over(self._lowered_lids(min(1.0, pose.blink * 1.15)), region))
         matrix = cv2.getRotationMatrix2D(self._neck, -pose.head_roll, 1.0)
         matrix[:, 2] += (pose.head_dx * self.face_height, pose.head_dy * self.face_height)
         head = cv2.warpAffine(head, matrix, (head.shape[1], head.shape[0]), flags=cv2.INTER_LINEAR,
