@@ -160,7 +160,9 @@ export async function startApiServer(deps: FrontEndDeps, options: ApiServerOptio
 
   // Every /v1 route needs a key: Authorization: Bearer <key> or X-API-Key: <key>. Keys are never logged.
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    // By the matched route, not the raw URL, so that no spelling of a path (encoded, doubled
+    // slashes) reaches a /v1 handler without a key; unknown paths get the JSON 404 either way.
+    if (!request.routeOptions.url?.startsWith('/v1/')) return;
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
     const presented = bearer ?? (typeof request.headers['x-api-key'] === 'string' ? request.headers['x-api-key'].trim() : undefined);

@@ -41,6 +41,12 @@ test('without a valid key every /v1 route answers 401 with a JSON sentence; /hea
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers.get('www-authenticate'), 'Bearer');
   }
+  // No spelling of a path gets past the key check.
+  for (const path of ['/%761/voices', '//v1/voices', '/v1//voices', '/v1/voices/', '/v1/voices?x=1']) {
+    const response = await fetch(`${api.url}${path}`);
+    assert.ok([401, 404].includes(response.status), `${path}: ${response.status}`);
+    assert.doesNotMatch(await response.text(), /"voices"/, path);
+  }
   // The other header form works too.
   assert.equal((await fetch(`${api.url}/v1/voices`, { headers: { 'x-api-key': KEYS.bob } })).status, 200);
   const health = await fetch(`${api.url}/healthz`);
