@@ -29,14 +29,20 @@ async function main(): Promise<void> {
   let frontEnds: { stop(): Promise<void> } | undefined;
   let api: { stop(): Promise<void> } | undefined;
   const shutdown = createShutdown({
-    deadlineMs: 9500,
+    deadlineMs: 9000,
     force: () => studio?.services.killNow(),
     steps: () => [
-      { name: 'the front-ends', withinMs: 2500, run: () => Promise.all([frontEnds?.stop(), api?.stop()]).then(() => {}) },
-      // The studio closes its queue connections, then stops the worker, then Redis. If a connection
-      // hangs (Redis already gone), the next step stops the worker and Redis anyway.
-      { name: 'the queue connections', withinMs: 5500, run: () => studio?.close() ?? Promise.resolve() },
-      { name: 'the worker and redis-server', withinMs: 3000, run: () => studio?.services.stop() ?? Promise.resolve() },
+      { name: 'the front-ends', withinMs: 2000, run: () => frontEnds?.stop() ?? Promise.resolve() },
+      // The studio closes its queue connections, then stops the worker and Redis: this step is over
+      // when it gets there. If a connection hangs (Redis gone or hung), the next step goes on without it.
+      {
+        name: 'the queue connections',
+        withinMs: 2000,
+        run: () => studio?.close() ?? Promise.resolve(),
+        handedOn: () => studio?.services.stopping ?? false,
+      },
+      // Worker (2.5 s to finish its job) then Redis (1.5 s), each SIGKILLed past that.
+      { name: 'the worker and redis-server', withinMs: 4500, run: () => studio?.services.stop() ?? Promise.resolve() },
     ],
   });
   shutdown.listen();

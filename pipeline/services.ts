@@ -52,8 +52,8 @@ function dyingWithParent(command: string, args: string[]): { command: string; ar
 }
 
 /** Grace periods of an ordered stop; within the bot's 10 s shutdown budget. */
-const WORKER_STOP_GRACE_MS = 3000;
-const REDIS_STOP_GRACE_MS = 2000;
+const WORKER_STOP_GRACE_MS = 2500;
+const REDIS_STOP_GRACE_MS = 1500;
 
 function redisProcess(options: { dir?: string; logFile?: string; restart?: boolean; log?: (line: string) => void }, port: number) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--protected-mode', 'yes'];
@@ -217,6 +217,8 @@ export interface Services {
   onSupervision(listener: (event: SupervisionEvent) => void): () => void;
   /** Worker first, then Redis; each gets a grace period, then SIGKILL. */
   stop(): Promise<void>;
+  /** Whether stop() has been called. */
+  readonly stopping: boolean;
   /** SIGKILL everything started here, at once (a shutdown past its deadline). */
   killNow(): void;
 }
@@ -309,6 +311,9 @@ export async function startServices(options: {
     onSupervision(listener) {
       events.on('supervision', listener);
       return () => events.off('supervision', listener);
+    },
+    get stopping() {
+      return stopping !== undefined;
     },
     stop: () =>
       (stopping ??= (async () => {

@@ -328,6 +328,8 @@ export interface ShutdownStep {
   /** Past this the step is abandoned (logged) and the next one runs. */
   withinMs: number;
   run: () => Promise<unknown>;
+  /** The step is over once this turns true, even before run() settles (it went on to the next step's work). */
+  handedOn?: () => boolean;
 }
 
 /** Exit codes as shells report a death by these signals. */
@@ -354,9 +356,12 @@ export function createShutdown(options: { steps: () => ShutdownStep[]; force: ()
       }, deadlineMs);
       for (const step of options.steps()) {
         let timer: NodeJS.Timeout | undefined;
+        let poll: NodeJS.Timeout | undefined;
         const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), step.withinMs)));
-        const outcome = await Promise.race([step.run().then(() => 'done' as const, (error: unknown) => error as Error), late]);
+        const handedOn = new Promise<'done'>((r) => (poll = setInterval(() => step.handedOn?.() && r('done'), 50)));
+        const outcome = await Promise.race([step.run().then(() => 'done' as const, (error: unknown) => error as Error), late, handedOn]);
         clearTimeout(timer);
+        clearInterval(poll);
         if (outcome === 'late') log(`Stopping: ${step.name} did not close within ${step.withinMs / 1000} s; going on.`);
         else if (outcome instanceof Error) log(`Stopping: ${step.name}: ${outcome.message}`);
       }

@@ -122,3 +122,15 @@ test('/quit in the console and SIGINT to the bot: each stops everything, in orde
     assert.equal((await bot.exited).code, how === '/quit' ? 0 : 130, bot.output());
   }
 });
+
+test('Redis hung (SIGSTOP) when the group gets SIGTERM: the steps that wait on it are cut off and everything is still gone within 10 s', async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture);
+  const redisPid = bot.redisPid();
+  // Closing queue connections to a Redis that does not answer would wait forever.
+  process.kill(redisPid, 'SIGSTOP');
+  process.kill(-bot.npm.pid!, 'SIGTERM');
+  const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
+  t.diagnostic(`all gone ${tookMs} ms after the group SIGTERM`);
+  assert.match(bot.output(), /Stopping: the queue connections did not close within 2 s; going on\./);
+});
