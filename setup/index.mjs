@@ -23,6 +23,11 @@ const SYSTEM_TOOLS = [
   { command: 'ffprobe', apt: 'ffmpeg' },
   { command: 'espeak-ng', apt: 'espeak-ng' },
 ];
+// Shared libraries the worker's OpenCV (pulled in by mediapipe, for the presenter) loads.
+const SYSTEM_LIBRARIES = [
+  { library: 'libGL.so.1', apt: 'libgl1' },
+  { library: 'libglib-2.0.so.0', apt: 'libglib2.0-0' },
+];
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf';
 
 const say = (line) => process.stderr.write(`${line}\n`);
@@ -62,7 +67,9 @@ const fileText = (path) => (existsSync(join(root, path)) ? readFileSync(join(roo
 function systemTools() {
   const missing = [...new Set(SYSTEM_TOOLS.filter((t) => !has(t.command)).map((t) => t.apt))];
   if (!existsSync(FONT)) missing.push('fonts-dejavu-core');
-  if (!missing.length) return done('system tools: redis-server, ffmpeg, espeak-ng, fonts');
+  const libraries = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '';
+  missing.push(...SYSTEM_LIBRARIES.filter((l) => !libraries.includes(l.library)).map((l) => l.apt));
+  if (!missing.length) return done('system tools: redis-server, ffmpeg, espeak-ng, fonts, OpenGL/GLib libraries');
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !has('apt-get')) {
     fail(`missing system packages: ${missing.join(', ')}. Install them (e.g. sudo apt-get install ${missing.join(' ')}) and run again.`);
