@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { parseApiKeys } from '../../api/config.ts';
+import { startApiServer } from '../../api/server.ts';
 import { FsStorage } from '../../storage/fs.ts';
 import { handWrittenPlan } from '../e2e/helpers.ts';
 import { pngImage, speechSample } from '../channel/fixtures.ts';
@@ -129,6 +131,34 @@ test('another key cannot see, approve, follow, download or cancel the video: 404
   const dropped = await call('alice', `/v1/videos/${video.id}`, { method: 'DELETE' });
   assert.equal((await dropped.json()).status, 'cancelled');
   assert.equal((await call('alice', `/v1/videos/${video.id}`)).status, 404);
+});
+
+test('the daily quota counts per key as per chat user, and a cancelled video gives its count back', async (t) => {
+  // A second API process on the same studio, with a quota of one video a day and no running limit.
+  const quota = await startApiServer(
+    { studio, planner, config: { SPINBOT_MAX_RUNNING_JOBS: '0', SPINBOT_DAILY_JOBS: '1' }, log: () => {} },
+    { port: 0, host: '127.0.0.1', keys: parseApiKeys(`carol:carol-key-0123456789abcdef,dave:dave-key-0123456789abcdef`, 'quota keys') },
+  );
+  t.after(() => quota.stop());
+  const post = (key: string) =>
+    fetch(`${quota.url}/v1/videos`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ plan: handWrittenPlan(30, 6) }) });
+  const first = await post('carol-key-0123456789abcdef');
+  assert.equal(first.status, 201);
+  const { id } = await first.json();
+  const refused = await errorOf(await post('carol-key-0123456789abcdef'));
+  assert.equal(refused.status, 429);
+  assert.equal(refused.code, 'limit.daily');
+  assert.match(refused.message, /quota of 1 video/);
+  // Another key is another user.
+  const daves = await post('dave-key-0123456789abcdef');
+  assert.equal(daves.status, 201);
+  for (const [key, video] of [['carol-key-0123456789abcdef', id], ['dave-key-0123456789abcdef', (await daves.json()).id]]) {
+    const cancelled = await fetch(`${quota.url}/v1/videos/${video}`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } });
+    assert.equal(cancelled.status, 200);
+  }
+  const again = await post('carol-key-0123456789abcdef');
+  assert.equal(again.status, 201, 'the cancelled video did not give its count back');
+  await fetch(`${quota.url}/v1/videos/${(await again.json()).id}`, { method: 'DELETE', headers: { authorization: 'Bearer carol-key-0123456789abcdef' } });
 });
 
 test('the OpenAPI document validates and lists every route the server has', async () => {
