@@ -299,3 +299,34 @@ test('one video at a time per user and a daily quota, each with a clear reply; a
   await waitForText(tg, chat, /You've used today's quota of 1 video/);
   assert.equal(tg.botMessages(chat).filter((m) => m.method === 'sendVideo').length, 1);
 });
+
+test('a clip finished while the Telegram front-end was stopped is posted once, in its own status message, when it starts again', async (t) => {
+  const tg = await startTelegramEmulator();
+  const config = { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_DAILY_JOBS: '50' };
+  const start = () => startTelegramFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
+  let bot = await start();
+  t.after(async () => {
+    await bot.stop();
+    await tg.stop();
+  });
+  const user = newUser('Lee');
+  tg.sendCommand(user.id, user, 'generate', 'Made while away');
+  const status = await waitForText(tg, user.id, MID_RENDER, RENDER_MS);
+  const jobId = status.buttons.find((b) => b.text === 'Cancel')!.callback_data!.split(':')[2]!;
+  await bot.stop();
+
+  // The studio's assembler finishes the clip with no front-end running: it waits in the outbox.
+  for (const until = Date.now() + RENDER_MS; Date.now() < until && (await studio.jobs.get(jobId))?.state !== 'made'; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal((await studio.jobs.get(jobId))?.state, 'made');
+  assert.equal(tg.botMessages(user.id).filter((m) => m.method === 'sendVideo').length, 0);
+
+  bot = await start();
+  const video = await waitForVideo(tg, user.id);
+  assert.match(video.caption!, /"Made while away"/);
+  await tg.waitFor(() => /is ready/.test(tg.botMessage(user.id, status.messageId)!.text ?? '') || undefined, 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  assert.equal(tg.botMessages(user.id).filter((m) => m.method === 'sendVideo').length, 1, 'posted exactly once');
+  assert.equal((await studio.jobs.get(jobId))?.state, 'done');
+});
