@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   const shutdown = createShutdown({
     deadlineMs: 9000,
     force: () => studio?.services.killNow(),
+    onStart: () => studio?.services.stopRestarting(),
     steps: () => [
       { name: 'the front-ends', withinMs: 2000, run: () => frontEnds?.stop() ?? Promise.resolve() },
       // The studio closes its queue connections, then stops the worker and Redis: this step is over

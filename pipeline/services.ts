@@ -221,6 +221,8 @@ export interface Services {
   readonly stopping: boolean;
   /** SIGKILL everything started here, at once (a shutdown past its deadline). */
   killNow(): void;
+  /** A shutdown has begun: what dies from now on is not restarted (stop() still stops the rest in order). */
+  stopRestarting(): void;
 }
 
 /**
@@ -323,6 +325,7 @@ export async function startServices(options: {
         process.off('exit', killNow);
       })()),
     killNow,
+    stopRestarting: () => supervised.forEach((s) => s.stopRestarting()),
   };
 }
 

@@ -52,6 +52,7 @@ const STABLE_AFTER_MS = 60_000;
 export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionEvent] }> {
   private child: ChildProcess | null = null;
   private stopping = false;
+  private restartsOff = false;
   private restarts = 0;
   private failuresInARow = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -119,7 +120,7 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
   }
 
   private onUnexpectedExit(reason: string): void {
-    if (this.options.restart === false) return;
+    if (this.options.restart === false || this.restartsOff) return;
     this.restarts += 1;
     const delay = BACKOFF_MS[Math.min(this.failuresInARow, BACKOFF_MS.length - 1)]!;
     this.failuresInARow += 1;
@@ -130,7 +131,7 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
 
   private async relaunch(reason: string): Promise<void> {
     this.retryTimer = null;
-    if (this.stopping) return;
+    if (this.stopping || this.restartsOff) return;
     try {
       await this.launch();
     } catch (error) {
@@ -167,6 +168,15 @@ export class SupervisedProcess extends EventEmitter<{ supervision: [SupervisionE
     clearTimeout(timer);
     // Anything it started and left behind in its group goes with it.
     killGroup(child, 'SIGKILL');
+  }
+
+  /**
+   * No more restarts (a shutdown has begun), while it keeps running until stop(): under systemd's
+   * default KillMode=control-group it gets the same SIGTERM as the bot, and must then stay down.
+   */
+  stopRestarting(): void {
+    this.restartsOff = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 
   /** At once and synchronously (for process 'exit' hooks): SIGKILL to its group. */
@@ -341,7 +351,14 @@ const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
  * `deadlineMs` `force()` runs (SIGKILL to the children) and the process exits anyway. A second
  * signal (e.g. tsx relaying the one the whole group got) does not start a second shutdown.
  */
-export function createShutdown(options: { steps: () => ShutdownStep[]; force: () => void; deadlineMs?: number; log?: (line: string) => void }) {
+export function createShutdown(options: {
+  steps: () => ShutdownStep[];
+  force: () => void;
+  /** First thing on stopping (e.g. no more restarts of children). */
+  onStart?: () => void;
+  deadlineMs?: number;
+  log?: (line: string) => void;
+}) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const deadlineMs = options.deadlineMs ?? 9000;
   let running: Promise<never> | undefined;
@@ -349,6 +366,7 @@ export function createShutdown(options: { steps: () => ShutdownStep[]; force: ()
   const stop = (reason: string, exitCode: number): Promise<never> =>
     (running ??= (async () => {
       log(`Stopping (${reason}).`);
+      options.onStart?.();
       const deadline = setTimeout(() => {
         log(`Shutdown took longer than ${deadlineMs / 1000} s; killing what is left.`);
         options.force();

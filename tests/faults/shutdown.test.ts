@@ -134,3 +134,13 @@ test('Redis hung (SIGSTOP) when the group gets SIGTERM: the steps that wait on i
   t.diagnostic(`all gone ${tookMs} ms after the group SIGTERM`);
   assert.match(bot.output(), /Stopping: the queue connections did not close within 2 s; going on\./);
 });
+
+test("SIGTERM to every process at once (systemd's default KillMode=control-group): nothing is restarted, all gone within 10 s", async (t) => {
+  const fixture = await botFixture(t);
+  const bot = await startBot(t, fixture);
+  const redisPid = bot.redisPid();
+  for (const pid of [...processesMentioning(bot.dir).map((p) => p.pid), redisPid]) process.kill(pid, 'SIGTERM');
+  const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
+  t.diagnostic(`all gone ${tookMs} ms after SIGTERM to every process`);
+  assert.doesNotMatch(bot.output(), /restarting it|restarted/, bot.output());
+});
