@@ -405,12 +405,18 @@ export class JobRunner {
         this.store.update(record.jobId, { state: 'running', progress: p }).catch(() => {});
       }
     });
-    // Until the worker reports, show the place in line.
+    // Until the worker reports, show the place in line (one question at a time: while Redis is
+    // down the queue's calls wait for it).
+    let asking = false;
     const poll = setInterval(() => {
-      if (record.progress || stopped) return;
-      renders.position(record.jobId).then((position) => {
-        if (!record.progress && position !== null && position > 0) show(view(undefined, position));
-      }, () => {});
+      if (record.progress || stopped || asking) return;
+      asking = true;
+      renders
+        .position(record.jobId)
+        .then((position) => {
+          if (!record.progress && position !== null && position > 0) show(view(undefined, position));
+        }, () => {})
+        .finally(() => (asking = false));
     }, this.deps.queuePollMs ?? 1000);
     poll.unref();
     show(view(record.progress, null));
