@@ -15,6 +15,8 @@ export type DraftScene = z.infer<typeof DraftScene>;
 export const DraftPlan = z
   .object({
     title: z.string(),
+    /** The point each scene makes, a few words each, written before the scenes (see planJsonSchema). */
+    outline: z.array(z.string()).optional(),
     scenes: z.array(DraftScene).min(1, 'the plan has no scenes'),
   })
   .refine((plan) => plan.scenes.some((s) => s.narration.trim() || s.visualPrompt.trim()), {
@@ -49,9 +51,12 @@ export function planJsonSchema(sceneCount: number, narrationChars: number = LIMI
     type: 'object',
     properties: {
       title: { type: 'string', maxLength: 80 },
+      // The points first, each in a few words: a model that has listed different points writes
+      // different scenes, where one writing scenes straight away tends to say the first one again.
+      outline: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: { type: 'string', maxLength: 60 } },
       scenes: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: sceneJsonSchema(narrationChars) },
     },
-    required: ['title', 'scenes'],
+    required: ['title', 'outline', 'scenes'],
     additionalProperties: false,
   };
 }

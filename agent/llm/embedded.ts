@@ -275,12 +275,13 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       shared.llama.maxThreads = threadsFor(shared.llama.cpuMathCores, await otherRunnableProcesses());
     }
     this.stats.threads = shared.llama.maxThreads;
+    const avoid = options.avoid?.length ? avoidBias(shared, options.avoid) : noBias;
     let outputTokens = 0;
     const started = performance.now();
     const response = await chat.generateResponse(history, {
       ...(grammar ? { grammar } : {}),
-      temperature: this.temperature,
-      seed: this.seed,
+      temperature: options.temperature ?? this.temperature,
+      seed: options.seed ?? this.seed,
       maxTokens: options.maxTokens ?? this.maxTokens,
       signal: options.signal,
       onToken: (tokens) => {
@@ -291,7 +292,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
         void runManager?.handleLLMNewToken(text);
       },
       // Read before every sampled token; the grammar still decides which tokens are legal.
-      tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : noBias) : undefined,
+      tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : avoid) : undefined,
     });
     const generationMs = performance.now() - started;
     // Approximate: the message texts without the chat template's few control tokens.
@@ -361,6 +362,20 @@ async function loadModel(modelPath: string, gpu: boolean, contextSize: number, t
     await llama.dispose().catch(() => undefined);
     throw error;
   }
+}
+
+/** Words of at least 4 letters in `texts`, each made less likely (both as a word start and inside a word). */
+function avoidBias({ lib, model }: Loaded, texts: string[]): TokenBias {
+  const bias = new lib.TokenBias(model.tokenizer);
+  const words = new Set(texts.flatMap((t) => t.match(/\p{L}{4,}/gu) ?? []));
+  for (const word of words) {
+    for (const form of [word, ` ${word}`, ` ${word.toLowerCase()}`]) {
+      const tokens = model.tokenize(form);
+      // Only the word's first token: the rest follow from it, and short shared pieces stay free.
+      if (tokens[0] !== undefined) bias.set(tokens[0], { logit: -3 });
+    }
+  }
+  return bias;
 }
 
 /**

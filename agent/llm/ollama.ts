@@ -88,8 +88,10 @@ export class SpinbotChatOllama extends ChatOllama {
     // Length bounds become {0,n} repetitions in llama.cpp-style grammars, which sample slowly;
     // the planner enforces lengths in code, so the schema goes without them.
     if (params.format && typeof params.format === 'object') params.format = splitMaxLengths(params.format as JsonSchema).schema;
-    const maxTokens = (options as PlannerCallOptions | undefined)?.maxTokens;
+    const { maxTokens, temperature, seed } = (options as PlannerCallOptions | undefined) ?? {};
     if (maxTokens !== undefined) params.options = { ...params.options, num_predict: maxTokens };
+    if (temperature !== undefined) params.options = { ...params.options, temperature };
+    if (seed !== undefined) params.options = { ...params.options, seed };
     return params;
   }
 

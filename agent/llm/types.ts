@@ -12,6 +12,14 @@ export interface PlannerCallOptions extends BaseChatModelCallOptions {
   format?: string | JsonSchema;
   /** Upper bound on generated tokens (a runaway small model otherwise loops until the context fills). */
   maxTokens?: number;
+  /** Sampling for this call only (the model's own settings otherwise): a retry must not be the same draw again. */
+  temperature?: number;
+  seed?: number;
+  /**
+   * Texts the answer must not repeat: the embedded model lowers the odds of their words (Ollama
+   * has no per-token bias and ignores it; the prompt names the repetition as well).
+   */
+  avoid?: string[];
 }
 
 export type PlannerChatModel = BaseChatModel<PlannerCallOptions>;

@@ -44,8 +44,11 @@ export function capNarration(text: string, maxWords: number, maxChars = LIMITS.m
   if (all.length <= maxWords && text.length <= maxChars) return text;
   let cut = cutChars(all.slice(0, maxWords).join(' '), maxChars);
   const sentenceEnd = Math.max(cut.lastIndexOf('. '), cut.lastIndexOf('! '), cut.lastIndexOf('? '));
+  const clauseEnd = Math.max(cut.lastIndexOf(', '), cut.lastIndexOf('; '));
   if (sentenceEnd > cut.length / 2) cut = cut.slice(0, sentenceEnd + 1);
-  cut = cut.replace(/[\s,;:–-]+$/, '');
+  else if (clauseEnd > cut.length / 2) cut = cut.slice(0, clauseEnd);
+  // A sentence cut short should not end on "of the" or "and".
+  cut = cut.replace(/[\s,;:–-]+$/, '').replace(/(?:\s+(?:the|a|an|of|on|in|at|to|for|from|with|by|and|or|but|so|that|which|its|their|our|is|are|was))+$/i, '');
   return /[.!?…]$/.test(cut) ? cut : `${cut}.`;
 }
 

@@ -8,12 +8,12 @@
 import type { LangGraphRunnableConfig } from '@langchain/langgraph';
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from '@langchain/core/messages';
 import { UserError } from '../../pipeline/errors.ts';
-import type { PlannerChatModel } from '../llm/types.ts';
+import type { PlannerCallOptions, PlannerChatModel } from '../llm/types.ts';
 import { renderPrompt } from '../prompts.ts';
 import { DraftScene, parseDraft, planJsonSchema, salvageDraft, sceneJsonSchema, type DraftPlan } from '../schema.ts';
 import type { PlanBrief, PlannerContext, PlannerStateType, PlannerUpdate } from '../state.ts';
 import { languageName } from '../voices.ts';
-import { reviewDraft, sceneSeconds, wordsAsked, type Problem } from './review.ts';
+import { reviewDraft, sceneSeconds, topicWords, wordsAsked, type Problem } from './review.ts';
 
 export const PROMPTS = { system: 'plan-system.v2', user: 'plan.v2', retry: 'plan-retry.v2', scene: 'plan-scene.v1' } as const;
 
@@ -27,12 +27,12 @@ export function wordsPerScene(brief: PlanBrief): [number, number] {
 
 /** Tokens for one scene's JSON: its narration, a picture, a caption and the keys. */
 function sceneTokens(maxWords: number): number {
-  return 60 + Math.ceil(maxWords * 1.6);
+  return 70 + Math.ceil(maxWords * 2);
 }
 
-/** Enough tokens for a full answer; a model that loops stops here instead of at the context's end. */
+/** Enough tokens for a full answer (title, outline, scenes); a model that loops stops here instead of at the context's end. */
 export function maxTokensFor(brief: PlanBrief): number {
-  return 40 + brief.sceneCount * sceneTokens(wordsPerScene(brief)[1]);
+  return 40 + brief.sceneCount * (15 + sceneTokens(wordsPerScene(brief)[1]));
 }
 
 /**
@@ -67,30 +67,39 @@ export function planMessages(brief: PlanBrief): BaseMessage[] {
   ];
 }
 
+type CallOptions = Pick<PlannerCallOptions, 'format' | 'maxTokens' | 'temperature' | 'seed' | 'avoid'>;
+
 interface Asker {
-  (messages: BaseMessage[], format: Record<string, unknown>, maxTokens: number): Promise<string>;
+  (messages: BaseMessage[], options: CallOptions): Promise<string>;
   calls: number;
 }
 
 function asker(model: PlannerChatModel, signal?: AbortSignal): Asker {
-  const ask = (async (messages, format, maxTokens) => {
+  const ask = (async (messages, options) => {
     ask.calls += 1;
-    const answer = await model.invoke(messages, { format, maxTokens, ...(signal ? { signal } : {}) });
+    const answer = await model.invoke(messages, { ...options, ...(signal ? { signal } : {}) });
     return answer.text;
   }) as Asker;
   ask.calls = 0;
   return ask;
 }
 
-/** The messages that ask for scene `index` again, with what was wrong with it. */
-export function sceneMessages(draft: DraftPlan, index: number, problems: Problem[], brief: PlanBrief): BaseMessage[] {
+/**
+ * The messages that ask for scene `index` again, with what was wrong with it. The other scenes are
+ * shown so that it says something new - except those still waiting for their own rewrite, which a
+ * small model would otherwise copy.
+ */
+export function sceneMessages(draft: DraftPlan, index: number, problems: Problem[], brief: PlanBrief, pending: Set<number> = new Set()): BaseMessage[] {
   const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
   const [minWords, maxWords] = wordsAsked(seconds[index]!);
   const lines = Array.from({ length: brief.sceneCount }, (_, i) => {
     const scene = draft.scenes[i];
     if (i === index) return `Scene ${i + 1}: (to write again)`;
-    return scene ? `Scene ${i + 1}: ${scene.narration} (picture: ${scene.visualPrompt})` : `Scene ${i + 1}: (not written yet)`;
+    if (!scene || pending.has(i)) return `Scene ${i + 1}: (not written yet)`;
+    return `Scene ${i + 1} says: ${scene.narration}`;
   });
+  // What this scene is about: its point in the outline, else what the video is about.
+  const point = draft.outline?.[index]?.trim().replace(/[.!?]+$/, '') || brief.topic;
   return [
     systemMessage(),
     new HumanMessage(
@@ -99,6 +108,7 @@ export function sceneMessages(draft: DraftPlan, index: number, problems: Problem
         seconds: brief.seconds,
         scenes: lines.join('\n'),
         sceneNumber: index + 1,
+        point,
         problems: problems.map((p) => p.message).join(' '),
         minWords,
         maxWords,
@@ -117,15 +127,31 @@ function parseScene(text: string): DraftScene | undefined {
   }
 }
 
-/** Each scene with a problem, written again by the model (in scene order, each seeing the others). */
-async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanBrief, ask: Asker): Promise<DraftPlan> {
+/** Sampling for a rewrite: warmer than the first draft, and a new draw each round (the same draw would give the same scene). */
+export const REWRITE_TEMPERATURE = 0.7;
+
+/** Each scene with a problem, written again by the model (in scene order, each seeing the finished others). */
+async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanBrief, ask: Asker, round: number): Promise<DraftPlan> {
   const scenes = [...draft.scenes];
   const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
   const wrong = [...new Set(problems.flatMap((p) => (p.scene === undefined ? [] : [p.scene])))].sort((a, b) => a - b);
+  const pending = new Set(wrong);
+  const subject = new Set(topicWords(brief.topic));
   for (const index of wrong) {
+    pending.delete(index);
+    const own = problems.filter((p) => p.scene === index);
     const maxWords = wordsAsked(seconds[index]!)[1];
-    const messages = sceneMessages({ ...draft, scenes }, index, problems.filter((p) => p.scene === index), brief);
-    const scene = parseScene(await ask(messages, sceneJsonSchema(narrationChars(maxWords)), sceneTokens(maxWords)));
+    const messages = sceneMessages({ ...draft, scenes }, index, own, brief, pending);
+    // The words said twice are made less likely, except the subject's own words.
+    const avoid = own.flatMap((p) => (p.repeated ? [p.repeated.split(' ').filter((w) => !subject.has(w)).join(' ')] : []));
+    const answer = await ask(messages, {
+      format: sceneJsonSchema(narrationChars(maxWords)),
+      maxTokens: sceneTokens(maxWords),
+      temperature: REWRITE_TEMPERATURE,
+      seed: 1000 * (round + 1) + index,
+      ...(avoid.length ? { avoid } : {}),
+    });
+    const scene = parseScene(answer);
     // An unusable answer leaves the scene as it was: the next review names it again.
     if (scene && index <= scenes.length) scenes[index] = scene;
   }
@@ -151,13 +177,13 @@ export async function draftPlan(brief: PlanBrief, context: PlannerContext, signa
   const ask = asker(context.model, signal);
   const format = planJsonSchema(brief.sceneCount, narrationChars(wordsPerScene(brief)[1]));
   const messages = planMessages(brief);
-  const first = await ask(messages, format, maxTokensFor(brief));
+  const first = await ask(messages, { format, maxTokens: maxTokensFor(brief) });
   const firstResult = parseDraft(first);
   // A plan cut off at the token limit keeps its complete scenes; the rest are written one by one below.
   let draft = firstResult.ok ? firstResult.plan : salvageDraft(first);
   if (!draft) {
     const retry = [...messages, new AIMessage(first.slice(0, MAX_ECHO_CHARS)), new HumanMessage(renderPrompt(PROMPTS.retry, { error: (firstResult as { error: string }).error, sceneCount: brief.sceneCount }))];
-    const second = await ask(retry, format, maxTokensFor(brief));
+    const second = await ask(retry, { format, maxTokens: maxTokensFor(brief), temperature: REWRITE_TEMPERATURE });
     const secondResult = parseDraft(second);
     draft = secondResult.ok ? secondResult.plan : salvageDraft(second);
     if (!draft) throw refusal(`model answers failed validation twice: ${(firstResult as { error: string }).error} / ${(secondResult as { error: string }).error}`);
@@ -165,7 +191,7 @@ export async function draftPlan(brief: PlanBrief, context: PlannerContext, signa
   for (let round = 0; round < REPAIR_ROUNDS; round++) {
     const sceneProblems = reviewDraft(draft, brief).filter((p) => p.scene !== undefined);
     if (!sceneProblems.length) break;
-    draft = await rewriteScenes(draft, sceneProblems, brief, ask);
+    draft = await rewriteScenes(draft, sceneProblems, brief, ask, round);
   }
   const problems = reviewDraft(draft, brief);
   const incomplete = problems.filter((p) => p.kind === 'incomplete');

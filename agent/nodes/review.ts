@@ -20,6 +20,8 @@ export interface Problem {
   kind: 'incomplete' | 'quality';
   /** One sentence for the model (and the logs). */
   message: string;
+  /** The words said twice, when that is the problem. */
+  repeated?: string;
 }
 
 /** Whole seconds per scene that add up exactly to `total` (the first scenes take the remainder). */
@@ -110,18 +112,18 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
     } else if (words > most) {
       problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.` });
     }
-    for (let j = 0; j < i; j++) {
-      const other = scenes[j]!;
-      const repeated = sentences(scene.narration).find((s) => sentences(other.narration).includes(s));
-      if (repeated) {
-        problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} repeats the sentence "${repeated}" from scene ${j + 1}.` });
-        break;
-      }
-      const phrase = sharedPhrase(scene.narration, other.narration);
-      if (phrase) {
-        problems.push({ scene: i, kind: 'quality', message: `Scene ${n} repeats the words "${phrase}" from scene ${j + 1}.` });
-        break;
-      }
+    // A whole sentence said again anywhere earlier first; only then a shared phrase.
+    const earlier = scenes.slice(0, i);
+    const sentenceAgain = earlier
+      .map((other, j) => ({ j, sentence: sentences(scene.narration).find((s) => sentences(other.narration).includes(s)) }))
+      .find((hit) => hit.sentence);
+    const phraseAgain = earlier.map((other, j) => ({ j, phrase: sharedPhrase(scene.narration, other.narration) })).find((hit) => hit.phrase);
+    if (sentenceAgain) {
+      const repeated = sentenceAgain.sentence!;
+      problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} repeats the sentence "${repeated}" from scene ${sentenceAgain.j + 1}.`, repeated });
+    } else if (phraseAgain) {
+      const repeated = phraseAgain.phrase!;
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} repeats the words "${repeated}" from scene ${phraseAgain.j + 1}.`, repeated });
     }
     const picture = spokenWords(scene.visualPrompt).join(' ');
     if (!picture) {

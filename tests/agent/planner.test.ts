@@ -152,11 +152,20 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     const plan = await planVideo({ prompt: SKY }, { model });
     assert.equal(model.calls.length, 2);
     const ask = model.calls[1]!.messages.at(-1)!;
-    assert.match(ask, /Write scene 3 again\. Scene 3 repeats the sentence "tiny molecules of nitrogen .*" from scene 2\./);
-    assert.match(ask, /Scene 2: Tiny molecules of nitrogen/, 'the model sees the other scenes');
+    assert.match(ask, /Write scene 3 again, about: why the sky is blue\. Scene 3 repeats the sentence "tiny molecules of nitrogen .*" from scene 2\./);
+    assert.match(ask, /Scene 2 says: Tiny molecules of nitrogen/, 'the model sees the other scenes');
     assert.ok(isSceneCall(model.calls[1]!), 'one scene is asked for, not a whole plan');
     assert.equal(plan.scenes[2]!.narration, 'Violet light scatters even more, yet our eyes barely notice it.');
     assert.equal(new Set(plan.scenes.map((s) => s.narration)).size, 4);
+  });
+
+  test('the rewrite is told the point of the scene from the outline the model wrote first', async () => {
+    const outline = ['white sunlight', 'air molecules', 'violet light', 'red sunsets'];
+    const repeated = { ...draftWith(4, { narration: (i) => (i === 2 ? SKY_FACTS[1]! : SKY_FACTS[i]!) }), outline };
+    const model = fake(repeated, sceneAnswer('Violet light scatters even more, yet our eyes barely notice it.'));
+    await planVideo({ prompt: SKY }, { model });
+    assert.deepEqual((model.calls[0]!.format as { required: string[] }).required, ['title', 'outline', 'scenes'], 'the outline is asked for before the scenes');
+    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 3 again, about: violet light\./);
   });
 
   test('too few words for the scene: the rewrite asks for the number of words that fills it', async () => {
@@ -180,7 +189,7 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     const model = fake(cutAfter(3), sceneAnswer(SKY_FACTS[11]!));
     const plan = await planVideo({ prompt: SKY }, { model });
     assert.equal(model.calls.length, 2);
-    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 4 again\. Scene 4 is missing\./);
+    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 4 again, about: why the sky is blue\. Scene 4 is missing\./);
     assert.deepEqual(plan.scenes.map((s) => s.narration), [SKY_FACTS[0], SKY_FACTS[1], SKY_FACTS[2], SKY_FACTS[11]]);
     assert.ok(!plan.scenes.some((s) => s.narration.includes('the sky is blue and')), 'the looping scene is dropped');
   });

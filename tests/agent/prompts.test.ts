@@ -12,6 +12,7 @@ const SAMPLES: Record<string, string | number> = {
   maxWords: 14,
   sceneSeconds: 5,
   scenes: 'Scene 1: Sunlight holds every colour. (picture: a prism)\nScene 2: (to write again)',
+  point: 'blue light scatters most',
   problems: 'Scene 2 repeats the sentence "sunlight holds every colour" from scene 1.',
   languageName: 'English',
   error: 'it is not valid JSON',
