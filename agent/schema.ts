@@ -2,7 +2,7 @@
 // checked (zod). Deliberately loose on lengths and counts: the enforce node fixes those in code,
 // so only answers that cannot be used at all (not JSON, wrong shape, no words) cost a retry.
 import { z } from 'zod';
-import { LIMITS } from '../gpu-bridge/contracts/index.ts';
+import { LIMITS, MusicMood } from '../gpu-bridge/contracts/index.ts';
 import type { JsonSchema } from './llm/types.ts';
 
 export const DraftScene = z.object({
@@ -15,6 +15,8 @@ export type DraftScene = z.infer<typeof DraftScene>;
 export const DraftPlan = z
   .object({
     title: z.string(),
+    /** A mood the model picked for the music; one it made up is dropped (the media picks one then). */
+    musicMood: z.string().optional().transform((mood) => MusicMood.safeParse(mood?.trim().toLowerCase()).data),
     /** The point each scene makes, a few words each, written before the scenes (see planJsonSchema). */
     outline: z.array(z.string()).optional(),
     scenes: z.array(DraftScene).min(1, 'the plan has no scenes'),
@@ -51,12 +53,14 @@ export function planJsonSchema(sceneCount: number, narrationChars: number = LIMI
     type: 'object',
     properties: {
       title: { type: 'string', maxLength: 80 },
+      // A few tokens: the music library's moods.
+      musicMood: { type: 'string', enum: [...MusicMood.options] },
       // The points first, each in a few words: a model that has listed different points writes
       // different scenes, where one writing scenes straight away tends to say the first one again.
       outline: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: { type: 'string', maxLength: 60 } },
       scenes: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: sceneJsonSchema(narrationChars) },
     },
-    required: ['title', 'outline', 'scenes'],
+    required: ['title', 'musicMood', 'outline', 'scenes'],
     additionalProperties: false,
   };
 }

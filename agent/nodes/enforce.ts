@@ -91,7 +91,8 @@ export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
   });
 
   const title = cutChars(clean(draft.title) || sentence(brief.topic).replace(/[.!?…]$/, ''), MAX_TITLE_CHARS);
-  return ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, style: brief.style, aspect: brief.aspect, music: brief.music, scenes });
+  const musicMood = draft.musicMood ? { musicMood: draft.musicMood } : {};
+  return ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, style: brief.style, aspect: brief.aspect, music: brief.music, ...musicMood, scenes });
 }
 
 export function enforce(state: PlannerStateType): PlannerUpdate {

@@ -164,8 +164,15 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     const repeated = { ...draftWith(4, { narration: (i) => (i === 2 ? SKY_FACTS[1]! : SKY_FACTS[i]!) }), outline };
     const model = fake(repeated, sceneAnswer('Violet light scatters even more, yet our eyes barely notice it.'));
     await planVideo({ prompt: SKY }, { model });
-    assert.deepEqual((model.calls[0]!.format as { required: string[] }).required, ['title', 'outline', 'scenes'], 'the outline is asked for before the scenes');
+    assert.deepEqual((model.calls[0]!.format as { required: string[] }).required, ['title', 'musicMood', 'outline', 'scenes'], 'the outline is asked for before the scenes');
     assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 3 again, about: violet light\./);
+  });
+
+  test("the model's music mood is kept when it is one of the library's, dropped otherwise", async () => {
+    const happy = await planVideo({ prompt: SKY }, { model: fake({ ...draftWith(4), musicMood: 'Happy' }) });
+    assert.equal(happy.musicMood, 'happy');
+    const unknown = await planVideo({ prompt: SKY }, { model: fake({ ...draftWith(4), musicMood: 'heavy metal' }) });
+    assert.equal(unknown.musicMood, undefined);
   });
 
   test('too few words for the scene: the rewrite asks for the number of words that fills it', async () => {
