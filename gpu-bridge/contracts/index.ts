@@ -167,6 +167,8 @@ export const TrainLoraJob = z.object({
   name: z.string().min(1).max(64),
   imageKeys: z.array(StorageKey).min(4).max(200),
   steps: z.number().int().min(50).max(5000).default(500),
+  /** The user's words about the pictures, added to each image's caption after the style's trigger word. */
+  caption: z.string().max(300).optional(),
 });
 
 export const GpuJob = z.discriminatedUnion('kind', [RenderJob, TrainVoiceJob, TrainLoraJob, TranscribeJob, PresenterPhotoJob]);
@@ -252,6 +254,61 @@ export const PresenterPhotoResult = z.object({
 });
 export type PresenterPhotoResult = z.infer<typeof PresenterPhotoResult>;
 
+/** One voice sample as the profile used it. */
+export const VoiceSampleReport = z.object({
+  key: StorageKey,
+  /** Speech heard in it after clean-up, in seconds. */
+  speechSeconds: z.number().min(0),
+  /** Estimated signal-to-noise ratio before and after denoising, in dB. */
+  snrBeforeDb: z.number(),
+  snrAfterDb: z.number(),
+});
+
+/** What "training" a saved voice built: the clean reference clip cloning uses, and how much speech backs it. */
+export const TrainVoiceResult = z.object({
+  kind: z.literal('train_voice'),
+  jobId: JobId,
+  /** JSON profile (everything below, plus the speaker embedding when one was made). */
+  profileKey: StorageKey,
+  /** The best 6-12 s clip (24 kHz mono WAV), cut at word boundaries. */
+  referenceKey: StorageKey,
+  referenceText: z.string(),
+  referenceSeconds: z.number().min(0),
+  language: z.string(),
+  samples: z.array(VoiceSampleReport).min(1),
+  /** Clean speech over all samples, and whether that is enough to clone from. */
+  cleanSpeechSeconds: z.number().min(0),
+  enough: z.boolean(),
+  /** Whether a speaker embedding was computed (only where the encoder's torch is installed: the GPU image). */
+  embedding: z.boolean(),
+  /** A sentence for the user: what is missing or was not done; "" when nothing. */
+  note: z.string().max(300),
+  /** Who did each step, e.g. {denoise: {name: "DeepFilterNet3 (CPU)", device: "cpu"}}. */
+  backends: z.record(z.string(), BackendInfo),
+});
+export type TrainVoiceResult = z.infer<typeof TrainVoiceResult>;
+
+/** A style (LoRA) trained from the user's pictures. */
+export const TrainLoraResult = z.object({
+  kind: z.literal('train_lora'),
+  jobId: JobId,
+  /** users/<platform>/<id>/loras/<name>.safetensors */
+  loraKey: StorageKey,
+  /** The checkpoint it was trained on (a picture workflow must use the same one to apply it). */
+  baseModel: z.string().min(1),
+  /** The word the captions start with; prompts that use the style include it. */
+  trigger: z.string().min(1),
+  images: z.number().int().min(1),
+  steps: z.number().int().min(1),
+  /** The training loss at the last step reported; null when the trainer reported none. */
+  finalLoss: z.number().nullable(),
+  backend: BackendInfo,
+});
+export type TrainLoraResult = z.infer<typeof TrainLoraResult>;
+
+export const TrainResult = z.discriminatedUnion('kind', [TrainVoiceResult, TrainLoraResult]);
+export type TrainResult = z.infer<typeof TrainResult>;
+
 export const ErrorCode = z.enum([
   'BAD_INPUT', // the job cannot succeed as given: never retried
   'NO_GPU', // a GPU-only request on a machine without one: never retried
@@ -281,6 +338,7 @@ export const SCHEMAS = {
   'render-result': RenderResult,
   'transcribe-result': TranscribeResult,
   'presenter-photo-result': PresenterPhotoResult,
+  'train-result': TrainResult,
   'stage-error': StageError,
   'script-plan': ScriptPlan,
 } as const;
