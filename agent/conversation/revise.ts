@@ -134,7 +134,7 @@ export async function revisePlan(
     // The new scene passes the same caps as any plan (words for its seconds, caption, lengths);
     // every other scene, and every scene's length, stays exactly as it was.
     const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
-    const capped = enforcePlan({ title: plan.title, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
+    const capped = enforcePlan({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
     next = { ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) };
   } else if (seconds !== undefined) {
     const asked: PlanRequest = { ...request, seconds };
