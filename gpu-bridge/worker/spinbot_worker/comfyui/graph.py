@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 FOLDER_MARKER = "__FOLDER__:"
 INPUT_MARKER = "__INPUT__:"
+INPUT_DIRS_MARKER = "__INPUT_DIRS__"
 # Types whose value is typed in the graph, not linked (ComfyUI's widget types).
 SCALAR_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 
@@ -68,6 +69,8 @@ def resolve_markers(object_info: Mapping[str, dict], models: Mapping[str, Iterab
                         filled.extend(models.get(choice[len(FOLDER_MARKER):], []))
                     elif isinstance(choice, str) and choice.startswith(INPUT_MARKER):
                         filled.extend(inputs)
+                    elif choice == INPUT_DIRS_MARKER:  # dataset loaders list the input folder's subfolders
+                        filled.extend(sorted({f.rsplit("/", 1)[0] for f in inputs if "/" in f}))
                     else:
                         filled.append(choice)
                 choices[:] = filled

@@ -21,9 +21,12 @@ from .graph import UI_FORMAT_MESSAGE, is_ui_format
 
 SHIPPED_DIR = Path(__file__).resolve().parents[4] / "workflows"
 PARAMETERS = ("prompt", "negative", "seed", "width", "height", "frames", "fps", "steps", "text",
-              "input_image", "input_audio", "reference_voice", "lora")
-STAGES = ("visuals", "motion", "upscale", "tts", "lipsync")
-OUTPUT_KINDS = ("image", "video", "audio")
+              "input_image", "input_audio", "reference_voice", "lora",
+              # training: the input folder of pictures + captions, and the saved LoRA's name prefix
+              "dataset", "output_prefix")
+STAGES = ("visuals", "motion", "upscale", "tts", "lipsync", "train_lora")
+# lora: SaveLoRA's file, which lands in output/loras/ and is not listed in /history.
+OUTPUT_KINDS = ("image", "video", "audio", "lora")
 COMMERCIAL_USE = ("yes", "no", "unclear")
 
 
