@@ -254,7 +254,11 @@ export async function startServices(options: {
   let handedBack: string[] = [];
   const rememberReady = (output: string) => {
     lastReadyLine = output.split('\n').find((line) => line.startsWith('spinbot worker ready')) ?? '';
-    if (readyFile) writeFileSync(readyFile, lastReadyLine);
+    try {
+      if (readyFile) writeFileSync(readyFile, lastReadyLine);
+    } catch {
+      // a full state disk: only the hand-back after the next start of the bot is lost
+    }
   };
   const handBackJobsOfLastWorker = async () => {
     handedBack = lastReadyLine ? await releaseJobsOfDeadWorker(redis.url, lastReadyLine) : [];
@@ -274,9 +278,7 @@ export async function startServices(options: {
   let redis: RedisHandle = { url: options.redisUrl ?? '', stop: async () => {} };
   let worker: WorkerHandle | null = null;
   try {
-    if (options.redisUrl) {
-      redis = { url: options.redisUrl, stop: async () => {} };
-    } else {
+    if (!options.redisUrl) {
       const own = await startRedis({
         dir: options.stateDir && join(options.stateDir, 'redis'),
         logFile: logDir && join(logDir, 'redis.log'),
@@ -319,7 +321,8 @@ export async function startServices(options: {
     },
     stop: () =>
       (stopping ??= (async () => {
-        // No restarts from here on, even of the one still running.
+        // No restarts from here on, of Redis either while the worker stops.
+        supervised.forEach((s) => s.stopRestarting());
         await (worker?.stop() ?? Promise.resolve());
         await redis.stop();
         process.off('exit', killNow);
