@@ -475,6 +475,16 @@ class ComfyEmulator:
         stem = Path(prefix).name
         subfolder = Path(prefix).parent.as_posix()
         subfolder = "" if subfolder == "." else subfolder
+        if class_type == "SaveLoRA":
+            # A small but real safetensors file; ComfyUI's counter is 1 + the files with this prefix.
+            prefix = Path(str(inputs.get("prefix", "loras/ComfyUI_trained_lora")))
+            (self.output_dir / prefix.parent).mkdir(parents=True, exist_ok=True)
+            counter = 1 + len(list((self.output_dir / prefix.parent).glob(f"{prefix.name}_*.safetensors")))
+            header = json.dumps({"__metadata__": {"ss_network_module": "emulated"},
+                                 "lora_unet_down.lora_down.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}).encode()
+            data = struct.pack("<Q", len(header)) + header + struct.pack("<4f", 0.1, 0.2, 0.3, 0.4)
+            (self.output_dir / prefix.parent / f"{prefix.name}_{counter:05d}_.safetensors").write_bytes(data)
+            return None  # SaveLoRA has no UI output: its file is not in /history
         if class_type in IMAGE_SAVERS:
             width, height = self._size(graph, node_id)
             name = f"{stem}_{self.counter:05d}_.png"

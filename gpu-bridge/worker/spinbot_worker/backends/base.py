@@ -135,3 +135,4 @@ class TrainLoraRequest:
     image_keys: tuple[str, ...]
     steps: int
     out_prefix: str
+    caption: str = ""  # the user's words about the pictures, added to each caption

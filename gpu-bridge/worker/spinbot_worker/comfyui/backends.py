@@ -284,3 +284,7 @@ def register_backends(registry) -> None:
     for stage in BACKEND_STAGES:
         if any(w.stage == stage for w in engine.workflows.values()):
             registry.register(BACKENDS[stage](engine, stage))
+    if any(w.stage == "train_lora" for w in engine.workflows.values()):
+        from ..training.lora import ComfyTrainLora  # the training package imports this module
+
+        registry.register(ComfyTrainLora(engine, "train_lora"))

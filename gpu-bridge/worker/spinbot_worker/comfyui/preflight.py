@@ -19,7 +19,7 @@ from .workflows import Workflow
 
 GIB = 1024 ** 3
 # Inputs filled per job (an uploaded file's name): their placeholder values are not checked here.
-RUNTIME_FILE_PARAMETERS = ("input_image", "input_audio", "reference_voice")
+RUNTIME_FILE_PARAMETERS = ("input_image", "input_audio", "reference_voice", "dataset")
 # Which workflow a stage prefers when several are ready and the operator chose none.
 PREFERRED = ("pictures-flux-schnell", "pictures-sdxl")
 

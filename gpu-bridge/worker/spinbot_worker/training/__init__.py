@@ -94,7 +94,7 @@ async def train_lora(job: dict, rt: JobRuntime) -> dict:
     _missing(rt, stage, job["imageKeys"])
     name = slug(job["name"])
     request = TrainLoraRequest(name=job["name"], image_keys=tuple(job["imageKeys"]), steps=job["steps"],
-                               out_prefix=f"{owner_prefix(job)}/loras/{name}")
+                               out_prefix=f"{owner_prefix(job)}/loras/{name}", caption=job.get("caption") or "")
 
     async def report(percent: float, message: str) -> None:
         await rt.progress(stage, percent, percent, message, backend=backend.name)

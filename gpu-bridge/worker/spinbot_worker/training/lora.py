@@ -1,0 +1,97 @@
+"""Style LoRA training on the GPU: a ComfyUI training workflow (workflows/train-*) run through the
+one client. The user's pictures go into an input subfolder with a caption .txt beside each; the
+workflow's SaveLoRA writes output/loras/<prefix>_00001_.safetensors, which /history does not list,
+so the file is fetched from there by name and stored under the user's namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from ..backends.base import StageContext, TrainLoraRequest
+from ..comfyui.backends import ComfyBackend
+from ..comfyui.client import ComfyClient, FileRef
+from ..errors import StageFailure
+
+MIN_IMAGES, MAX_IMAGES = 8, 40
+MIN_SIDE = 512  # smaller pictures teach the model blur
+MAX_PIXELS = 40_000_000  # checked from the header, before decoding (a decompression bomb stops here)
+
+
+def trigger_word(name: str) -> str:
+    """The word each caption starts with; a prompt that uses the style carries it."""
+    return "spinstyle_" + "".join(ch for ch in name.lower() if ch.isalnum())[:24]
+
+
+def check_images(paths: list[Path], stage: str = "train_lora") -> None:
+    """The worker's own check of the set (the chat checks it first): a refusal stores nothing."""
+    if not MIN_IMAGES <= len(paths) <= MAX_IMAGES:
+        raise StageFailure(stage, "BAD_INPUT", f"A style needs {MIN_IMAGES} to {MAX_IMAGES} pictures; {len(paths)} were given.", False)
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise StageFailure(stage, "BAD_INPUT", f"{path.name} is {width}x{height}, more than {MAX_PIXELS // 1_000_000} megapixels.", False)
+                image.verify()
+        except StageFailure:
+            raise
+        except Image.DecompressionBombError as error:  # Pillow's own guard, at twice its default limit
+            raise StageFailure(stage, "BAD_INPUT", f"{path.name} declares far more than {MAX_PIXELS // 1_000_000} megapixels.", False) from error
+        except Exception as error:  # noqa: BLE001 - whatever Pillow says, it is not a picture we can train on
+            raise StageFailure(stage, "BAD_INPUT", f"{path.name} is not a picture ({type(error).__name__}).", False) from error
+        if min(width, height) < MIN_SIDE:
+            raise StageFailure(stage, "BAD_INPUT", f"{path.name} is {width}x{height}; pictures need at least {MIN_SIDE} px on each side.", False)
+
+
+class ComfyTrainLora(ComfyBackend):
+    def run_workflow(self, workflow, request: TrainLoraRequest, ctx: StageContext) -> dict:
+        stage = "train_lora"
+        trigger = trigger_word(request.name)
+        caption = f"{trigger} style" + (f", {request.caption.strip()}" if request.caption.strip() else "")
+        local = []
+        for n, key in enumerate(request.image_keys):
+            path = ctx.workdir / f"{n + 1:02d}{Path(key).suffix.lower() or '.png'}"
+            ctx.storage.get_to_file(key, path)
+            local.append(path)
+        check_images(local)
+        folder = f"spinbot-train-{ctx.job_id}-{ctx.attempt}"
+        prefix = f"loras/{folder}"
+        graph = workflow.fill(dataset=folder, steps=request.steps, seed=0, output_prefix=prefix)
+        started = time.monotonic()
+
+        def progress(percent: float, message: str) -> None:
+            elapsed = time.monotonic() - started
+            eta = f", about {int(elapsed * (100 - percent) / percent)} s left" if percent >= 2 else ""
+            step = int(request.steps * percent / 100)
+            ctx.report(percent * 0.95, f"{workflow.name}: step {step} of {request.steps}{eta}")
+
+        async def go() -> bytes:
+            async with ComfyClient(self.engine.url) as client:
+                await client.free()  # training needs the whole card
+                for path in local:
+                    await client.upload(path, path.name, subfolder=folder)
+                    caption_file = path.with_suffix(".txt")
+                    caption_file.write_text(caption, encoding="utf-8")
+                    await client.upload(caption_file, caption_file.name, subfolder=folder)
+                await client.run(graph, stage=stage, cancelled=ctx.cancelled, progress=progress,
+                                 model_hints=workflow.model_hints(), timeout=4 * 3600)
+                # SaveLoRA's name: its prefix, ComfyUI's 5-digit counter (1: the prefix is new), "_.safetensors".
+                return await client.view(FileRef(f"{folder}_00001_.safetensors", "loras", "output"))
+
+        lora = asyncio.run(go())
+        if not lora:
+            raise StageFailure(stage, "INTERNAL", f"{workflow.name} finished without saving the LoRA.", True)
+        base_model = next((m.file for m in workflow.models if m.folder == "checkpoints"), workflow.models[0].file if workflow.models else workflow.id)
+        lora_key = f"{request.out_prefix}.safetensors"
+        ctx.storage.put_bytes(lora_key, lora)
+        ctx.storage.put_bytes(f"{request.out_prefix}.json", json.dumps({
+            "name": request.name, "baseModel": base_model, "workflow": workflow.id, "trigger": trigger,
+            "images": len(local), "steps": request.steps, "caption": caption}).encode("utf-8"))
+        ctx.report(100, f"{workflow.name}: saved")
+        return {"loraKey": lora_key, "baseModel": base_model, "trigger": trigger, "images": len(local),
+                "steps": request.steps, "finalLoss": None}
