@@ -410,3 +410,36 @@ test('a render that outlives the 15-minute interaction token carries on in ordin
   assert.ok(status);
   assert.equal(handle.uploads().length, 0);
 });
+
+test('a clip finished while the Discord front-end was stopped is posted once, in the channel and mentioning the user, when it starts again', async (t) => {
+  const emu = await startDiscordEmulator();
+  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
+  const config = { DISCORD_TOKEN: emu.botToken, DISCORD_APPLICATION_ID: emu.applicationId, DISCORD_API_URL: emu.restBase, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_AUTO_APPROVE: 'true' };
+  const start = () => startDiscordFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
+  let bot = await start();
+  t.after(async () => {
+    await bot.stop();
+    await emu.stop();
+  });
+  const user = newUser('lee');
+  const handle = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'Made while away' }, user });
+  const status = await handle.waitFor((h) => (MID_RENDER.test(h.original()?.content ?? '') ? h.original() : undefined), RENDER_MS);
+  const jobId = /job:cancel:(\S+)/.exec(status.components[0]!.components[0]!.custom_id as string)![1]!;
+  await bot.stop();
+
+  // The studio's assembler finishes the clip while no front-end runs: it waits in the outbox.
+  for (const until = Date.now() + RENDER_MS; Date.now() < until && (await studio.jobs.get(jobId))?.state !== 'made'; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal((await studio.jobs.get(jobId))?.state, 'made');
+
+  bot = await start();
+  const posted = await emu.waitFor(() => emu.messages().find((m) => m.kind === 'channel' && mp4Of(m)), RENDER_MS);
+  assert.ok(posted.content.startsWith(`<@${user.id}>`), 'the user is mentioned');
+  assert.match(posted.content, /"Made while away"/);
+  assert.deepEqual(buttonLabels(posted), ['Retry', 'Variation']);
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const clips = emu.messages().filter((m) => mp4Of(m));
+  assert.equal(clips.length, 1, 'posted exactly once');
+  assert.equal((await studio.jobs.get(jobId))?.state, 'done');
+});
