@@ -38,6 +38,8 @@ RUN useradd --create-home --uid 1000 comfy \
     && chown -R comfy:comfy /opt/ComfyUI/input /opt/ComfyUI/output /opt/ComfyUI/user \
     # The lip-sync and voice packs download their weights into their own folders on first use.
     && chown -R comfy:comfy /opt/ComfyUI/custom_nodes
+# Trained and uploaded style LoRAs land in output/loras/ (SaveLoRA, the worker's upload): LoraLoader lists them too.
+RUN printf 'spinbot:\n  base_path: /opt/ComfyUI/output\n  loras: loras\n' > /opt/ComfyUI/extra_model_paths.yaml
 USER comfy
 WORKDIR /opt/ComfyUI
 EXPOSE 8188

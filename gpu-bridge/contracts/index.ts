@@ -125,6 +125,15 @@ export const RenderJob = z.object({
   reuseScenes: z.array(z.number().int().min(0).max(LIMITS.maxScenes - 1)).default([]),
   /** Optional reference image (e.g. the user's photo) for image-conditioned visuals. */
   referenceImageKey: StorageKey.optional(),
+  /** The user's trained style (LoRA), applied by a GPU picture workflow made with the same base model. */
+  style: z
+    .object({
+      name: z.string().min(1).max(64),
+      loraKey: StorageKey,
+      baseModel: z.string().min(1).max(200),
+      trigger: z.string().min(1).max(64),
+    })
+    .optional(),
 });
 export type RenderJob = z.infer<typeof RenderJob>;
 

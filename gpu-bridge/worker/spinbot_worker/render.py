@@ -156,7 +156,9 @@ def _scene_requests(job: dict, index: int, count: int) -> dict:
             # Scene 1 without its own text opens with the title.
             text=scene["onScreenText"] or (plan["title"] if index == 0 else ""),
             scene=number, scene_count=count, width=width, height=height,
-            reference_image_key=job.get("referenceImageKey"), out_key=work_key),
+            reference_image_key=job.get("referenceImageKey"), out_key=work_key,
+            lora_key=(job.get("style") or {}).get("loraKey"), lora_base_model=(job.get("style") or {}).get("baseModel", ""),
+            lora_trigger=(job.get("style") or {}).get("trigger", "")),
         "upscale": UpscaleRequest(in_key=work_key, out_key=scene_key(job_id, index, "png"),
                                   width=width, height=height),
     }

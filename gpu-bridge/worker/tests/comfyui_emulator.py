@@ -122,7 +122,10 @@ class ComfyEmulator:
 
     def object_info(self) -> dict[str, dict]:
         inputs = [p.relative_to(self.input_dir).as_posix() for p in self.input_dir.rglob("*") if p.is_file()]
-        return resolve_markers(self.base_info, self.models, inputs)
+        # output/loras/ is a loras folder too (the image's extra_model_paths.yaml): uploaded and trained LoRAs.
+        trained = sorted(p.name for p in (self.output_dir / "loras").glob("*.safetensors"))
+        models = {**self.models, "loras": [*self.models.get("loras", []), *trained]}
+        return resolve_markers(self.base_info, models, inputs)
 
     # ---- life cycle ----
     def start(self) -> "ComfyEmulator":

@@ -114,3 +114,29 @@ def test_without_a_training_workflow_on_a_gpu_the_job_says_what_is_needed(tmp_pa
     assert (caught.value.code, caught.value.retryable) == ("NO_GPU", False)
     assert "needs a GPU worker" in caught.value.message
     assert storage.list("users/test/u1/loras/") == []
+
+
+def test_a_following_render_in_that_style_loads_the_lora_in_the_picture_workflow(tmp_path, monkeypatch):
+    from support import contract_fixture
+
+    models = model_files(WORKFLOWS["train-lora-sdxl"], WORKFLOWS["pictures-flux-schnell"], WORKFLOWS["pictures-sdxl"])
+    with ComfyEmulator(models=models) as comfy:
+        storage = FileStorage(tmp_path / "data")
+        trained, _ = run(lora_job(store_pictures(storage, 8)), storage, tmp_path, monkeypatch, comfy)
+        style = {"name": "Watercolour", "loraKey": trained["loraKey"], "baseModel": trained["baseModel"], "trigger": trained["trigger"]}
+        render = contract_fixture("valid-render.json", jobId="styled-render-01", backends={}, style=style,
+                                  requestedBy=USER)
+        result, _ = run(render, storage, tmp_path, monkeypatch, comfy)
+        uploaded = (comfy.output_dir / "loras" / "users_test_u1_loras_watercolour.safetensors").read_bytes()
+    assert uploaded == storage.path_for(trained["loraKey"]).read_bytes()
+    assert result["backends"]["visuals"]["device"] == "gpu"
+    pictures = [g for g in comfy.submitted if any(n["class_type"] == "KSampler" for n in g.values())]
+    assert len(pictures) == len(result["scenes"]) == 2
+    for graph in pictures:
+        # FLUX is the default picture workflow, but this style was trained on SDXL: the SDXL workflow ran it.
+        assert graph["4"]["inputs"]["ckpt_name"] == "sd_xl_base_1.0.safetensors"
+        lora = graph["spinbot_lora"]
+        assert lora["class_type"] == "LoraLoader" and lora["inputs"]["lora_name"] == "users_test_u1_loras_watercolour.safetensors"
+        sampler = next(n for n in graph.values() if n["class_type"] == "KSampler")
+        assert sampler["inputs"]["model"] == ["spinbot_lora", 0]
+        assert graph["6"]["inputs"]["text"].startswith(f"{trained['trigger']} style, ")

@@ -99,6 +99,10 @@ class VisualsRequest:
     height: int
     reference_image_key: str | None
     out_key: str  # PNG
+    # The user's trained style: its stored LoRA, the checkpoint it needs and its trigger word (GPU workflows only).
+    lora_key: str | None = None
+    lora_base_model: str = ""
+    lora_trigger: str = ""
 
 
 @dataclass(frozen=True)

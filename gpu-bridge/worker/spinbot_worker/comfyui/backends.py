@@ -158,9 +158,14 @@ class ComfyBackend(StageBackend):
 class ComfyVisuals(ComfyBackend):
     def run_workflow(self, workflow: Workflow, request: VisualsRequest, ctx: StageContext) -> None:
         scale = self.shrink(ctx)
+        if request.lora_key:  # the user's trained style: a workflow with its base model, a LoraLoader in the graph
+            from ..training.lora import apply_style, style_workflow
+            workflow = style_workflow(self.engine, workflow, request.lora_base_model)
         graph = workflow.fill(prompt=request.prompt, seed=request.seed,
                               negative=NEGATIVE_PROMPT if workflow.accepts("negative") else None,
                               width=int(request.width * scale), height=int(request.height * scale))
+        if request.lora_key:
+            graph = apply_style(self.engine, workflow, graph, request, ctx)
         _, [png] = self.engine.run(graph, workflow, ctx, "visuals")
         # The picture may differ from the frame by a multiple's rounding or an OOM retry: upscale fits it.
         ctx.storage.put_bytes(request.out_key, png)

@@ -120,12 +120,13 @@ class ComfyClient:
     async def interrupt(self, prompt_id: str | None = None) -> None:
         await self._post("/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
 
-    async def upload(self, path: Path, name: str | None = None, subfolder: str = "spinbot") -> str:
+    async def upload(self, path: Path, name: str | None = None, subfolder: str = "spinbot", folder_type: str = "input") -> str:
         """Put a file into ComfyUI's input folder (images, audio and video alike go through
-        /upload/image); returns the name a LoadImage/LoadAudio input takes."""
+        /upload/image); returns the name a LoadImage/LoadAudio input takes. folder_type "output":
+        into output/<subfolder>/ (a user's LoRA into output/loras/, which LoraLoader lists)."""
         form = aiohttp.FormData()
         form.add_field("image", path.read_bytes(), filename=name or path.name)
-        form.add_field("type", "input")
+        form.add_field("type", folder_type)
         form.add_field("subfolder", subfolder)
         form.add_field("overwrite", "true")
         async with self.session.post(self.base_url + "/upload/image", data=form) as response:

@@ -95,3 +95,58 @@ class ComfyTrainLora(ComfyBackend):
         ctx.report(100, f"{workflow.name}: saved")
         return {"loraKey": lora_key, "baseModel": base_model, "trigger": trigger, "images": len(local),
                 "steps": request.steps, "finalLoss": None}
+
+
+# ---- applying a trained style in the picture workflow ----
+
+def checkpoint_of(workflow) -> str | None:
+    return next((m.file for m in workflow.models if m.folder == "checkpoints"), None)
+
+
+def style_workflow(engine, chosen, base_model: str, stage: str = "visuals"):
+    """The picture workflow to apply a style with: the chosen one when it loads the style's base
+    model, else a ready one that does (a LoRA trained on SDXL does nothing useful on FLUX)."""
+    if checkpoint_of(chosen) == base_model:
+        return chosen
+    for readiness in engine.refresh():
+        if readiness.workflow.stage == stage and readiness.ready and checkpoint_of(readiness.workflow) == base_model:
+            return readiness.workflow
+    raise StageFailure(stage, "BACKEND_UNAVAILABLE",
+                       f"This style was trained on {base_model}, and no ready picture workflow uses that model "
+                       f"(install it for pictures-sdxl, or choose a picture workflow made with it).", False)
+
+
+def with_lora(workflow, graph: dict, lora_name: str, strength: float = 1.0) -> dict:
+    """The graph with a LoraLoader between its checkpoint loader and everything that used its
+    model and CLIP outputs."""
+    loader = next(m.node for m in workflow.models if m.folder == "checkpoints" and m.node)
+    graph = json.loads(json.dumps(graph))
+    node_id = "spinbot_lora"
+    for node in graph.values():
+        for name, value in node["inputs"].items():
+            if isinstance(value, list) and len(value) == 2 and str(value[0]) == loader and value[1] in (0, 1):
+                node["inputs"][name] = [node_id, value[1]]
+    graph[node_id] = {"class_type": "LoraLoader", "inputs": {"model": [loader, 0], "clip": [loader, 1], "lora_name": lora_name,
+                                                             "strength_model": strength, "strength_clip": strength},
+                      "_meta": {"title": "The user's style"}}
+    return graph
+
+
+def apply_style(engine, workflow, graph: dict, request, ctx: StageContext) -> dict:
+    """Upload the user's LoRA into ComfyUI's output/loras/ (listed by LoraLoader through
+    extra_model_paths.yaml, see deploy/comfyui.Dockerfile), prefix the prompt with its trigger word
+    and load it between the checkpoint and the sampler."""
+    local = ctx.workdir / f"style-{Path(request.lora_key).name}"
+    if not local.exists():
+        ctx.storage.get_to_file(request.lora_key, local)
+    # One file per stored LoRA: its key names it, so two users' "watercolour" never collide.
+    name = request.lora_key.replace("/", "_")
+
+    async def upload() -> None:
+        async with ComfyClient(engine.url) as client:
+            await client.upload(local, name, subfolder="loras", folder_type="output")
+
+    asyncio.run(upload())
+    if request.lora_trigger and workflow.accepts("prompt"):
+        graph = workflow.fill(graph, prompt=f"{request.lora_trigger} style, {request.prompt}")
+    return with_lora(workflow, graph, name)
