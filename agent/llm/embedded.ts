@@ -139,7 +139,7 @@ export function modelNameFromPath(modelPath: string): string {
 
 // Settings node-llama-cpp parses from the environment when it is first imported; a value it cannot
 // parse (CI set but empty, as some runners and shells leave it) makes the import itself throw, and
-// a failed ES module import is never retried. Such values are hidden from it for the import only.
+// a failed ES module import is never retried. Such values are hidden from it while it loads.
 const LLAMA_ENV = /^(?:CI|COLAB_RELEASE_TAG|NODE_LLAMA_CPP_\w+|npm_config_node_llama_cpp_\w+)$/;
 const BOOLEAN_ENV = new Set(['CI', 'NODE_LLAMA_CPP_DEBUG', 'NODE_LLAMA_CPP_SKIP_DOWNLOAD']);
 const BOOLEAN_VALUES = new Set(['true', 'false', 'TRUE', 'FALSE', '1', '0']);
@@ -153,15 +153,19 @@ export function unparsableLlamaEnv(env: Record<string, string | undefined>): str
   });
 }
 
-/** `import('node-llama-cpp')` that the environment cannot break. */
-export async function importLlamaCpp(): Promise<typeof import('node-llama-cpp')> {
+/**
+ * Runs `load` (importing node-llama-cpp and starting llama.cpp) with those values hidden: the
+ * import parses them, and so does the child process getLlama() starts to test its binary (where
+ * one would make it report "no binary found"). They are back in the environment afterwards.
+ */
+export async function withLlamaSafeEnv<T>(load: () => Promise<T>): Promise<T> {
   const hidden: Record<string, string> = {};
   for (const key of unparsableLlamaEnv(process.env)) {
     hidden[key] = process.env[key]!;
     delete process.env[key];
   }
   try {
-    return await import('node-llama-cpp');
+    return await load();
   } finally {
     Object.assign(process.env, hidden);
   }
@@ -327,10 +331,14 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   }
 }
 
-async function loadModel(modelPath: string, gpu: boolean, contextSize: number, threads?: number): Promise<Loaded> {
+function loadModel(modelPath: string, gpu: boolean, contextSize: number, threads?: number): Promise<Loaded> {
+  return withLlamaSafeEnv(() => loadModelNow(modelPath, gpu, contextSize, threads));
+}
+
+async function loadModelNow(modelPath: string, gpu: boolean, contextSize: number, threads?: number): Promise<Loaded> {
   const started = performance.now();
   // Imported here so that Ollama users and unit tests never load the native addon.
-  const lib = await importLlamaCpp();
+  const lib = await import('node-llama-cpp');
   const { getLlama, LlamaChat, LlamaLogLevel, TokenBias } = lib;
   const llama = await getLlama({
     gpu: gpu ? 'auto' : false,

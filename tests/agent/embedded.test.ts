@@ -4,7 +4,7 @@
 // from the cache (`npm test`'s set-up fetches it).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -102,8 +102,13 @@ describe('the environment cannot break the model import', () => {
   });
 
   test('with CI= (set but empty) the small model loads and answers one line of JSON, and CI is still set afterwards', { skip: absent, timeout: 5 * 60_000 }, () => {
-    const script = `
-      import { createChatModel, disposeEmbeddedModels } from './agent/llm/index.ts';
+    // A script file, not \`node -e\`: getLlama() forks a child with this process's execArgv.
+    const dir = mkdtempSync(join(tmpdir(), 'spinbot-ci-env-'));
+    const file = join(dir, 'plan-with-empty-ci.mts');
+    writeFileSync(
+      file,
+      `
+      import { createChatModel, disposeEmbeddedModels } from ${JSON.stringify(join(import.meta.dirname, '..', '..', 'agent', 'llm', 'index.ts'))};
       const llm = createChatModel({ ...process.env });
       const answer = await llm.model.invoke('Name one colour of the sky.', {
         format: { type: 'object', properties: { colour: { type: 'string' } }, required: ['colour'], additionalProperties: false },
@@ -111,12 +116,14 @@ describe('the environment cannot break the model import', () => {
       });
       console.log(JSON.stringify({ text: answer.text, ci: process.env.CI, gpu: process.env.NODE_LLAMA_CPP_GPU }));
       await disposeEmbeddedModels();
-    `;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    `,
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', file], {
       cwd: join(import.meta.dirname, '..', '..'),
       env: { ...process.env, ...small, CI: '', NODE_LLAMA_CPP_GPU: '' },
       encoding: 'utf8',
     });
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(child.status, 0, child.stderr);
     const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { text: string; ci: string; gpu: string };
     assert.equal(typeof JSON.parse(result.text).colour, 'string');
