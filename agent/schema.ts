@@ -34,8 +34,8 @@ export function sceneJsonSchema(narrationChars: number = LIMITS.maxNarrationChar
     type: 'object',
     properties: {
       narration: text(Math.min(narrationChars, LIMITS.maxNarrationChars)),
-      visualPrompt: text(200),
-      onScreenText: text(60),
+      visualPrompt: text(120),
+      onScreenText: text(40),
     },
     required: ['narration', 'visualPrompt', 'onScreenText'],
     additionalProperties: false,
