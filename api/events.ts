@@ -17,6 +17,8 @@ interface Topic {
   timer: NodeJS.Timeout;
   checking: boolean;
   ended: boolean;
+  /** The furthest overall progress published: a late event from an earlier step is not shown. */
+  overall: number;
 }
 
 export const FINAL_STATUSES = ['done', 'failed', 'cancelled'] as const;
@@ -50,11 +52,17 @@ export class VideoEvents {
     if (!topic) {
       const created: Topic = {
         listeners: new Set(),
-        unwatch: this.renders.watch(jobId, (progress) => this.publish(created, { name: 'progress', data: progress, final: false })),
+        unwatch: this.renders.watch(jobId, (progress) => {
+          // The worker's and the assembler's events arrive on two streams: one may lag the other.
+          if (progress.overall < created.overall) return;
+          created.overall = progress.overall;
+          this.publish(created, { name: 'progress', data: progress, final: false });
+        }),
         // Also catches what no queue event announces (a cancel, a job that ended in between).
         timer: setInterval(() => void this.check(jobId), this.checkEveryMs),
         checking: false,
         ended: false,
+        overall: 0,
       };
       created.timer.unref();
       this.topics.set(jobId, created);

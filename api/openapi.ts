@@ -47,7 +47,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: `${videoPath}/events`,
-    summary: 'Server-Sent Events: status first, every progress event, then done, failed or cancelled (data: the video)',
+    summary: 'Server-Sent Events: status first, every progress event (overall never goes back), then done, failed or cancelled (data: the video)',
     ok: { status: 200, description: 'An event stream', content: 'text/event-stream' },
     errors: [401, 404, 409],
   },

@@ -221,13 +221,14 @@ export async function startApiServer(deps: FrontEndDeps, options: ApiServerOptio
       const draftId = randomBytes(8).toString('hex');
       const id = jobIdForDispatch(draftId, owner, owner.userId);
       const draft: Draft = { draftId, owner: owner.userId, plan, voiceName, createdAt: Date.now() };
-      reply.code(201).header('location', `/v1/videos/${id}`);
+      let video: Video;
       if (!body.approve) {
         await drafts.save(id, draft);
-        return draftVideo(id, draft);
+        video = draftVideo(id, draft);
+      } else {
+        video = await videoOf(await jobs.start(new ApiChannel(owner.userId), { plan, voiceName }, reservation, draftId));
       }
-      const record = await jobs.start(new ApiChannel(owner.userId), { plan, voiceName }, reservation, draftId);
-      return videoOf(record);
+      return reply.code(201).header('location', `/v1/videos/${id}`).send(video);
     } finally {
       reservation.release();
     }

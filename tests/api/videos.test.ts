@@ -43,6 +43,7 @@ test('create with approve:false, approve, follow the event stream to done, downl
   assert.equal(events[0]!.name, 'status');
   assert.equal(events.at(-1)!.name, 'done');
   for (const other of all) assert.equal(other.at(-1)!.name, 'done');
+  assert.equal(api.events.topicCount, 0, 'the ended stream let go of the job');
   const progress = events.filter((e) => e.name === 'progress').map((e) => e.data);
   const stages = [...new Set(progress.map((p) => p.stage))];
   for (const stage of ['tts', 'visuals', 'assemble']) assert.ok(stages.includes(stage), `no ${stage} progress in ${stages.join(', ')}`);
@@ -115,6 +116,7 @@ test('cancel mid-render: the stream ends with cancelled, another key cannot canc
     assert.equal((await cancel.json()).status, 'cancelled');
   });
   assert.ok(cancelledWhile, 'the render never reported progress');
+  assert.equal(api.events.topicCount, 0);
   assert.equal(events.at(-1)!.name, 'cancelled');
   assert.ok(!events.some((e) => e.name === 'done'));
   const after = await (await call('alice', `/v1/videos/${video.id}`)).json();
