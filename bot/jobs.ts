@@ -192,7 +192,12 @@ export class JobRunner {
     // so that two quick requests cannot both slip under the running limit.
     checkRunning();
     const quotaKey = await this.deps.limits.consumeDaily(owner);
-    checkRunning();
+    try {
+      checkRunning();
+    } catch (error) {
+      await this.deps.limits.refundDaily(quotaKey).catch(() => {});
+      throw error;
+    }
 
     const record: JobRecord = {
       jobId,
@@ -205,7 +210,11 @@ export class JobRunner {
       state: 'queued',
     };
     try {
-      if (!(await this.store.create(record))) return (await this.store.get(jobId)) ?? record;
+      if (!(await this.store.create(record))) {
+        // The same plan, dispatched at the same moment by another press: that one counts.
+        await this.deps.limits.refundDaily(quotaKey).catch(() => {});
+        return (await this.store.get(jobId)) ?? record;
+      }
       this.attach(record, channel);
       await this.dispatch(record);
       recordJob('queued');
@@ -257,7 +266,9 @@ export class JobRunner {
     if (!ACTIVE_STATES.includes(record.state)) {
       throw new UserError('job.notFound', `That video is already ${record.state === 'done' ? 'finished' : record.state}; nothing to cancel.`);
     }
-    await this.store.update(record.jobId, { state: 'cancelled', finishedAt: Date.now() });
+    if (!(await this.store.cancel(record.jobId))) {
+      throw new UserError('job.notFound', `"${record.plan.title}" was finished just now; nothing to cancel.`);
+    }
     recordJob('cancelled');
     await this.deps.limits.refundDaily(record.quotaKey).catch((error: unknown) => this.log(`cancel ${record.jobId}: quota: ${String(error)}`));
     await this.deps.studio.renders.cancel(record.jobId).catch((error: unknown) => this.log(`cancel ${record.jobId}: ${String(error)}`));
@@ -477,8 +488,8 @@ export class JobRunner {
     this.delivering.add(jobId);
     try {
       const record = await this.store.get(jobId);
-      if (!record || record.deliveredAt) {
-        await this.store.delivered(jobId, record?.state === 'failed' ? 'failed' : 'done');
+      if (!record || record.deliveredAt || record.state === 'cancelled') {
+        await this.store.delivered(jobId);
         return;
       }
       const channel = this.live.get(jobId)?.channel ?? this.resumeChannel(record);

@@ -195,6 +195,22 @@ export class JobStore {
     });
   }
 
+  /**
+   * Cancels a job that is still queued or running; false when it has moved on meanwhile (e.g. its
+   * clip was just made), so that a cancel and an outcome never both win.
+   */
+  cancel(jobId: string): Promise<boolean> {
+    return this.call(async () => {
+      const script = `local s = redis.call('HGET', KEYS[1], 'state')
+if s == 'queued' or s == 'running' then redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[1]) return 1 end
+return 0`;
+      const record = await this.get(jobId);
+      if (!record || (await this.redis.eval(script, 1, recordKey(jobId), String(Date.now()))) !== 1) return false;
+      await this.redis.srem(activeKey(record.owner.platform), jobId);
+      return true;
+    });
+  }
+
   /** The owner's records, newest last (at most `limit`). */
   byOwner(owner: JobRecord['owner'], limit = 50): Promise<JobRecord[]> {
     return this.call(async () => {
@@ -247,13 +263,13 @@ export class JobStore {
     return this.call(async () => (await this.redis.set(leaseKey(jobId), String(process.pid), 'PX', ms, 'NX')) === 'OK');
   }
 
-  /** The outcome was posted: out of the outbox for good. */
-  delivered(jobId: string, state: 'done' | 'failed'): Promise<void> {
+  /** The outcome was posted (its state now `state`; unchanged when not given): out of the outbox for good. */
+  delivered(jobId: string, state?: 'done' | 'failed'): Promise<void> {
     return this.call(async () => {
       const record = await this.get(jobId);
       const multi = this.redis.multi();
       if (record) {
-        multi.hset(recordKey(jobId), { deliveredAt: String(Date.now()), state }).zrem(outboxKey(record.owner.platform), jobId);
+        multi.hset(recordKey(jobId), { deliveredAt: String(Date.now()), ...(state ? { state } : {}) }).zrem(outboxKey(record.owner.platform), jobId);
       }
       await multi.del(leaseKey(jobId)).exec();
     });
