@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseApiKeys } from '../../api/config.ts';
+import { startApiServer } from '../../api/server.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
-import { speechSample } from '../channel/fixtures.ts';
+import { fakePlanner, speechSample } from '../channel/fixtures.ts';
 import { handWrittenPlan, tempDir } from '../e2e/helpers.ts';
-import { readEvents, sharedApi, waitForStatus, type ServerEvent } from './helpers.ts';
+import { KEYS, readEvents, sharedApi, waitForStatus, type ServerEvent } from './helpers.ts';
 
 const { api, studio, call } = await sharedApi();
 
@@ -156,4 +158,28 @@ test('upload a voice, list it, narrate a video with it; another key neither sees
 
   assert.equal((await call('alice', '/v1/voices/anna-smith', { method: 'DELETE' })).status, 204);
   assert.deepEqual((await (await call('alice', '/v1/voices')).json()).voices, []);
+});
+
+test('a video outlives the API process that took it: another one follows it to done and hands out the clip', async (t) => {
+  const first = await startApiServer(
+    { studio, planner: fakePlanner(), config: { SPINBOT_DAILY_JOBS: '0' }, log: () => {} },
+    { port: 0, host: '127.0.0.1', keys: parseApiKeys(`alice:${KEYS.alice}`, 'test keys') },
+  );
+  const created = await fetch(`${first.url}/v1/videos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEYS.alice}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ plan: handWrittenPlan(6, 2) }),
+  });
+  assert.equal(created.status, 201);
+  const { id } = await created.json();
+  await first.stop();
+  // The shared server (another process, as far as the job is concerned) takes it up.
+  const events = await readEvents(await call('alice', `/v1/videos/${id}/events`));
+  assert.equal(events.at(-1)!.name, 'done');
+  assert.equal((await call('alice', `/v1/videos/${id}/clip`)).status, 200);
+  t.diagnostic(`${events.filter((e) => e.name === 'progress').length} progress events after the hand-over`);
+  // Its outcome was taken from the 'api' outbox once: the record says delivered.
+  for (let i = 0; i < 50 && (await studio.jobs.get(id))?.state !== 'done'; i++) await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await studio.jobs.get(id))?.state, 'done');
+  assert.deepEqual(await studio.jobs.outbox('api'), []);
 });
