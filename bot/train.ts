@@ -1,0 +1,50 @@
+// Training a style from chat, whatever the platform: pictures downloaded to a private folder,
+// checked and queued (bot/styles.ts), then followed to the end with progress (steps, ETA) and a
+// closing line; the downloads are removed either way.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TrainResult } from '../gpu-bridge/contracts/index.ts';
+import type { GpuQueue } from '../gpu-bridge/producer.ts';
+import type { Storage } from '../storage/index.ts';
+import type { ChatChannel } from './channel.ts';
+import { describeTrainResult } from './train-result.ts';
+import { downloadUpload, type DownloadPolicy, type UploadSource } from './uploads/download.ts';
+import { comfyTrainingReadiness, StyleLibrary, startTraining, type Owner, type TrainingReadiness } from './styles.ts';
+
+export interface TrainFromChat {
+  storage: Storage;
+  queue: GpuQueue;
+  channel: ChatChannel;
+  downloads: DownloadPolicy;
+  readiness?: TrainingReadiness;
+}
+
+export async function trainStyleFromChat(deps: TrainFromChat, owner: Owner, name: string, uploads: UploadSource[], caption?: string): Promise<void> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'spinbot-train-'));
+  try {
+    const files = [];
+    for (const [index, upload] of uploads.entries()) {
+      const local = path.join(folder, `${String(index + 1).padStart(2, '0')}-upload`);
+      await downloadUpload(upload, local, deps.downloads);
+      files.push({ path: local, name: upload.name ?? `picture ${index + 1}` });
+    }
+    const jobId = `train-${randomUUID()}`;
+    const library = new StyleLibrary(deps.storage);
+    const readiness = deps.readiness ?? comfyTrainingReadiness();
+    const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
+    if (!started.ok) {
+      await deps.channel.reply(started.message);
+      return;
+    }
+    const job = (await deps.queue.queue.getJob(started.jobId))!;
+    await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
+    const result = await deps.queue.waitForResult(job, TrainResult, {
+      onProgress: (p) => void deps.channel.progress({ title: `Style "${name}"`, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend }).catch(() => {}),
+    });
+    await deps.channel.finishProgress(`${describeTrainResult(result)} Use it with "in my style ${name}"; /styles lists yours.`);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+// A style trained from chat, end to end with real parts: pictures served over HTTP and downloaded,
+// checked and queued (BullMQ on redis-server), trained by the Python worker through the ComfyUI
+// training workflow against the ComfyUI protocol emulator (its SaveLoRA writes a small safetensors
+// file into output/loras/, not listed in /history), progress with steps and ETA in the chat, then
+// stored, listed and removed; without ComfyUI one sentence and nothing queued.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { ConsoleChannel } from '../../bot/console-channel.ts';
+import { StyleLibrary, comfyTrainingReadiness } from '../../bot/styles.ts';
+import { trainStyleFromChat } from '../../bot/train.ts';
+import { REPO_ROOT } from '../../pipeline/services.ts';
+import { openStudio, type Studio } from '../../pipeline/studio.ts';
+
+let dir: string;
+let comfy: ChildProcess;
+let comfyUrl: string;
+let files: Server;
+let filesHost: string;
+let studio: Studio;
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'spinbot-train-e2e-'));
+  for (let n = 0; n < 8; n += 1) {
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x640:rate=1', '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', path.join(dir, `p${n}.png`)]);
+    assert.equal(made.status, 0);
+  }
+  files = createServer((request, response) => createReadStream(path.join(dir, path.basename(request.url ?? ''))).on('error', () => response.writeHead(404).end()).pipe(response));
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+  filesHost = `127.0.0.1:${(files.address() as { port: number }).port}`;
+  comfy = spawn(path.join(REPO_ROOT, '.venv/bin/python'), ['gpu-bridge/worker/tests/comfyui_emulator.py', '--port', '0', '--model', 'checkpoints/sd_xl_base_1.0.safetensors'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  comfyUrl = await new Promise<string>((resolve, reject) => {
+    comfy.stdout!.on('data', (chunk: Buffer) => {
+      const found = /listening (\S+)/.exec(chunk.toString());
+      if (found) resolve(found[1]!);
+    });
+    comfy.on('exit', (code) => reject(new Error(`the ComfyUI emulator stopped (${code})`)));
+  });
+  studio = await openStudio({ dataDir: path.join(dir, 'data'), workerEnv: { COMFYUI_URL: comfyUrl }, env: {}, log: () => {} });
+});
+
+after(async () => {
+  await studio?.close();
+  comfy?.kill();
+  files?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function chat() {
+  const output = new PassThrough();
+  let text = '';
+  output.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const channel = new ConsoleChannel({ output, userId: 'alice' });
+  // What the chat was told while training ran (the console draws bars only on a terminal).
+  const progress: string[] = [];
+  const draw = channel.progress.bind(channel);
+  channel.progress = async (view) => {
+    progress.push(view.message);
+    await draw(view);
+  };
+  return { channel, text: () => text, progress };
+}
+
+const uploads = () => Array.from({ length: 8 }, (_, n) => ({ url: `http://${filesHost}/p${n}.png`, name: `p${n}.png` }));
+const owner = { platform: 'console', userId: 'alice', chatId: 'console' } as const;
+
+test('/train from chat: trained on ComfyUI by the worker, told with steps and ETA, then stored, listed and removed', async () => {
+  const { channel, text, progress } = chat();
+  const downloads = { allowedHosts: [filesHost], maxBytes: 10_000_000 };
+  await trainStyleFromChat({ storage: studio.storage, queue: studio.queue, channel, downloads, readiness: comfyTrainingReadiness({ ...process.env, COMFYUI_URL: comfyUrl }) },
+    owner, 'Watercolour', uploads(), 'soft washes of colour');
+  assert.ok(progress.some((m) => /^SDXL LoRA training: step \d+ of 500, about \d+ s left$/.test(m)), progress.join('\n'));
+  assert.match(text(), /Style ready: 8 pictures, 500 steps on sd_xl_base_1\.0\.safetensors \(SDXL LoRA training \(ComfyUI\)\)/);
+
+  const library = new StyleLibrary(studio.storage);
+  const [style] = await library.list(owner);
+  assert.equal(style?.name, 'Watercolour');
+  assert.equal(style?.baseModel, 'sd_xl_base_1.0.safetensors');
+  const lora = await studio.storage.get('users/console/alice/loras/watercolour.safetensors');
+  assert.ok(lora.subarray(8).toString('latin1').startsWith('{"__metadata__"'), 'a safetensors file');
+  assert.equal(await library.remove(owner, 'watercolour'), true);
+  assert.deepEqual(await library.list(owner), []);
+});
+
+test('without ComfyUI: one sentence saying what is needed, nothing queued', async () => {
+  const { channel, text } = chat();
+  const before = await studio.queue.queue.getJobCounts();
+  await trainStyleFromChat({ storage: studio.storage, queue: studio.queue, channel, downloads: { allowedHosts: [filesHost], maxBytes: 10_000_000 },
+    readiness: comfyTrainingReadiness({}) }, { ...owner, userId: 'bob' }, 'Ink', uploads());
+  assert.match(text(), /^Training a style needs a GPU worker with ComfyUI \(COMFYUI_URL\) and the SDXL base model/);
+  assert.deepEqual(await studio.queue.queue.getJobCounts(), before);
+  assert.deepEqual(await studio.storage.list('uploads/console/bob/'), []);
+});
