@@ -18,6 +18,8 @@ export const LIMITS = {
   maxNarrationChars: 600,
   /** Narration longer than this cannot be spoken clearly in the scene's time. */
   maxWordsPerSecond: 3,
+  /** Most motion scenes a plan may ask for; the worker lowers it further (SPINBOT_MAX_MOTION_SCENES, 0 without a motion workflow). */
+  maxMotionScenes: 4,
 } as const;
 
 export const StageName = z.enum([
@@ -26,6 +28,7 @@ export const StageName = z.enum([
   'tts',
   'visuals',
   'lipsync',
+  'motion', // a scene's picture brought to life by an image-to-video workflow (GPU)
   'upscale',
   'assemble',
   'train_voice',
@@ -65,6 +68,10 @@ export const Scene = z.object({
   visualPrompt: z.string().trim().min(1).max(400),
   onScreenText: z.string().trim().max(80).default(''),
   seconds: z.number().min(LIMITS.minSceneSeconds).max(LIMITS.maxSceneSeconds),
+  /** The talking presenter: none, filling the frame, or cut out in a corner over the scene's picture. */
+  presenter: z.enum(['none', 'full', 'corner']).default('none'),
+  /** The picture moves (image-to-video on a GPU); without a motion workflow it stays a still with a slow pan. */
+  motion: z.boolean().default(false),
 });
 export type Scene = z.infer<typeof Scene>;
 
@@ -95,6 +102,8 @@ export const ScriptPlan = z.object({
   music: z.boolean().default(false),
   /** The music's mood; absent: the mood the narration's words suggest (media/music.ts). */
   musicMood: MusicMood.optional(),
+  /** The user's checked portrait (a presenter_photo job's presenterKey) for presenter scenes; absent: the built-in character. */
+  presenterKey: StorageKey.optional(),
   scenes: z.array(Scene).min(1).max(LIMITS.maxScenes),
 });
 export type ScriptPlan = z.infer<typeof ScriptPlan>;
@@ -118,7 +127,7 @@ export const RenderJob = z.object({
   plan: ScriptPlan,
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   backends: z
-    .object({ tts: BackendChoice, visuals: BackendChoice, upscale: BackendChoice })
+    .object({ tts: BackendChoice, visuals: BackendChoice, upscale: BackendChoice, lipsync: BackendChoice, motion: BackendChoice })
     .partial()
     .default({}),
   /** 0-based scene indexes whose stored artifacts are kept as they are (refining one scene). */
@@ -224,6 +233,8 @@ export const SceneArtifacts = z.object({
   reused: z.boolean().default(false),
   /** When each sentence is spoken, measured by the tts backend; empty: unknown (subtitles are estimated). */
   sentences: z.array(SpokenSentence).default([]),
+  /** The scene as a video (the presenter speaking, or a motion clip); assembly uses it instead of the still. */
+  videoKey: StorageKey.optional(),
 });
 export type SceneArtifacts = z.infer<typeof SceneArtifacts>;
 
