@@ -62,6 +62,8 @@ interface LiveJob {
   stop(): void;
 }
 
+/** The status line while a job's worker is started again (its job is handed to the new one). */
+export const RENDERER_RESTARTED = 'the renderer restarted; resuming';
 /** How long one delivery may hold a job's outbox entry before another drain may try. */
 const DELIVERY_LEASE_MS = 3 * 60_000;
 const DELIVERY_ATTEMPTS = 3;
@@ -381,7 +383,10 @@ export class JobRunner {
     let lastSaved = 0;
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    // Set while the worker that ran this job died or was restarted, until its progress comes again.
+    let resuming = false;
     const view = (p?: Progress, queuePosition?: number | null): ProgressView => {
+      if (resuming) return { title, stage: p?.stage, overall: p?.overall ?? 0, message: RENDERER_RESTARTED, etaSeconds: estimate };
       if (!p) return { title, overall: 0, message: 'Queued', queuePosition, etaSeconds: estimate };
       if (!startedAt) startedAt = Date.now();
       const elapsed = (Date.now() - startedAt) / 1000;
@@ -406,6 +411,7 @@ export class JobRunner {
         .catch((error: unknown) => this.log(`job ${record.jobId}: status: ${describeError(error)}`));
     };
     const unwatch = renders.watch(record.jobId, (p) => {
+      resuming = false;
       const first = !record.progress;
       record.progress = p;
       record.state = 'running';
@@ -430,6 +436,15 @@ export class JobRunner {
         .finally(() => (asking = false));
     }, this.deps.queuePollMs ?? 1000);
     poll.unref();
+    const unsupervise = this.deps.studio.services.onSupervision((event) => {
+      if (event.process !== 'worker' || event.kind === 'restart-failed') return;
+      // A job in the worker's stages was in the one that died (assembly runs here, not there);
+      // one the restarted worker handed back runs again on the new one.
+      const inWorker = record.progress && record.progress.stage !== 'assemble';
+      if (!inWorker && !event.jobIds?.includes(record.jobId)) return;
+      resuming = true;
+      show(view(record.progress));
+    });
     show(view(record.progress, null));
     this.live.set(record.jobId, {
       record,
@@ -440,6 +455,7 @@ export class JobRunner {
       stop: () => {
         stopped = true;
         unwatch();
+        unsupervise();
         clearInterval(poll);
       },
     });

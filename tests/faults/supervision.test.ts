@@ -43,6 +43,11 @@ test('the worker SIGKILLed mid-stage: npm start restarts it, says so, and the jo
 
   assert.match(bot.output(), /Job \S+ of the stopped worker will run again on the new one\./);
   await assertOneClip(bot);
+  // The user was told too: the status message said so while the job moved to the new worker.
+  const status = bot.tg.botMessages(bot.tg.defaultUser.id).find((m) => m.history.some((v) => /🎬/.test(v.text ?? '')));
+  assert.ok(status, `a status message:\n${story(bot)()}`);
+  const shown = status.history.map((v) => v.text ?? '');
+  assert.ok(shown.some((text) => text.includes('the renderer restarted; resuming')), `the status message's versions:\n${shown.join('\n---\n')}`);
   // The killed worker never finished it; the new one did, once.
   assert.equal(bot.workerLog().match(/job \S+ finished/g)?.length, 1, bot.workerLog());
 });
