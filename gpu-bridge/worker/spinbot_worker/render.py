@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import asdict
@@ -10,6 +11,7 @@ from . import metrics
 from .backends import TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
 from .errors import StageFailure
 from .runtime import JobRuntime
+from .scene_video import render_scene_videos
 from .storage import Storage, scene_key
 from .tools import wav_seconds
 
@@ -97,6 +99,17 @@ async def render(job: dict, rt: JobRuntime) -> dict:
             metrics.record_stage(stage, backend.id, timings[stage])
     for index in todo:
         rt.storage.delete(_work_key(job_id, index))
+    # The presenter and motion scenes as videos, made from the narration and pictures above.
+    videos, video_backends = await render_scene_videos(job, rt, todo, width, height, written)
+
+    results = {stage: backend.info() for stage, backend in backends.items()}
+    reference_key = plan["voice"].get("referenceKey")
+    if reference_key and backends["tts"].device == "gpu" and todo:
+        # Clone check: a narration that sounds unlike the saved voice says so in the result line.
+        from .training.speaker import clone_check_note
+        note = await asyncio.to_thread(clone_check_note, rt.storage, reference_key, [scene_key(job_id, i, "wav") for i in todo], rt.workdir)
+        if note:
+            results["tts"] = {**results["tts"], "name": f"{results['tts']['name']}; {note}"}
 
     return {
         "kind": "render",
@@ -110,10 +123,11 @@ async def render(job: dict, rt: JobRuntime) -> dict:
                 "sentences": sentences.get(i, []),
                 "seconds": scenes[i]["seconds"],
                 "reused": i in kept,
+                **({"videoKey": videos[i]} if i in videos else {}),
             }
             for i in range(count)
         ],
-        "backends": {stage: backend.info() for stage, backend in backends.items()},
+        "backends": {**results, **video_backends},
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
     }
 

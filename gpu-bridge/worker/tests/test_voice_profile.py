@@ -131,3 +131,15 @@ def test_snr_estimate_falls_as_noise_rises():
     quiet = denoise.snr_estimate_db(speech + rng.normal(0, 0.003, len(speech)), 24000)
     loud = denoise.snr_estimate_db(speech + rng.normal(0, 0.03, len(speech)), 24000)
     assert quiet > loud + 15
+
+
+def test_the_clone_check_stays_quiet_where_it_cannot_compare(tmp_path):
+    """On the CPU install (no torch) no score is invented: the result line gains nothing."""
+    from spinbot_worker.training import speaker
+
+    storage = FileStorage(tmp_path / "data")
+    store_wav(storage, "jobs/clone-check-1/scene-01.wav", np.zeros(RATE, np.float32))
+    storage.put_bytes("users/test/u1/voices/anna/profile.json", json.dumps({"embedding": [0.1] * 256}).encode())
+    assert speaker.profile_key_for("users/test/u1/voices/anna.wav") == "users/test/u1/voices/anna/profile.json"
+    assert speaker.encoder_available() is not None
+    assert speaker.clone_check_note(storage, "users/test/u1/voices/anna.wav", ["jobs/clone-check-1/scene-01.wav"], tmp_path) == ""

@@ -78,3 +78,39 @@ def clone_check_line(profile_embedding: Sequence[float] | None, wav: str | Path)
     if score < LOW_SIMILARITY:
         return f"the narration sounds unlike the saved voice (speaker similarity {score:.2f}, below {LOW_SIMILARITY})"
     return ""
+
+
+def profile_key_for(reference_key: str) -> str:
+    """The voice profile beside a saved voice: users/<p>/<id>/voices/<name>.wav -> .../voices/<name>/profile.json."""
+    return reference_key.rsplit(".", 1)[0] + "/profile.json"
+
+
+def clone_check_note(storage, reference_key: str | None, audio_keys: Sequence[str], workdir: Path) -> str:
+    """For the result line of a narration cloned from a saved voice: a sentence when it sounds unlike
+    the voice's profile, "" when it matches, or when there is nothing to compare with here (no
+    encoder on this machine, no profile for the voice)."""
+    import json
+
+    if not reference_key or not audio_keys or encoder_available():
+        return ""
+    key = profile_key_for(reference_key)
+    if not storage.exists(key):
+        return ""
+    profile = json.loads(storage.open(key).read())
+    embedding = profile.get("embedding")
+    if not embedding and profile.get("referenceKey") and storage.exists(profile["referenceKey"]):
+        # A profile built on a machine without the encoder: embed its reference clip now.
+        local = workdir / "profile-reference.wav"
+        storage.get_to_file(profile["referenceKey"], local)
+        embedding = embed([local])
+    if not embedding:
+        return ""
+    scores = []
+    for n, audio_key in enumerate(audio_keys):
+        local = workdir / f"clone-check-{n}.wav"
+        storage.get_to_file(audio_key, local)
+        scores.append(similarity(embedding, local))
+    score = round(sum(scores) / len(scores), 2)
+    if score < LOW_SIMILARITY:
+        return f"the narration sounds unlike the saved voice (speaker similarity {score:.2f}, below {LOW_SIMILARITY})"
+    return ""
