@@ -59,7 +59,9 @@ function redisProcess(options: { dir?: string; logFile?: string; restart?: boole
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--protected-mode', 'yes'];
   if (options.dir) {
     mkdirSync(options.dir, { recursive: true });
-    args.push('--dir', options.dir, '--appendonly', 'yes');
+    // Every write on disk before Redis answers: with the default once-a-second fsync, a crash in
+    // that second can lose a clip's delivered mark, and the restarted bot posts the clip again.
+    args.push('--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'always');
   } else {
     args.push('--appendonly', 'no');
   }
