@@ -60,7 +60,8 @@ const KEEP = { removeOnComplete: { age: 7 * 24 * 3600, count: 1000 }, removeOnFa
  */
 export function userErrorFor(error: unknown): unknown {
   const e = error as { name?: string; code?: string; message?: string; detail?: { stage?: string; code?: string; message?: string }; reason?: string } | null;
-  if (e?.code === 'ENOSPC' || /ENOSPC|No space left on device/i.test(e?.detail?.message ?? e?.message ?? '')) {
+  // The worker's DISK_FULL is its own sentence, never "The tts stage failed: ...".
+  if (e?.code === 'ENOSPC' || e?.detail?.code === 'DISK_FULL' || /ENOSPC|No space left on device/i.test(e?.detail?.message ?? e?.message ?? '')) {
     return new UserError('storage.full', 'The server is out of disk space; the operator has been told.', { cause: error });
   }
   if (e?.name === 'StageFailure' && e.detail) {

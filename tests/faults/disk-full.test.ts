@@ -46,6 +46,8 @@ test('the data dir fills up mid-render: one clear sentence, one log line, nothin
   const told = await waitFor('the disk-full message', () => bot.texts().find((text) => DISK_FULL_SENTENCE.test(text)), RENDER_MS, story);
   t.diagnostic(`the user saw: ${told}`);
   assert.doesNotMatch(told, /Errno|OSError|No space left/, 'the user is shown the sentence, not the error');
+  // Its own sentence, not dressed up as a stage's failure ("The tts stage failed: ...").
+  assert.match(told, /could not be made\. The server is out of disk space; the operator has been told\.$/);
   const logLines = bot.workerLog().split('\n').filter((line) => /DISK FULL/.test(line));
   assert.equal(logLines.length, 1, `one log line for the operator:\n${bot.workerLog()}`);
   // It names the full disk and what is left on it.
