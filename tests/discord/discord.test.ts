@@ -2,6 +2,7 @@
 // with a real studio (redis, the Python worker on CPU backends, ffmpeg). The planner is a fake
 // that returns a hand-written plan. Every check is something a Discord user would notice.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -146,7 +147,7 @@ test('the deploy script registers the commands; starting the bot registers nothi
   assert.equal(emu.requests().filter((r) => r.method === 'PUT' && r.path.includes('/commands')).length, 0);
 
   const names = await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  assert.deepEqual(names, ['generate', 'chat', 'voice', 'status', 'cancel', 'help']);
+  assert.deepEqual(names, ['generate', 'chat', 'voice', 'status', 'cancel', 'help', 'train', 'styles']);
   const generate = emu.commands().find((c) => c.name === 'generate')!;
   assert.deepEqual(
     generate.options.map((o: { name: string; type: number; required?: boolean; autocomplete?: boolean }) => [o.name, o.type, Boolean(o.required), Boolean(o.autocomplete)]),
@@ -162,11 +163,13 @@ test('the deploy script registers the commands; starting the bot registers nothi
   );
   const voice = emu.commands().find((c) => c.name === 'voice')!;
   assert.deepEqual(voice.options.map((o: { name: string }) => o.name), ['add', 'list', 'remove']);
-  assert.ok(!commandDefinitions().some((c) => c.name === 'train'), '/train is reserved for the GPU issue');
+  const train = emu.commands().find((c) => c.name === 'train')!;
+  assert.deepEqual(train.options.map((o: { name: string; options: Array<{ name: string }> }) => [o.name, o.options.length]), [['style', 12]]);
+  assert.equal(commandDefinitions().length, 8);
 
   // Guild registration (instant) instead of global.
   await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase, guildId: emu.guildId });
-  assert.equal(emu.commands(emu.guildId).length, 6);
+  assert.equal(emu.commands(emu.guildId).length, 8);
 
   const help = await emu.dispatchInteraction({ commandName: 'help' });
   const answer = await waitForAnswer(help);
@@ -442,4 +445,24 @@ test('a clip finished while the Discord front-end was stopped is posted once, in
   const clips = emu.messages().filter((m) => mp4Of(m));
   assert.equal(clips.length, 1, 'posted exactly once');
   assert.equal((await studio.jobs.get(jobId))?.state, 'done');
+});
+
+test('/train style on a bot without a GPU worker answers one private sentence and queues nothing; /styles lists none', async (t) => {
+  const { emu } = await startDiscord(t);
+  const user = newUser('painter');
+  const options: Record<string, unknown> = { name: 'Watercolour' };
+  for (let n = 1; n <= 8; n += 1) {
+    const bytes = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=640x640:r=1', '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', '-']);
+    options[`image${n}`] = emu.registerAttachment({ bytes, filename: `p${n}.png`, contentType: 'image/png' });
+  }
+  const before = await studio.queue.queue.getJobCounts();
+  const train = await emu.dispatchInteraction({ commandName: 'train', subcommand: 'style', options, user });
+  const answer = await waitForAnswer(train);
+  assert.ok(answer.ephemeral);
+  assert.match(answer.content, /^Training a style needs a GPU worker with ComfyUI \(COMFYUI_URL\)/);
+  assert.deepEqual(await studio.queue.queue.getJobCounts(), before);
+  assert.deepEqual(await studio.storage.list(`uploads/discord/${user.id}/`), []);
+
+  const list = await emu.dispatchInteraction({ commandName: 'styles', subcommand: 'list', user });
+  assert.match((await waitForAnswer(list)).content, /You have no styles yet/);
 });
