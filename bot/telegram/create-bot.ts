@@ -9,6 +9,7 @@ import type { TelegramServices } from './context.ts';
 import { conversationFeature, generateFeature } from './features/generate.ts';
 import { jobsFeature } from './features/jobs.ts';
 import { startFeature } from './features/start.ts';
+import { trainFeature } from './features/train.ts';
 import { uploadsFeature } from './features/uploads.ts';
 
 /** The command menu published with setMyCommands. */
@@ -64,6 +65,7 @@ export function createBot(services: TelegramServices): Bot<Context> {
   );
   features.use(startFeature(services));
   features.use(generateFeature(services));
+  features.use(trainFeature(services));
   features.use(uploadsFeature(services));
   features.use(jobsFeature(services));
   features.use(conversationFeature(services));
