@@ -14,6 +14,8 @@ import { buildAssDocument, narrationCues, type SpokenSentence } from './subtitle
 
 export interface SceneInput {
   imagePath: string;
+  /** The scene as a video (the presenter, a motion clip): used instead of the still, without the pan. */
+  videoPath?: string;
   /** Narration audio (any format ffmpeg reads; WAV from the TTS stage). */
   audioPath: string;
   /** How long the scene lasts; the narration is padded with silence or cut to fit. */
@@ -74,6 +76,7 @@ const ENCODE_OPTIONS = [
 
 const sceneSchema = z.object({
   imagePath: z.string().min(1, 'imagePath is empty'),
+  videoPath: z.string().min(1, 'videoPath is empty').optional(),
   audioPath: z.string().min(1, 'audioPath is empty'),
   seconds: z.number().min(0.1, 'a scene lasts at least 0.1 s').max(600, 'a scene lasts at most 600 s'),
   narration: z.string(),
@@ -177,6 +180,7 @@ async function prepare(input: AssembleInput): Promise<Prepared> {
   // Fail before starting ffmpeg, with a message that names the scene and the file.
   for (const [i, scene] of scenes.entries()) {
     await assertReadableFile(scene.imagePath, `Scene ${i + 1} image`);
+    if (scene.videoPath) await assertReadableFile(scene.videoPath, `Scene ${i + 1} video`);
     await assertReadableFile(scene.audioPath, `Scene ${i + 1} narration audio`);
   }
   for (const dir of [workDir, path.dirname(outPath)]) {
@@ -194,11 +198,12 @@ async function prepare(input: AssembleInput): Promise<Prepared> {
   const graphScenes: GraphScene[] = [];
   try {
     for (const [i, scene] of scenes.entries()) {
-      inputs.push({ path: await ffmpegSafePath(scene.imagePath, workDir, `scene-${i + 1}-image`, scratch) });
+      const picture = scene.videoPath ?? scene.imagePath;
+      inputs.push({ path: await ffmpegSafePath(picture, workDir, `scene-${i + 1}-${scene.videoPath ? 'video' : 'image'}`, scratch) });
     }
     for (const [i, scene] of scenes.entries()) {
       inputs.push({ path: await ffmpegSafePath(scene.audioPath, workDir, `scene-${i + 1}-audio`, scratch) });
-      graphScenes.push({ timeline: timeline[i]!, imageInput: i, audioInput: scenes.length + i });
+      graphScenes.push({ timeline: timeline[i]!, imageInput: i, audioInput: scenes.length + i, video: scene.videoPath !== undefined });
     }
   } catch (error) {
     await removeAll(scratch);

@@ -179,9 +179,19 @@ export function narrationChain(audioLabel: string, samples: number, outLabel: st
 
 export interface GraphScene {
   timeline: TimelineScene;
-  /** ffmpeg input indexes of the scene's image and narration. */
+  /** ffmpeg input indexes of the scene's image (or video) and narration. */
   imageInput: number;
   audioInput: number;
+  /** The image input is a video (the presenter, a motion clip): played as it is, no pan. */
+  video?: boolean;
+}
+
+/** A scene's video at the output size and rate, exactly `frames` long: a shorter one holds its last frame. */
+export function videoChain(videoLabel: string, frames: number, outLabel: string, size: FrameSize = OUTPUT): string {
+  return (
+    `[${videoLabel}]fps=${OUTPUT.fps},${coverScale(size.width, size.height)},${TO_YUV420P},` +
+    `tpad=stop_mode=clone:stop=-1,settb=1/${OUTPUT.fps},setpts=N,trim=end_frame=${frames}[${outLabel}]`
+  );
 }
 
 export interface AssembleGraphOptions {
@@ -247,7 +257,9 @@ export function buildClipGraph(scenes: GraphScene[], options: AssembleGraphOptio
     const i = scene.timeline.index;
     const image = `${scene.imageInput}:v`;
     parts.push(
-      options.motion
+      scene.video
+        ? videoChain(image, scene.timeline.frames, `v${i}`, size)
+        : options.motion
         ? panChain(image, scene.timeline.frames, planPan(i, scene.timeline.frames, size.width, size.height), `v${i}`, `s${i}`, size)
         : stillChain(image, scene.timeline.frames, `v${i}`, size),
     );

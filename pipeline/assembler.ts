@@ -86,8 +86,11 @@ export function startAssembler(options: AssemblerOptions): Assembler {
           const audioPath = join(workDir, `scene-${scene.index}.wav`);
           await storage.getToFile(scene.imageKey, imagePath);
           await storage.getToFile(scene.audioKey, audioPath);
+          // The presenter speaking or a motion clip: assembled instead of the still.
+          const videoPath = scene.videoKey ? join(workDir, `scene-${scene.index}.mp4`) : undefined;
+          if (scene.videoKey && videoPath) await storage.getToFile(scene.videoKey, videoPath);
           const planned = plan.scenes[scene.index]!;
-          return { imagePath, audioPath, seconds: scene.seconds, audioSeconds: scene.audioSeconds, sentences: scene.sentences, narration: planned.narration };
+          return { imagePath, videoPath, audioPath, seconds: scene.seconds, audioSeconds: scene.audioSeconds, sentences: scene.sentences, narration: planned.narration };
         }),
       );
       const started = performance.now();
@@ -96,13 +99,16 @@ export function startAssembler(options: AssemblerOptions): Assembler {
         outPath: join(workDir, 'final.mp4'),
         workDir,
         size: FRAME_SIZES[plan.aspect],
-        music: plan.music,
+        music: plan.music ? (plan.musicMood ?? true) : false,
         onProgress: (percent) => void report(percent),
       });
       recordStage('assemble', 'ffmpeg', secondsSince(started));
       const key = keys.finalClip(jobId);
       const stored = await storage.put(key, { file: clip.outPath }, { contentType: 'video/mp4' });
       const backends = Object.fromEntries(Object.entries(result.backends).map(([stage, info]) => [stage, info.name]));
+      const licences = Object.fromEntries(Object.entries(result.backends).flatMap(([stage, info]) => (info.licence ? [[stage, info.licence]] : [])));
+      // The track's label names its library and licence; without one, why there is none.
+      if (plan.music) backends.music = clip.music?.label ?? `none: ${clip.musicMissing}`;
       const made: RenderedClip = {
         jobId,
         key,
@@ -110,6 +116,7 @@ export function startAssembler(options: AssemblerOptions): Assembler {
         seconds: clip.seconds,
         bytes: stored.bytes,
         backends: { ...backends, assemble: BACKEND },
+        licences,
       };
       // Recorded before the job completes: a crash in between re-runs the assembly, and the outbox
       // takes a job's outcome only once.

@@ -9,6 +9,8 @@ export const keys = {
   sceneImage: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.png`,
   /** When each sentence of the scene's narration is heard (the worker's sentences.json): subtitles follow it. */
   sceneSentences: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.sentences.json`,
+  /** The scene as a video (the presenter speaking, a motion clip), when the plan asks for one. */
+  sceneVideo: (jobId: string, index: number) => `jobs/${jobId}/scene-${pad(index + 1)}.mp4`,
   finalClip: (jobId: string) => `jobs/${jobId}/final.mp4`,
   plan: (jobId: string) => `jobs/${jobId}/plan.json`,
   userVoice: (platform: string, userId: string, name: string) => `users/${platform}/${userId}/voices/${name}.wav`,

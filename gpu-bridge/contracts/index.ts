@@ -68,10 +68,10 @@ export const Scene = z.object({
   visualPrompt: z.string().trim().min(1).max(400),
   onScreenText: z.string().trim().max(80).default(''),
   seconds: z.number().min(LIMITS.minSceneSeconds).max(LIMITS.maxSceneSeconds),
-  /** The talking presenter: none, filling the frame, or cut out in a corner over the scene's picture. */
-  presenter: z.enum(['none', 'full', 'corner']).default('none'),
+  /** The talking presenter: filling the frame, or cut out in a corner over the scene's picture; absent or 'none': no presenter. */
+  presenter: z.enum(['none', 'full', 'corner']).optional(),
   /** The picture moves (image-to-video on a GPU); without a motion workflow it stays a still with a slow pan. */
-  motion: z.boolean().default(false),
+  motion: z.boolean().optional(),
 });
 export type Scene = z.infer<typeof Scene>;
 
@@ -213,6 +213,8 @@ export type Progress = z.infer<typeof Progress>;
 export const BackendInfo = z.object({
   name: z.string(),
   device: z.enum(['cpu', 'gpu']),
+  /** Of the code and, where it applies, the model (from setup/models.json), for the result line. */
+  licence: z.string().optional(),
 });
 
 /** One sentence of a scene's narration and when it is heard, in seconds from the scene's start. */

@@ -55,7 +55,8 @@ class StageBackend(ABC):
         return language is None or self.languages is None or language.split("-")[0].lower() in self.languages
 
     def info(self) -> dict:
-        return {"name": self.name, "device": self.device}
+        licence = getattr(self, "licence", None)  # for the clip's result line
+        return {"name": self.name, "device": self.device, **({"licence": licence} if licence else {})}
 
 
 # Requests and results per stage. GPU backends (F5-TTS, ComfyUI, lip-sync, Real-ESRGAN,
@@ -124,6 +125,17 @@ class LipsyncRequest:
     layout: str = "full"  # "full": the presenter fills the frame; "corner": cut out over background_key
     background_key: str | None = None  # the scene's picture, for "corner"
     seconds: float | None = None  # the scene's length when longer than the narration
+
+
+@dataclass(frozen=True)
+class MotionRequest:
+    image_key: str  # the scene's picture, brought to life
+    prompt: str  # what happens in it (the scene's picture description)
+    seed: int
+    width: int
+    height: int
+    seconds: float  # the scene's length: a shorter clip holds its last frame
+    out_key: str  # video (H.264 MP4, no sound: assembly lays the narration under it)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ STAGE_LABELS = {
     "tts": "Narration",
     "visuals": "Picture generation",
     "lipsync": "Lip-sync",
+    "motion": "Motion clips",
     "upscale": "Upscaling",
     "train_voice": "Voice training",
     "train_lora": "Style (LoRA) training",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import metrics
-from ..backends.base import LipsyncRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
+from ..backends.base import LipsyncRequest, MotionRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
 from ..errors import StageFailure
 from ..tools import run_tool, wav_seconds
 from .client import ComfyClient, RunResult
@@ -28,8 +28,8 @@ from .workflows import Workflow, load_workflows
 
 log = logging.getLogger("spinbot.comfyui")
 READINESS_TTL = 30.0
-# Stages a backend serves here; "motion" has a shipped workflow but no stage in the job contract yet.
-BACKEND_STAGES = ("visuals", "upscale", "tts", "lipsync")
+# Stages a backend serves here.
+BACKEND_STAGES = ("visuals", "upscale", "tts", "lipsync", "motion")
 # After an OOM the retry asks for this share of the size (and frames) that failed.
 OOM_SHRINK = 0.75
 NEGATIVE_PROMPT = "blurry, low quality, distorted, text, watermark, signature"
@@ -247,12 +247,38 @@ class ComfyLipsync(ComfyBackend):
         ctx.storage.put_file(request.out_key, out)
 
 
+class ComfyMotion(ComfyBackend):
+    # Wan 2.2 TI2V-5B makes 24 fps clips of up to 121 frames (5 s); a longer scene holds the last frame.
+    FPS, MAX_FRAMES = 24, 121
+
+    def run_workflow(self, workflow: Workflow, request: MotionRequest, ctx: StageContext) -> None:
+        picture = ctx.workdir / f"motion-in-{Path(request.image_key).name}"
+        ctx.storage.get_to_file(request.image_key, picture)
+        scale = self.shrink(ctx)
+        frames = min(self.MAX_FRAMES, int(request.seconds * self.FPS) + 1)
+        graph = workflow.fill(prompt=request.prompt, seed=request.seed,
+                              negative=NEGATIVE_PROMPT if workflow.accepts("negative") else None,
+                              width=int(request.width * scale), height=int(request.height * scale),
+                              frames=int(frames * scale) if ctx.attempt > 1 else frames, fps=self.FPS)
+        _, [clip] = self.engine.run(graph, workflow, ctx, "motion", {"input_image": picture})
+        made = ctx.workdir / f"motion-{ctx.job_id}-{Path(request.out_key).stem}.video"
+        made.write_bytes(clip)
+        w, h = request.width, request.height
+        out = ctx.workdir / f"motion-{ctx.job_id}-{Path(request.out_key).stem}.mp4"
+        # To the clip's frame size and rate; the scene's length, holding the last frame when the shot is shorter.
+        video = (f"scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},fps=30,format=yuv420p,"
+                 f"tpad=stop_mode=clone:stop_duration={request.seconds:.3f}")
+        run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(made), "-vf", video, "-t", f"{request.seconds:.3f}", "-an",
+                  "-c:v", "libx264", "-preset", "veryfast", str(out)], stage="motion", timeout=600)
+        ctx.storage.put_file(request.out_key, out)
+
+
 def _media_seconds(path: Path) -> float:
     done = run_tool(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)], stage="lipsync", timeout=30)
     return float(done.stdout.decode().strip() or 0)
 
 
-BACKENDS = {"visuals": ComfyVisuals, "upscale": ComfyUpscale, "tts": ComfyTts, "lipsync": ComfyLipsync}
+BACKENDS = {"visuals": ComfyVisuals, "upscale": ComfyUpscale, "tts": ComfyTts, "lipsync": ComfyLipsync, "motion": ComfyMotion}
 
 
 def engine_from_env(env=os.environ) -> ComfyEngine | None:
