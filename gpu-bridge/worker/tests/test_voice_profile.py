@@ -143,3 +143,26 @@ def test_the_clone_check_stays_quiet_where_it_cannot_compare(tmp_path):
     assert speaker.profile_key_for("users/test/u1/voices/anna.wav") == "users/test/u1/voices/anna/profile.json"
     assert speaker.encoder_available() is not None
     assert speaker.clone_check_note(storage, "users/test/u1/voices/anna.wav", ["jobs/clone-check-1/scene-01.wav"], tmp_path) == ""
+
+
+def test_cloned_narration_listens_to_the_profiles_clean_clip_not_the_raw_sample(tmp_path, monkeypatch):
+    """After train_voice, the GPU narration workflow is given the denoised reference clip."""
+    from comfyui_emulator import ComfyEmulator
+    from spinbot_worker.comfyui.backends import ComfyTts, engine_from_env
+    from spinbot_worker.training import speaker
+
+    storage = FileStorage(tmp_path / "data")
+    store_wav(storage, "users/test/u1/voices/anna.wav", with_noise(np.zeros(RATE * 2, np.float32), 4))
+    assert speaker.clean_reference_key(storage, "users/test/u1/voices/anna.wav") == "users/test/u1/voices/anna.wav"
+    store_wav(storage, "users/test/u1/voices/anna/reference.wav", np.full(RATE * 7, 0.1, np.float32))
+    storage.put_bytes("users/test/u1/voices/anna/profile.json", json.dumps({"referenceKey": "users/test/u1/voices/anna/reference.wav"}).encode())
+    with ComfyEmulator() as comfy:
+        monkeypatch.setenv("COMFYUI_URL", comfy.url)
+        work = tmp_path / "work"
+        work.mkdir()
+        ctx = StageContext(job_id="clone-ref-1", attempt=1, storage=storage, workdir=work)
+        request = TtsRequest(text="Hello there.", language="en", voice_engine="f5-tts", voice_id="anna", speed=1.0,
+                             reference_key="users/test/u1/voices/anna.wav", max_seconds=10, out_key="jobs/clone-ref-1/scene-01.wav")
+        ComfyTts(engine_from_env(), "tts").run(request, ctx)
+        uploaded = [p for p in comfy.input_dir.rglob("*.wav")]
+        assert [p.read_bytes() for p in uploaded] == [storage.path_for("users/test/u1/voices/anna/reference.wav").read_bytes()]

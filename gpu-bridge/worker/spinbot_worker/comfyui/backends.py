@@ -185,8 +185,10 @@ class ComfyTts(ComfyBackend):
         graph = workflow.fill(text=request.text, seed=0)
         uploads = {}
         if request.reference_key and workflow.accepts("reference_voice"):
-            reference = ctx.workdir / f"reference-{Path(request.reference_key).name}"
-            ctx.storage.get_to_file(request.reference_key, reference)
+            from ..training.speaker import clean_reference_key  # the voice profile's clip, when one was built
+            reference_key = clean_reference_key(ctx.storage, request.reference_key)
+            reference = ctx.workdir / f"reference-{Path(reference_key).name}"
+            ctx.storage.get_to_file(reference_key, reference)
             uploads["reference_voice"] = reference
         elif workflow.accepts("reference_voice"):
             graph = workflow.without(graph, "reference_voice")  # the model's own voice

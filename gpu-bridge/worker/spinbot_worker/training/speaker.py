@@ -114,3 +114,16 @@ def clone_check_note(storage, reference_key: str | None, audio_keys: Sequence[st
     if score < LOW_SIMILARITY:
         return f"the narration sounds unlike the saved voice (speaker similarity {score:.2f}, below {LOW_SIMILARITY})"
     return ""
+
+
+def clean_reference_key(storage, reference_key: str) -> str:
+    """What a cloning backend should listen to: the voice profile's denoised 6-12 s reference clip
+    when the voice has one (train_voice), else the saved sample as it is."""
+    import json
+
+    key = profile_key_for(reference_key)
+    if storage.exists(key):
+        clip = json.loads(storage.open(key).read()).get("referenceKey")
+        if clip and storage.exists(clip):
+            return clip
+    return reference_key
