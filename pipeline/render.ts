@@ -259,6 +259,9 @@ async function copyScenes(storage: Storage, from: { jobId: string; scenes: numbe
       // Its sentence timings too, so a kept scene's subtitles stay timed (renders before them have none).
       const sentences = await storage.get(keys.sceneSentences(from.jobId, index)).catch(() => null);
       if (sentences) await storage.put(keys.sceneSentences(jobId, index), sentences, { contentType: 'application/json' });
+      // Its video (the presenter speaking, a motion clip), when it had one: not made again.
+      const video = await storage.get(keys.sceneVideo(from.jobId, index)).catch(() => null);
+      if (video) await storage.put(keys.sceneVideo(jobId, index), video, { contentType: 'video/mp4' });
       copied.push(index);
     } catch {
       // not stored any more (expired or deleted): rendered again
