@@ -463,6 +463,8 @@ export class JsonStringTracker {
   private lastKey: string | undefined;
   private lastSignificant = '';
   private containers: string[] = [];
+  /** Per open container, the property it is the value of ("outline" for the items of "outline": [...]). */
+  private containerKeys: (string | undefined)[] = [];
   /** Characters in the JSON string currently open (0 outside strings). */
   stringChars = 0;
 
@@ -480,11 +482,14 @@ export class JsonStringTracker {
           this.text = '';
           const inObject = this.containers.at(-1) === '{';
           this.isKey = inObject && (this.lastSignificant === '{' || this.lastSignificant === ',');
-          if (!inObject) this.lastKey = undefined;
+          // An array's string items are held to the array property's limit.
+          if (!inObject) this.lastKey = this.containerKeys.at(-1);
         } else if (ch === '{' || ch === '[') {
+          this.containerKeys.push(this.lastSignificant === ':' ? this.lastKey : this.containerKeys.at(-1));
           this.containers.push(ch);
         } else if (ch === '}' || ch === ']') {
           this.containers.pop();
+          this.containerKeys.pop();
         }
         if (!/\s/.test(ch)) this.lastSignificant = ch;
       } else if (this.escaped) {

@@ -11,6 +11,9 @@ export function splitMaxLengths(schema: JsonSchema): { schema: JsonSchema; maxLe
     for (const [key, value] of Object.entries(node)) {
       if (key === 'maxLength' && typeof value === 'number') {
         if (name !== undefined) maxLengths[name] = Math.min(maxLengths[name] ?? Infinity, value);
+      } else if (key === 'items') {
+        // An array's items are limited under the array's own property name (see JsonStringTracker).
+        out[key] = strip(value, name);
       } else if (key === 'properties' && value && typeof value === 'object') {
         out[key] = Object.fromEntries(Object.entries(value).map(([prop, sub]) => [prop, strip(sub, prop)]));
       } else {
