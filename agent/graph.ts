@@ -5,6 +5,7 @@ import { END, START, StateGraph, type BaseCheckpointSaver } from '@langchain/lan
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { enforce } from './nodes/enforce.ts';
 import { plan } from './nodes/plan.ts';
+import { presenter } from './nodes/presenter.ts';
 import { understand } from './nodes/understand.ts';
 import { PlannerContextSchema, PlannerState, type PlannerContext, type PlanRequest } from './state.ts';
 
@@ -15,10 +16,12 @@ export function buildPlannerGraph() {
     .addNode('understand', understand)
     .addNode('plan', plan)
     .addNode('enforce', enforce)
+    .addNode('presenter', presenter)
     .addEdge(START, 'understand')
     .addEdge('understand', 'plan')
     .addEdge('plan', 'enforce')
-    .addEdge('enforce', END);
+    .addEdge('enforce', 'presenter')
+    .addEdge('presenter', END);
 }
 
 export function createPlannerGraph(options: { checkpointer?: BaseCheckpointSaver | false } = {}) {

@@ -20,6 +20,11 @@ export interface PlanRequest {
   aspect?: Aspect;
   /** Music bed; else read from the prompt ("with music", "no music"), else off. */
   music?: boolean;
+  /** The talking presenter: 'me' (presenterKey, the user's checked portrait), the built-in 'character', or 'none'; else read from the prompt. */
+  presenter?: 'none' | 'me' | 'character';
+  presenterKey?: string;
+  /** Moving pictures in some scenes; else read from the prompt ("with motion"), else off. */
+  motion?: boolean;
 }
 
 /** The request after validation: every number here is already within LIMITS. */
@@ -35,6 +40,10 @@ export interface PlanBrief {
   style: string;
   aspect: Aspect;
   music: boolean;
+  /** 'me' only with a presenterKey (understand falls back to the built-in character without one). */
+  presenter?: 'none' | 'me' | 'character';
+  presenterKey?: string;
+  motion?: boolean;
 }
 
 export const PlannerState = Annotation.Root({

@@ -18,6 +18,8 @@ export type UserErrorId =
   | 'setup.modelInvalid'
   // planner (agent/): a language tag it cannot use
   | 'language.invalid'
+  // "present it yourself" before any photo was sent
+  | 'presenter.noPhoto'
   // chat front-ends (bot/): uploads, saved voices, access and limits, jobs
   | 'upload.tooLarge'
   | 'upload.unsupported'

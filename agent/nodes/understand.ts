@@ -194,6 +194,24 @@ export function parseMusic(text: string): boolean | undefined {
   return undefined;
 }
 
+/**
+ * Who presents: "present it yourself" / "presented by me" -> 'me' (the user's photo); "with the presenter" /
+ * "with a presenter" -> the built-in 'character'; "no presenter" / "without a presenter" -> 'none'; else undefined.
+ */
+export function parsePresenter(text: string): 'none' | 'me' | 'character' | undefined {
+  if (/\b(?:no|without(?:\s+(?:a|the|any))?|drop(?:\s+the)?|remove(?:\s+the)?)\s+presenter\b|\bpresenter\s+off\b/i.test(text)) return 'none';
+  if (/\bpresent(?:ed|s|ing)?\s+(?:it\s+|this\s+)?(?:by\s+)?(?:yourself|myself|me)\b|\bwith\s+me\s+(?:as\s+(?:the\s+)?presenter|presenting)\b|\b(?:i|i'll|i\s+will|let\s+me)\s+present\b/i.test(text)) return 'me';
+  if (/\bwith\s+(?:a|the|an?\s+animated|the\s+built-in)\s+(?:presenter|character|avatar|host)\b|\bpresenter\s+on\b/i.test(text)) return 'character';
+  return undefined;
+}
+
+/** "with motion" / "moving pictures" / "animate the scenes" -> true; "no motion" / "still pictures" -> false; else undefined. */
+export function parseMotion(text: string): boolean | undefined {
+  if (/\b(?:no|without)\s+motion\b|\bmotion\s+off\b|\bstill\s+(?:pictures|images)\b/i.test(text)) return false;
+  if (/\bwith\s+motion\b|\bmotion\s+on\b|\bmoving\s+(?:pictures|images|scenes)\b|\banimate(?:d)?\s+(?:the\s+)?(?:scenes|pictures|images)\b/i.test(text)) return true;
+  return undefined;
+}
+
 /** "in watercolour style", "watercolour-style", "in the style of a comic" -> the style words. */
 export function parseStyle(text: string): string | undefined {
   const match =
@@ -230,7 +248,19 @@ export function understandRequest(request: PlanRequest): PlanBrief {
     style: normalizeText(request.style ?? parseStyle(prompt) ?? '').slice(0, STYLE_LIMIT),
     aspect: request.aspect ?? parseAspect(prompt) ?? '16:9',
     music: request.music ?? parseMusic(prompt) ?? false,
+    ...presenterOf(request, prompt),
+    motion: request.motion ?? parseMotion(prompt) ?? false,
   };
+}
+
+/** The presenter asked for; 'me' needs the user's checked portrait (presenterKey), sent before asking. */
+function presenterOf(request: PlanRequest, prompt: string): Pick<PlanBrief, 'presenter' | 'presenterKey'> {
+  const presenter = request.presenter ?? parsePresenter(prompt) ?? 'none';
+  if (presenter !== 'me') return { presenter };
+  if (!request.presenterKey) {
+    throw new UserError('presenter.noPhoto', 'To present it yourself, first send me a clear, front-facing photo of your face; or say "with the presenter" for the built-in one.');
+  }
+  return { presenter, presenterKey: request.presenterKey };
 }
 
 export function understand(state: PlannerStateType): PlannerUpdate {
