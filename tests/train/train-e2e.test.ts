@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ConsoleChannel } from '../../bot/console-channel.ts';
 import { StyleLibrary, comfyTrainingReadiness } from '../../bot/styles.ts';
-import { trainStyleFromChat } from '../../bot/train.ts';
+import { buildVoiceProfile, trainStyleFromChat } from '../../bot/train.ts';
 import { REPO_ROOT } from '../../pipeline/services.ts';
 import { openStudio, type Studio } from '../../pipeline/studio.ts';
 
@@ -96,4 +96,21 @@ test('without ComfyUI: one sentence saying what is needed, nothing queued', asyn
   assert.match(text(), /^Training a style needs a GPU worker with ComfyUI \(COMFYUI_URL\) and the SDXL base model/);
   assert.deepEqual(await studio.queue.queue.getJobCounts(), before);
   assert.deepEqual(await studio.storage.list('uploads/console/bob/'), []);
+});
+
+test('a saved voice sample becomes a voice profile on the worker: a 6-12 s reference clip, its words, how much clean speech', async () => {
+  const text = 'The old lighthouse keeper climbed the narrow stairs every evening at dusk, and he polished the great lens until it shone brightly.';
+  const wav = path.join(dir, 'anna.wav');
+  assert.equal(spawnSync('espeak-ng', ['-v', 'en-us', '-w', wav, text]).status, 0);
+  await studio.storage.put('users/console/alice/voices/anna.wav', { file: wav });
+  const result = await buildVoiceProfile(studio.queue, owner, 'anna', ['users/console/alice/voices/anna.wav']);
+  assert.ok(result.referenceSeconds >= 6 && result.referenceSeconds <= 12, String(result.referenceSeconds));
+  assert.match(result.referenceText.toLowerCase(), /climbed the narrow stairs/); // what was said (Whisper on espeak-ng's voice)
+  assert.equal(result.referenceKey, 'users/console/alice/voices/anna/reference.wav');
+  assert.ok(await studio.storage.stat(result.referenceKey));
+  // About 7 s of speaking, less its pauses: a usable clip, but the profile asks for more.
+  assert.ok(result.cleanSpeechSeconds > 4 && result.cleanSpeechSeconds < 8, String(result.cleanSpeechSeconds));
+  assert.equal(result.enough, false);
+  assert.match(result.note, /add another sample to reach 8 s/);
+  assert.equal(result.backends.denoise?.name, 'DeepFilterNet3 (CPU)');
 });
