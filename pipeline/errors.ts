@@ -20,6 +20,7 @@ export type UserErrorId =
   | 'language.invalid'
   // "present it yourself" before any photo was sent
   | 'presenter.noPhoto'
+  | 'presenter.photoRefused'
   // chat front-ends (bot/): uploads, saved voices, access and limits, jobs
   | 'upload.tooLarge'
   | 'upload.unsupported'

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { understandRequest } from '../../agent/nodes/understand.ts';
+import { stageScenes } from '../../agent/nodes/presenter.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { Planner, PlanRequest } from '../../bot/planner.ts';
 import { ScriptedFakeChatModel, type ScriptedAnswer } from '../agent/fakeChatModel.ts';
@@ -38,7 +39,8 @@ export function fakePlanner(options: { seconds?: number; scenes?: number; modelS
         ['Blue light scatters the most in air.', 'a clear blue sky', 'Blue scatters'],
         ['So the sky looks blue to us.', 'hills under a blue sky', 'Blue sky'],
       ];
-      return ScriptPlan.parse({
+      // Presenter and motion marked as the real planner graph's presenter node does.
+      return stageScenes(ScriptPlan.parse({
         title: brief.prompt.slice(0, 60).trim(),
         language: 'en',
         voice: { engine: 'espeak-ng', id: 'en-us', speed: 1 },
@@ -46,7 +48,7 @@ export function fakePlanner(options: { seconds?: number; scenes?: number; modelS
           const [narration, visualPrompt, onScreenText] = lines[i % lines.length]!;
           return { narration, visualPrompt, onScreenText, seconds: seconds / scenes };
         }),
-      });
+      }), brief);
     },
   };
 }

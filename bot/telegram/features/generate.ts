@@ -8,6 +8,7 @@ import { APPROVE_WORDS, CANCEL_WORDS, STALE_PLAN_REPLY } from '../../../agent/co
 import { agentActions, presentTurn, threadOf } from '../../conversation.ts';
 import type { Reservation } from '../../jobs.ts';
 import { normalizeVoiceName } from '../../uploads/voices.ts';
+import { presenterDefaults } from '../../uploads/presenter.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
 
 const PLANNING_FAILED = 'Planning failed on our side (the error was logged); please try again in a minute.';
@@ -111,8 +112,12 @@ export function conversationFeature(services: TelegramServices): Composer<Contex
         // After Edit, the next message is the change, unless it is a plain yes / no, or that plan
         // is gone by now (then it is an ordinary message).
         const asEdit = editing && !APPROVE_WORDS.test(text) && !CANCEL_WORDS.test(text);
-        let result = asEdit ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, turn) : undefined;
-        if (!result || result.errors.includes(STALE_PLAN_REPLY)) result = await services.conversation.message(thread, text, turn);
+        // "Present it yourself": the photo sent before is checked into the presenter first (or refused in one sentence).
+        const presenter = await presenterDefaults(services.studio, services.images, { platform: channel.platform, userId: channel.userId }, text);
+        if (presenter.note) await channel.reply(presenter.note);
+        const asked = { ...turn, defaults: { ...turn.defaults, ...presenter.request } };
+        let result = asEdit ? await services.conversation.decide(thread, { action: 'edit', text, planId: editing }, asked) : undefined;
+        if (!result || result.errors.includes(STALE_PLAN_REPLY)) result = await services.conversation.message(thread, text, asked);
         await presentTurn(channel, result, services.studio);
       } catch (error) {
         await channel.fail(error);

@@ -1,0 +1,44 @@
+// "Present it yourself" / "presented by me": the photo the user sent last becomes the presenter. The
+// worker checks it (presenter_photo job: a face, the largest of several, not tiny, not oversized) and
+// keeps a checked portrait; a refused photo gets its one sentence and nothing is stored.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { parsePresenter } from '../../agent/nodes/understand.ts';
+import type { PlanRequest } from '../../agent/state.ts';
+import { checkPresenterPhoto, presenterKeyFor } from '../../gpu-bridge/presenter.ts';
+import { UserError } from '../../pipeline/errors.ts';
+import type { Studio } from '../../pipeline/studio.ts';
+import type { Owner, ReferenceImages } from './voices.ts';
+
+export interface PresenterDefaults {
+  /** Request fields for the planner: the checked portrait's key when the text asks the user to present. */
+  request: Pick<PlanRequest, 'presenterKey'>;
+  /** A sentence for the user when the worker chose for them (several faces: the largest). */
+  note?: string;
+}
+
+/**
+ * When `text` asks for the user as presenter: the photo they sent last, checked into their presenter
+ * portrait (or the one kept from before when no new photo came). Nothing when the text does not ask.
+ * A refused photo throws a UserError with the worker's sentence; the portrait kept before stays as it was.
+ */
+export async function presenterDefaults(studio: Pick<Studio, 'queue' | 'storage'>, images: ReferenceImages | undefined, owner: Owner, text: string): Promise<PresenterDefaults> {
+  if (parsePresenter(text) !== 'me') return { request: {} };
+  const photo = await images?.current(owner);
+  if (!photo) {
+    const kept = presenterKeyFor(owner);
+    return { request: (await studio.storage.stat(kept)) ? { presenterKey: kept } : {} };
+  }
+  // The check consumes its input: a copy goes, the reference picture stays for the pictures stage.
+  const upload = `uploads/${owner.platform}/${owner.userId}/presenter-${randomUUID().slice(0, 8)}${path.posix.extname(photo)}`;
+  await studio.storage.put(upload, await studio.storage.get(photo));
+  try {
+    const checked = await checkPresenterPhoto(studio.queue, { imageKey: upload, owner });
+    return { request: { presenterKey: checked.presenterKey }, ...(checked.note ? { note: checked.note } : {}) };
+  } catch (error) {
+    await studio.storage.delete(upload).catch(() => {});
+    const failure = error as { name?: string; detail?: { code?: string }; message?: string };
+    if (failure.name === 'StageFailure' && failure.detail?.code === 'BAD_INPUT') throw new UserError('presenter.photoRefused', failure.message ?? 'That photo cannot be the presenter.');
+    throw error;
+  }
+}
