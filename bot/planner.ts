@@ -14,6 +14,10 @@ export type { PlanRequest } from '../agent/graph.ts';
 export interface Planner {
   /** e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (embedded, CPU)" */
   label: string;
+  /** The planner model's licence from setup/models.json (embedded models; undefined for Ollama), for the licences line. */
+  licence?: string;
+  /** Why the model is not the one asked for (e.g. the default one missing from the cache), for the start-up line. */
+  note?: string;
   /** Throws a UserError for bad input; never calls the model. */
   validate(request: PlanRequest): void;
   plan(request: PlanRequest): Promise<ScriptPlan>;
@@ -26,6 +30,8 @@ export function createPlanner(config: Config): Planner {
   const handle = createChatModel({ ...process.env, OLLAMA_BASE_URL: config.OLLAMA_BASE_URL, OLLAMA_MODEL: config.OLLAMA_MODEL });
   return {
     label: handle.label,
+    ...(handle.licence ? { licence: handle.licence } : {}),
+    ...(handle.note ? { note: handle.note } : {}),
     validate: (request) => void understandRequest(request),
     async plan(request) {
       const started = performance.now();
