@@ -12,7 +12,7 @@ import { commandDefinitions, deployCommands } from '../../bot/discord/deploy-com
 import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
-import { startDiscordEmulator, type DiscordEmulator, type InteractionHandle, type StoredMessage } from '../emulators/discord/server.ts';
+import { startDiscordEmulator, type DiscordEmulator, type InteractionHandle, type OptionValue, type StoredMessage } from '../emulators/discord/server.ts';
 import { fakePlanner, pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
 
 const studio = await sharedStudio();
@@ -450,7 +450,7 @@ test('a clip finished while the Discord front-end was stopped is posted once, in
 test('/train style on a bot without a GPU worker answers one private sentence and queues nothing; /styles lists none', async (t) => {
   const { emu } = await startDiscord(t);
   const user = newUser('painter');
-  const options: Record<string, unknown> = { name: 'Watercolour' };
+  const options: Record<string, OptionValue> = { name: 'Watercolour' };
   for (let n = 1; n <= 8; n += 1) {
     const bytes = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=640x640:r=1', '-vf', `select=eq(n\\,${n})`, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', '-']);
     options[`image${n}`] = emu.registerAttachment({ bytes, filename: `p${n}.png`, contentType: 'image/png' });
