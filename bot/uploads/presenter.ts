@@ -3,6 +3,7 @@
 // keeps a checked portrait; a refused photo gets its one sentence and nothing is stored.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import type { PresenterChoice } from '../../agent/nodes/presenter.ts';
 import { parsePresenter } from '../../agent/nodes/understand.ts';
 import type { PlanRequest } from '../../agent/state.ts';
 import { checkPresenterPhoto, presenterKeyFor } from '../../gpu-bridge/presenter.ts';
@@ -18,12 +19,18 @@ export interface PresenterDefaults {
 }
 
 /**
- * When `text` asks for the user as presenter: the photo they sent last, checked into their presenter
+ * When `text` (or `choice`, a command option, which wins) asks for the user as presenter: the photo they sent last, checked into their presenter
  * portrait (or the one kept from before when no new photo came). Nothing when the text does not ask.
  * A refused photo throws a UserError with the worker's sentence; the portrait kept before stays as it was.
  */
-export async function presenterDefaults(studio: Pick<Studio, 'queue' | 'storage'>, images: ReferenceImages | undefined, owner: Owner, text: string): Promise<PresenterDefaults> {
-  if (parsePresenter(text) !== 'me') return { request: {} };
+export async function presenterDefaults(
+  studio: Pick<Studio, 'queue' | 'storage'>,
+  images: ReferenceImages | undefined,
+  owner: Owner,
+  text: string,
+  choice?: PresenterChoice,
+): Promise<PresenterDefaults> {
+  if ((choice ?? parsePresenter(text)) !== 'me') return { request: {} };
   const photo = await images?.current(owner);
   if (!photo) {
     const kept = presenterKeyFor(owner);

@@ -67,10 +67,13 @@ export function generateFeature(services: TelegramServices): Composer<Context> {
         await services.studio.jobs.available();
         if (request.voice) await services.voices.require(ownerOf(channel.userId), request.voice);
         const args = { prompt: request.prompt, seconds: request.seconds, voice: request.voice };
+        // "/generate ... presented by me": the photo sent before is checked into the presenter first.
+        const presenter = await presenterDefaults(services.studio, services.images, ownerOf(channel.userId), request.prompt);
+        if (presenter.note) await channel.reply(presenter.note);
         const result = await services.conversation.command(threadOf(channel), request.prompt, { tool: 'generate_video', args }, {
           actions: agentActions(channel, services, reservation),
           autoApprove: true,
-          defaults: { language },
+          defaults: { language, ...presenter.request },
         });
         if (!result.dispatchedJobId) await channel.finishProgress(`⚠️ ${[...result.errors, ...result.replies].join(' ') || 'Nothing was made.'}`);
       } catch (error) {
