@@ -14,7 +14,7 @@ import { stopOnSignals } from '../pipeline/services.ts';
 import { openStudio } from '../pipeline/studio.ts';
 import { type Config } from './config.ts';
 import { ProgressBoard } from './console/progress.ts';
-import { formatClip } from './format.ts';
+import { formatClip, formatLicences } from './format.ts';
 import { createPlanner } from './planner.ts';
 
 const USAGE = 'Usage: npm start -- generate "<prompt>" [--seconds N] [--out FILE]  |  npm start -- plan "<prompt>" [--seconds N] --json';
@@ -109,7 +109,7 @@ export async function runGenerateCommand(args: string[], config: Config): Promis
       await mkdir(dirname(location), { recursive: true });
       await studio.storage.getToFile(clip.key, location);
     }
-    process.stdout.write(`${formatClip(clip, location)}\n`);
+    process.stdout.write(`${[formatClip(clip, location, planner.label), formatLicences(clip)].filter(Boolean).join('\n')}\n`);
   } finally {
     await stop();
   }

@@ -50,8 +50,43 @@ export function formatPlan(plan: ScriptPlan): string {
   return lines.join('\n');
 }
 
-export function formatClip(clip: RenderedClip, location = clip.location): string {
-  const voice = clip.backends.tts ?? 'unknown';
-  const visuals = clip.backends.visuals ?? 'unknown';
-  return `Done: ${location} (${clip.seconds.toFixed(1)} s, ${formatBytes(clip.bytes)}). Voice: ${voice}; visuals: ${visuals}.`;
+/** How the result line names each stage's backend, in this order; other stages follow by their own name. */
+const RESULT_LINE_STAGES: Array<[stage: string, label: string]> = [
+  ['tts', 'Voice'],
+  ['visuals', 'pictures'],
+  ['upscale', 'upscale'],
+  ['lipsync', 'presenter'],
+  ['music', 'music'],
+];
+
+/** A clip's stages in result-line order; assembly is left out (every clip is assembled by ffmpeg). */
+function inLineOrder(byStage: Record<string, string>): Array<[stage: string, value: string]> {
+  const order = (stage: string) => {
+    const index = RESULT_LINE_STAGES.findIndex(([s]) => s === stage);
+    return index === -1 ? RESULT_LINE_STAGES.length : index;
+  };
+  return Object.entries(byStage)
+    .filter(([stage]) => stage !== 'assemble')
+    .sort(([a], [b]) => order(a) - order(b));
+}
+
+/**
+ * The clip's result line: where it is, and every model that made it, e.g. `Voice: Piper joe-medium
+ * (CPU); pictures: illustrated (CPU); upscale: Real-ESRGAN animevideov3 (CPU); music: "calm_acoustic_1"
+ * (immich-memories-music, MIT); plan: <the planner>`.
+ */
+export function formatClip(clip: RenderedClip, location = clip.location, planner?: string): string {
+  const named = inLineOrder({ tts: 'unknown', ...clip.backends }).map(([stage, name]) => `${RESULT_LINE_STAGES.find(([s]) => s === stage)?.[1] ?? stage}: ${name}`);
+  if (planner) named.push(`plan: ${planner}`);
+  return `Done: ${location} (${clip.seconds.toFixed(1)} s, ${formatBytes(clip.bytes)}). ${named.join('; ')}.`;
+}
+
+/**
+ * The licences the backends reported, one line named by backend (empty when none did), e.g.
+ * `Licences — Piper joe-medium: voice: MIT ...; engine: ... | illustrated: MIT (this code); ...`.
+ * Put last: a platform's caption limit may cut it.
+ */
+export function formatLicences(clip: RenderedClip): string {
+  const named = inLineOrder(clip.licences ?? {}).map(([stage, licence]) => `${(clip.backends[stage] ?? stage).replace(/\s*\((CPU|GPU)\b[^)]*\)$/, '')}: ${licence}`);
+  return named.length ? `Licences — ${named.join(' | ')}.` : '';
 }

@@ -63,7 +63,7 @@ export function createJobServices(
     counter: new RedisDailyCounter(deps.studio.services.redisUrl),
   });
   const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES, transcribe: sampleTranscriber(deps.studio.queue) });
-  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, log, ...delivery });
+  const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, planner: deps.planner.label, log, ...delivery });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
   return {
     services: {

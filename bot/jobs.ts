@@ -19,7 +19,7 @@ import type { Studio } from '../pipeline/studio.ts';
 import { keys } from '../storage/keys.ts';
 import type { JobLimits } from './access.ts';
 import { formatDuration, jobButtons, stageLabel, type ChatChannel, type Platform, type ProgressView } from './channel.ts';
-import { estimateRenderSeconds, formatBytes, formatClip } from './format.ts';
+import { estimateRenderSeconds, formatBytes, formatClip, formatLicences } from './format.ts';
 import type { Owner, VoiceLibrary } from './uploads/voices.ts';
 
 export type { JobRecord } from '../pipeline/job-store.ts';
@@ -45,6 +45,8 @@ export interface JobRunnerDeps {
   resume?: (destination: Destination) => ChatChannel | undefined;
   /** Quality floor when re-encoding to fit an upload limit (kbit/s). */
   minVideoKbps: number;
+  /** The planner that writes this runner's plans, named in the clip's result line. */
+  planner?: string;
   /** How often the place in line is refreshed while waiting. */
   queuePollMs?: number;
   /** How often the outbox is read besides when a job ends (default 1 s). */
@@ -205,7 +207,7 @@ export class JobRunner {
       jobId,
       owner: { platform: channel.platform, userId: channel.userId },
       chatId: channel.chatId,
-      spec: { ...spec, seed: spec.seed ?? 0 },
+      spec: { ...spec, seed: spec.seed ?? 0, planner: spec.planner ?? this.deps.planner },
       plan,
       createdAt: Date.now(),
       quotaKey,
@@ -557,7 +559,7 @@ export class JobRunner {
     // The console user reads files on this machine: the stored clip's own path (or link) is named,
     // and nothing is copied or re-encoded.
     const local = channel.platform === 'console';
-    let summary = formatClip(clip, local ? clip.location : `"${record.plan.title}"`);
+    let summary = formatClip(clip, local ? clip.location : `"${record.plan.title}"`, record.spec.planner);
     if (record.spec.voiceName && !voiceWasCloned(clip)) {
       // Said plainly where the voice is named: the saved voice was not used, and why.
       const tts = clip.backends.tts ?? 'espeak-ng (CPU)';
@@ -570,6 +572,8 @@ export class JobRunner {
       // Discord has no free text for bots: the conversation is /chat there.
       lines.push(channel.platform === 'discord' ? 'To change one scene: /chat redo scene 2 with a sunset' : 'To change one scene, say e.g. "redo scene 2 with a sunset".');
     }
+    const licences = formatLicences(clip);
+    if (licences) lines.push(licences);
     if (local) return channel.reply(lines.join('\n'));
 
     const buttons = [jobButtons.retry(record.jobId), jobButtons.variation(record.jobId)];

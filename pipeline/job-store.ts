@@ -25,6 +25,8 @@ export interface JobSpec {
   referenceImageKey?: string;
   /** Refining a made clip: its unchanged scenes (0-based) are reused instead of rendered. */
   reuse?: { jobId: string; scenes: number[] };
+  /** The planner that wrote the plan, for the result line (e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (embedded, CPU)"). */
+  planner?: string;
 }
 
 export interface StoredClip {
@@ -34,6 +36,7 @@ export interface StoredClip {
   seconds: number;
   bytes: number;
   backends: Record<string, string>;
+  licences?: Record<string, string>;
 }
 
 export interface JobRecord {

@@ -37,8 +37,10 @@ export interface RenderedClip {
   location: string;
   seconds: number;
   bytes: number;
-  /** e.g. { tts: "espeak-ng (CPU)", visuals: "title cards (CPU)" } */
+  /** e.g. { tts: "Piper joe-medium (CPU)", visuals: "illustrated (CPU)", music: '"calm_acoustic_1" (immich-memories-music, MIT)' } */
   backends: Record<string, string>;
+  /** Per stage, the licence its backend reported (code and model, from setup/models.json). */
+  licences?: Record<string, string>;
 }
 
 /** What an assembly job carries (the plan is also stored as jobs/<id>/plan.json). */

@@ -42,6 +42,7 @@ export async function runConsoleChat(deps: {
     // One person at their own machine: one render at a time, no daily quota.
     limits: new JobLimits({ maxRunning: 1, daily: 0, counter: new MemoryDailyCounter() }),
     minVideoKbps: 300,
+    planner: deps.planner.label,
     log: () => {},
     // One person: a job from an earlier session is shown (and its clip named) here.
     platform: 'console',

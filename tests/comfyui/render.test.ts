@@ -29,7 +29,7 @@ test('pictures, a cloned voice and upscaling from ComfyUI workflows make a watch
     { tts: 'Chatterbox (ComfyUI)', visuals: 'FLUX.1 schnell fp8 (ComfyUI)', upscale: 'Real-ESRGAN x2plus (ComfyUI)' },
   );
   const line = formatClip(clip);
-  assert.match(line, /Voice: Chatterbox \(ComfyUI\); visuals: FLUX\.1 schnell fp8 \(ComfyUI\)/);
+  assert.match(line, /Voice: Chatterbox \(ComfyUI\); pictures: FLUX\.1 schnell fp8 \(ComfyUI\)/);
   // ComfyUI was given the sample as the voice to clone, for each scene's narration.
   const history = (await (await fetch(`${comfy.url}/history`)).json()) as Record<string, { prompt: [number, string, Record<string, ComfyNode>] }>;
   const voices = Object.values(history)
@@ -51,5 +51,5 @@ test('without the picture model the clip is still made, on the CPU, and the resu
   const local = join(await tempDir(t), 'final.mp4');
   await studio.storage.getToFile(clip.key, local);
   await assertWatchableClip(local, { seconds: 10, sceneStarts: [0, 5] });
-  assert.match(formatClip(clip), /visuals: [^;]*\(CPU; GPU workflow FLUX\.1 schnell fp8 not ready\)/);
+  assert.match(formatClip(clip), /pictures: [^;]*\(CPU; GPU workflow FLUX\.1 schnell fp8 not ready\)/);
 });

@@ -10,7 +10,7 @@ import type { Planner } from '../../bot/planner.ts';
 import { ScriptedFakeChatModel } from '../agent/fakeChatModel.ts';
 import { handWrittenPlan, openTestStudio } from './helpers.ts';
 
-function fakePlanner(): Planner & { requests: string[] } {
+function fakePlanner(withMusic = false): Planner & { requests: string[] } {
   const requests: string[] = [];
   return {
     label: 'a fake planner (hand-written plan)',
@@ -18,7 +18,7 @@ function fakePlanner(): Planner & { requests: string[] } {
     validate: () => {},
     plan: async ({ prompt }) => {
       requests.push(prompt);
-      return handWrittenPlan(10, 2);
+      return withMusic ? { ...handWrittenPlan(10, 2), music: true, musicMood: 'calm' } : handWrittenPlan(10, 2);
     },
     llm: { model: new ScriptedFakeChatModel([]) },
   };
@@ -40,9 +40,9 @@ function terminal() {
   return { input, output, type: (line: string) => input.write(`${line}\n`), waitFor, text: () => text };
 }
 
-test('console chat: greet, plan, approve, progress per stage, then the clip with its length and size', async (t) => {
+test('console chat: greet, plan, approve, progress per stage, then the clip with its length, size and every model that made it', async (t) => {
   const studio = await openTestStudio(t);
-  const planner = fakePlanner();
+  const planner = fakePlanner(true);
   const term = terminal();
   const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
 
@@ -55,11 +55,15 @@ test('console chat: greet, plan, approve, progress per stage, then the clip with
   assert.match(term.text(), /Queue: free, it would start at once\./);
 
   term.type('yes');
-  const done = /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: Piper joe-medium.*; visuals: .*\./;
+  // Every model, the music track with its library and licence, and the planner that wrote the plan.
+  const done =
+    /Done: (\S+) \((\d+\.\d) s, ([\d.]+ [KM]B)\)\. Voice: Piper joe-medium \(CPU\); pictures: illustrated \(CPU\); upscale: [^;]+ \(CPU\); music: "calm_[^"]+" \(immich-memories-music, MIT\); plan: a fake planner \(hand-written plan\)\.\n/;
   await term.waitFor(done);
   const [, path, seconds] = term.text().match(done)!;
   assert.ok(existsSync(path!), `the chat named ${path}, which does not exist`);
   assert.ok(Math.abs(Number(seconds) - 10) < 0.5);
+  // The licences each backend reported (setup/models.json), the emoji's attribution among them.
+  assert.match(term.text(), /\nLicences — Piper joe-medium: voice: MIT \(voice package\)[^\n|]* \| illustrated: [^\n|]*OpenMoji[^\n|]* \| [^\n|]+: [^\n|]+\.\n/);
   for (const stage of ['voice', 'visuals', 'upscale', 'assemble']) assert.match(term.text(), new RegExp(`${stage}\\s+\\[#+\\]\\s+100%`));
 
   term.type('/quit');
