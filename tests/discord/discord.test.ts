@@ -158,6 +158,8 @@ test('the deploy script registers the commands; starting the bot registers nothi
       ['style', 3, false, false],
       ['image', 11, false, false],
       ['voice_sample', 11, false, false],
+      ['presenter', 3, false, false],
+      ['motion', 5, false, false],
       ['auto_approve', 5, false, false],
     ],
   );

@@ -1,0 +1,55 @@
+// /generate presenter and motion options through the real discord.js client against the Discord
+// emulator, the real queue and the worker's face check.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startDiscordFrontEnd } from '../../bot/discord/front-end.ts';
+import { deployCommands } from '../../bot/discord/deploy-commands.ts';
+import { presenterKeyFor } from '../../gpu-bridge/presenter.ts';
+import { startDiscordEmulator, type InteractionHandle } from '../emulators/discord/server.ts';
+import { fakePlanner, pngImage, sharedStudio } from '../channel/fixtures.ts';
+
+const studio = await sharedStudio();
+
+async function startDiscord(t: { after(fn: () => unknown): void }) {
+  const emu = await startDiscordEmulator();
+  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
+  const planner = fakePlanner({ seconds: 6 });
+  const bot = await startDiscordFrontEnd({
+    studio,
+    planner,
+    config: {
+      DISCORD_TOKEN: emu.botToken,
+      DISCORD_APPLICATION_ID: emu.applicationId,
+      DISCORD_API_URL: emu.restBase,
+      DISCORD_FILE_HOSTS: `127.0.0.1:${emu.port}`,
+      SPINBOT_DAILY_JOBS: '50',
+      SPINBOT_AUTO_APPROVE: 'false',
+    },
+    log: () => {},
+  });
+  t.after(async () => {
+    await bot.stop();
+    await emu.stop();
+  });
+  return { emu, planner };
+}
+
+const anyMessage = (handle: InteractionHandle, pattern: RegExp) =>
+  handle.waitFor((h) => [...h.messages(), ...h.followUps()].find((m) => !m.deleted && pattern.test(m.content)), 60_000);
+
+test('/generate presenter:me with a picture without a face is refused with nothing stored; presenter:character and motion show in the plan', async (t) => {
+  const { emu, planner } = await startDiscord(t);
+  const user = { id: '4000000000000901', username: 'ada', global_name: 'Ada' };
+  const image = emu.registerAttachment({ bytes: pngImage(), filename: 'me.png', contentType: 'image/png', width: 64, height: 64 });
+  const refused = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'a video about tea', presenter: 'me', image }, user });
+  await anyMessage(refused, /I could not find a face in that photo; send a clear, front-facing portrait/);
+  assert.equal(await studio.storage.stat(presenterKeyFor({ platform: 'discord', userId: user.id })), null, 'no presenter stored');
+  assert.deepEqual(await studio.storage.list(`uploads/discord/${user.id}/`), []);
+  assert.equal(planner.requests.length, 0, 'nothing planned');
+
+  const character = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'a video about tea', presenter: 'character', motion: true }, user });
+  const plan = await anyMessage(character, /^Plan: /);
+  assert.match(plan.content, /Presenter: the built-in character in scenes 1, 2/);
+  assert.match(plan.content, /Motion: scenes 2 move/);
+  assert.equal(planner.requests.at(-1)?.presenter, 'character');
+});
