@@ -28,7 +28,10 @@ def test_render_job_end_to_end(start_worker, redis_url, queue_name, data_dir):
     assert job.failedReason is None, job.failedReason
     result = job.returnvalue
     assert schema_errors("render-result", result) == []
-    assert result["backends"]["tts"] == {"name": "Piper joe-medium (CPU)", "device": "cpu"}
+    tts = result["backends"]["tts"]
+    assert (tts["name"], tts["device"]) == ("Piper joe-medium (CPU)", "cpu")
+    # The licence for the clip's result line, from setup/models.json.
+    assert tts["licence"].startswith("voice: MIT"), tts
 
     events = progress_events(redis_url, queue_name, job_id)
     for event in events:
