@@ -8,7 +8,8 @@ import type { PlannerContext, PlanRequest } from '../graph.ts';
 import { enforcePlan } from '../nodes/enforce.ts';
 import { PROMPTS as PLAN_PROMPTS } from '../nodes/plan.ts';
 import { wordCount, wordsAsked } from '../nodes/review.ts';
-import { parseAspect, parseDurationSeconds, parseMusic, parseStyle, understandRequest } from '../nodes/understand.ts';
+import { stageScenes } from '../nodes/presenter.ts';
+import { parseAspect, parseDurationSeconds, parseMotion, parseMusic, parsePresenter, parseStyle, understandRequest } from '../nodes/understand.ts';
 import { renderPrompt } from '../prompts.ts';
 import { DraftScene, sceneJsonSchema } from '../schema.ts';
 
@@ -30,7 +31,9 @@ export function unchangedScenes(before: ScriptPlan, after: ScriptPlan): number[]
   if (!sameLook) return [];
   return after.scenes.flatMap((scene, i) => {
     const old = before.scenes[i];
-    const same = old && old.narration === scene.narration && old.visualPrompt === scene.visualPrompt && old.onScreenText === scene.onScreenText && old.seconds === scene.seconds;
+    const same = old && old.narration === scene.narration && old.visualPrompt === scene.visualPrompt && old.onScreenText === scene.onScreenText && old.seconds === scene.seconds
+      // A scene that gains, loses or moves its presenter, or starts or stops moving, is made again.
+      && (old.presenter ?? 'none') === (scene.presenter ?? 'none') && Boolean(old.motion) === Boolean(scene.motion);
     return same ? [i] : [];
   });
 }
@@ -53,7 +56,8 @@ export function lengthChange(change: string, currentSeconds: number): number | u
 function hasMoreThanSettings(change: string): boolean {
   const rest = change
     .replace(/\b(?:please|make|it|the|video|clip|a|an|and|but|just|now|use|set|turn|to|be|in|with|without|no|add|some|style|format|shape|on|off)\b/gi, ' ')
-    .replace(/\b(?:vertical|portrait|square|landscape|widescreen|9:16|16:9|1:1|music|soundtrack|background|upbeat|soft|calm)\b/gi, ' ');
+    .replace(/\b(?:vertical|portrait|square|landscape|widescreen|9:16|16:9|1:1|music|soundtrack|background|upbeat|soft|calm)\b/gi, ' ')
+    .replace(/\b(?:presenter|character|avatar|host|motion|moving|present|presented|presenting|yourself|myself|me|by|any)\b/gi, ' ');
   const style = parseStyle(change);
   const remaining = (style ? rest.replace(style, ' ') : rest).replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
   return remaining.split(' ').filter(Boolean).length > 0;
@@ -115,7 +119,7 @@ export async function revisePlan(
   base: { plan: ScriptPlan; request: PlanRequest },
   change: string,
   scene: number | undefined,
-  deps: PlannerContext & { plan: (request: PlanRequest, signal?: AbortSignal) => Promise<ScriptPlan> },
+  deps: PlannerContext & { plan: (request: PlanRequest, signal?: AbortSignal) => Promise<ScriptPlan>; defaults?: Partial<PlanRequest> },
   signal?: AbortSignal,
 ): Promise<Revision> {
   const { plan } = base;
@@ -124,7 +128,15 @@ export async function revisePlan(
     aspect: parseAspect(change) ?? plan.aspect,
     music: parseMusic(change) ?? plan.music,
   };
-  const request: PlanRequest = { ...base.request, ...settings };
+  // "with the presenter", "no presenter", "present it yourself" (the portrait the front-end checked), "with motion".
+  const presenter = parsePresenter(change);
+  const motion = parseMotion(change);
+  const staging: Partial<PlanRequest> = {
+    ...(presenter ? { presenter } : {}),
+    ...(motion !== undefined ? { motion } : {}),
+    ...(deps.defaults?.presenterKey ? { presenterKey: deps.defaults.presenterKey } : {}),
+  };
+  const request: PlanRequest = { ...base.request, ...settings, ...staging };
   const seconds = lengthChange(change, totalSeconds(plan));
 
   let next: ScriptPlan;
@@ -143,6 +155,7 @@ export async function revisePlan(
     return { plan: next, request: asked, changed: changedScenes(plan, next) };
   } else if (!hasMoreThanSettings(change)) {
     next = { ...plan, ...settings };
+    if (presenter || motion !== undefined) next = stageScenes(next, understandRequest({ ...request, seconds: totalSeconds(plan) }));
   } else {
     const prompt = `${base.request.prompt}. ${change}`.slice(0, LIMITS.maxPromptChars);
     const asked: PlanRequest = { ...request, prompt, seconds: base.request.seconds ?? totalSeconds(plan) };

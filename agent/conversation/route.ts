@@ -40,7 +40,7 @@ export function voiceIn(text: string): string | undefined {
 }
 
 const REFINE_WORDS =
-  /\bscene\s*#?\d|\b(?:first|second|third|fourth|fifth|last)\s+scene\b|^(?:please\s+)?(?:redo|re-do|change|replace|make\s+it|shorter|longer|faster|slower|more|less|use|instead|without|add|remove|drop|swap|no\s+music|with\s+music|vertical|square|landscape)\b/i;
+  /\bscene\s*#?\d|\b(?:first|second|third|fourth|fifth|last)\s+scene\b|^(?:please\s+)?(?:redo|re-do|change|replace|make\s+it|shorter|longer|faster|slower|more|less|use|instead|without|add|remove|drop|swap|no\s+music|with\s+music|vertical|square|landscape)\b|^(?:please\s+)?(?:(?:with|no)\s+(?:the\s+|a\s+)?(?:presenter|motion)|present\s+it\s+yourself|presented\s+by\s+me)\b/i;
 const GENERATE_WORDS = /^(?:please\s+)?(?:an?\s+)?(?:[\w-]+\s+){0,3}?(?:video|clip|explainer|reel|short)\s+(?:about|on|of|explaining|showing)\b|\b(?:make|create|generate|render|produce|do|give\s+me)\b.{0,60}?\b(?:video|clip|explainer|short|reel|animation|film)s?\b|^(?:a|an)\s+\d+[\s-]*(?:s|sec|second|minute)s?\b.*\b(?:video|clip|explainer)\b/i;
 
 /** The intent when the words leave no doubt; undefined when the model should decide. */

@@ -5,6 +5,8 @@ import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { formatPlan } from '../../bot/format.ts';
 import { stageScenes } from '../../agent/nodes/presenter.ts';
 import { parseMotion, parsePresenter, understandRequest } from '../../agent/nodes/understand.ts';
+import { revisePlan } from '../../agent/conversation/revise.ts';
+import { ruleIntent } from '../../agent/conversation/route.ts';
 import { handWrittenPlan } from '../e2e/helpers.ts';
 
 test('presenter and motion words are read from a request', () => {
@@ -48,4 +50,20 @@ test('the plan marks presenter scenes and at most the capped number of moving sc
   const none = stageScenes(plan, { presenter: 'none', motion: true }, 0);
   assert.ok(none.scenes.every((s) => s.presenter === undefined && s.motion === undefined), 'a cap of 0 moves nothing');
   assert.doesNotMatch(formatPlan(none), /Presenter|Motion/);
+});
+
+test('a change on a plan shown: "with the presenter", "with motion" and "no presenter" restage it without a model call', async () => {
+  const plan = handWrittenPlan(10, 2);
+  const request = { prompt: 'a 10 second video about why the sky is blue', seconds: 10 };
+  const noModel = { model: undefined as never, plan: async () => assert.fail('no re-plan for a presenter change') };
+  assert.equal(ruleIntent('with the presenter', { pending: { plan } } as never)?.tool, 'refine_video');
+  const withPresenter = await revisePlan({ plan, request }, 'with the presenter', undefined, noModel);
+  assert.deepEqual(withPresenter.plan.scenes.map((s) => s.presenter), ['full', 'corner']);
+  assert.deepEqual(withPresenter.changed, [0, 1], 'both scenes are made again');
+  const moving = await revisePlan({ plan: withPresenter.plan, request: withPresenter.request }, 'with motion', undefined, noModel);
+  assert.deepEqual(moving.plan.scenes.map((s) => [s.presenter, Boolean(s.motion)]), [['full', false], ['corner', true]]);
+  const mine = await revisePlan({ plan, request }, 'present it yourself', undefined, { ...noModel, defaults: { presenterKey: 'users/telegram/42/presenter.png' } });
+  assert.equal(mine.plan.presenterKey, 'users/telegram/42/presenter.png');
+  const none = await revisePlan({ plan: withPresenter.plan, request: withPresenter.request }, 'no presenter', undefined, noModel);
+  assert.ok(none.plan.scenes.every((s) => s.presenter === undefined));
 });
