@@ -13,6 +13,7 @@ import { ConsoleChannel } from '../console-channel.ts';
 import { agentActions, createConversation, formatApproval, threadOf, videosAhead } from '../conversation.ts';
 import { JobRunner } from '../jobs.ts';
 import type { Planner } from '../planner.ts';
+import { presenterDefaults, usePhotoFile } from '../uploads/presenter.ts';
 import { VoiceLibrary } from '../uploads/voices.ts';
 
 const GREETING = `Hi, I'm MySpinBot. Describe a video and I'll plan it, show you the plan, and render it here.
@@ -20,7 +21,8 @@ Try: make a 20 second video about why the sky is blue
 Type /help for help, /quit to leave.`;
 
 const HELP = `${HELP_TEXT}
-Here, answer a plan with "yes", "no", or the change you want. /quit leaves and stops the worker.`;
+Here, answer a plan with "yes", "no", or the change you want. /photo PATH makes that photo your presenter
+("present it yourself"). /quit leaves and stops the worker.`;
 
 export async function runConsoleChat(deps: {
   studio: Studio;
@@ -51,6 +53,7 @@ export async function runConsoleChat(deps: {
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: deps.autoApprove });
   const thread = threadOf(channel);
   const actions = agentActions(channel, { studio: deps.studio, jobs, voices });
+  const owner = { platform: channel.platform, userId: channel.userId };
 
   let waiting = false;
   const show = async (result: TurnResult) => {
@@ -76,11 +79,20 @@ export async function runConsoleChat(deps: {
       const line = raw.trim();
       if (line === '/quit' || line === '/exit') break;
       if (line === '/help') say(HELP);
+      else if (/^\/photo(?:\s|$)/.test(line)) {
+        // "/photo PATH": the presenter's photo, checked by the worker ("present it yourself" then uses it).
+        try {
+          say(await usePhotoFile(deps.studio, owner, line.slice('/photo'.length).trim()));
+        } catch (error) {
+          say(describeFailure(error));
+        }
+      }
       else if (line.length > LIMITS.maxPromptChars) say(`That is ${line.length} characters long; please keep it under ${LIMITS.maxPromptChars}.`);
       else if (line) {
         if (!waiting) say(`Thinking with ${deps.planner.label}…`);
         try {
-          await show(await conversation.agent.message(thread, line, { actions }));
+          const presenter = await presenterDefaults(deps.studio, undefined, owner, line);
+          await show(await conversation.agent.message(thread, line, { actions, defaults: presenter.request }));
         } catch (error) {
           say(describeFailure(error));
         }

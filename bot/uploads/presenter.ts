@@ -2,6 +2,7 @@
 // worker checks it (presenter_photo job: a face, the largest of several, not tiny, not oversized) and
 // keeps a checked portrait; a refused photo gets its one sentence and nothing is stored.
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PresenterChoice } from '../../agent/nodes/presenter.ts';
 import { parsePresenter } from '../../agent/nodes/understand.ts';
@@ -44,8 +45,35 @@ export async function presenterDefaults(
     return { request: { presenterKey: checked.presenterKey }, ...(checked.note ? { note: checked.note } : {}) };
   } catch (error) {
     await studio.storage.delete(upload).catch(() => {});
-    const failure = error as { name?: string; detail?: { code?: string }; message?: string };
-    if (failure.name === 'StageFailure' && failure.detail?.code === 'BAD_INPUT') throw new UserError('presenter.photoRefused', failure.message ?? 'That photo cannot be the presenter.');
-    throw error;
+    throw refusal(error);
   }
+}
+
+/** Largest photo file the console reads; the worker still checks the declared pixel size before decoding. */
+const MAX_PHOTO_FILE_BYTES = 20 * 1024 * 1024;
+
+/**
+ * A photo given by its path (the console: "/photo ~/me.jpg") checked into the user's presenter portrait.
+ * Returns the sentence for the user; a refusal throws a UserError with the worker's sentence, nothing stored.
+ */
+export async function usePhotoFile(studio: Pick<Studio, 'queue' | 'storage'>, owner: Owner, file: string): Promise<string> {
+  const info = await stat(file).catch(() => null);
+  if (!info?.isFile()) throw new UserError('upload.failed', `There is no file at ${file}; give the path of a photo (JPEG, PNG or WebP).`);
+  if (info.size > MAX_PHOTO_FILE_BYTES) throw new UserError('upload.tooLarge', `That file is ${Math.round(info.size / 1024 / 1024)} MB; a photo of up to 20 MB will do.`);
+  const upload = `uploads/${owner.platform}/${owner.userId}/presenter-${randomUUID().slice(0, 8)}${path.extname(file).toLowerCase().replace(/[^.a-z0-9]/g, '')}`;
+  await studio.storage.put(upload, { file });
+  try {
+    const checked = await checkPresenterPhoto(studio.queue, { imageKey: upload, owner });
+    return `This photo presents your videos now: say "present it yourself".${checked.note ? ` ${checked.note}` : ''}`;
+  } catch (error) {
+    await studio.storage.delete(upload).catch(() => {});
+    throw refusal(error);
+  }
+}
+
+/** The worker's refusal (BAD_INPUT) as the user's sentence; anything else as it was. */
+function refusal(error: unknown): unknown {
+  const failure = error as { name?: string; detail?: { code?: string }; message?: string };
+  if (failure.name === 'StageFailure' && failure.detail?.code === 'BAD_INPUT') return new UserError('presenter.photoRefused', failure.message ?? 'That photo cannot be the presenter.');
+  return error;
 }
