@@ -2,6 +2,10 @@
 import type { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import type { RenderedClip } from '../pipeline/render.ts';
 
+/** What a server without a GPU worker does instead, for /start and /help. */
+export const WITHOUT_GPU_NOTE =
+  'Voice cloning and generated pictures need a GPU worker; without one, narration uses the Piper voice (espeak-ng for languages Piper lacks) and pictures are illustrated scenes drawn on the CPU, with your reference photo in them when you sent one.';
+
 export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
   if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;

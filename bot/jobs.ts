@@ -76,7 +76,7 @@ function slug(title: string): string {
   return title.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'clip';
 }
 
-/** A saved voice is cloned only by a GPU TTS backend; the CPU ones (espeak-ng, Piper) speak their own voice. */
+/** A saved voice is cloned only by a GPU TTS backend; the CPU ones (Piper, espeak-ng) speak their own voice. */
 function voiceWasCloned(clip: StoredClip): boolean {
   return !/\(CPU\)|espeak/i.test(clip.backends.tts ?? '');
 }
@@ -567,7 +567,10 @@ export class JobRunner {
       summary = summary.includes(`Voice: ${tts}`) ? summary.replace(`Voice: ${tts}`, note) : `${summary}\n${note}.`;
     }
     const lines = [summary];
-    if (record.spec.referenceImageKey) lines.push('Your reference picture is saved; the CPU title cards do not use pictures yet.');
+    // The CPU pictures frame the reference photo; the GPU picture workflows do not take one yet.
+    if (record.spec.referenceImageKey && !/\(CPU\b/.test(clip.backends.visuals ?? '')) {
+      lines.push('Your reference picture is saved; the GPU picture workflow does not use it yet.');
+    }
     if (record.plan.scenes.length > 1) {
       // Discord has no free text for bots: the conversation is /chat there.
       lines.push(channel.platform === 'discord' ? 'To change one scene: /chat redo scene 2 with a sunset' : 'To change one scene, say e.g. "redo scene 2 with a sunset".');

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Aspect, LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 
 export interface DispatchRequest {
-  /** The approved plan's id (for logs; a crash between queueing and the checkpoint can queue it twice). */
+  /** The approved plan's id, which names the job: dispatched again (a crash before the checkpoint, a second press), it is the same job. */
   dispatchId: string;
   plan: ScriptPlan;
   /** A saved voice of the user's to narrate with. */

@@ -177,6 +177,8 @@ test('the deploy script registers the commands; starting the bot registers nothi
   const answer = await waitForAnswer(help);
   assert.ok(answer.ephemeral);
   assert.match(answer.content, /\/generate/);
+  assert.match(answer.content, /narration uses the Piper voice .*pictures are illustrated scenes/);
+  assert.doesNotMatch(answer.content, /title card/i);
 });
 
 test('a user saves a voice sample, sees it listed and offered, and /generate with it posts a 1280x720 MP4 with audio', async (t) => {

@@ -77,7 +77,11 @@ test('the command menu is published with setMyCommands; /start and /help explain
   assert.deepEqual(tg.myCommands().map((c) => c.command), ['start', 'help', 'generate', 'voice', 'status', 'cancel']);
   const user = newUser('Sam');
   tg.sendCommand(user.id, user, 'start');
-  assert.match((await waitForText(tg, user.id, /^Hi, I'm MySpinBot/)).text!, /voice message/);
+  const start = (await waitForText(tg, user.id, /^Hi, I'm MySpinBot/)).text!;
+  assert.match(start, /voice message/);
+  // What runs without a GPU, as it is now: Piper and illustrated pictures, not espeak-ng and title cards.
+  assert.match(start, /narration uses the Piper voice .*pictures are illustrated scenes/);
+  assert.doesNotMatch(start, /title card/i);
   tg.sendCommand(user.id, user, 'help');
   await waitForText(tg, user.id, /^I turn a description/);
 });
@@ -110,7 +114,8 @@ test('a user sends a voice message, sees it listed, and /generate with it posts 
 
   // A photo becomes the reference picture.
   tg.sendPhoto(chat, user, pngImage(), { width: 64, height: 64 });
-  await waitForText(tg, chat, /^Saved this 64x64 picture as your reference image/);
+  const savedPicture = await waitForText(tg, chat, /^Saved this 64x64 picture as your reference image/);
+  assert.match(savedPicture.text!, /your next videos show it in their pictures\.$/);
   assert.ok(await studio.storage.stat(`users/telegram/${user.id}/images/reference.png`));
 
   tg.sendCommand(chat, user, 'voice');

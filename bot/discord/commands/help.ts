@@ -2,6 +2,7 @@
 import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { VOICE_SECONDS } from '../../uploads/voices.ts';
+import { WITHOUT_GPU_NOTE } from '../../format.ts';
 import type { DiscordCommand, DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder().setName('help').setDescription('How to use MySpinBot');
@@ -14,7 +15,7 @@ export function helpText(ctx: DiscordContext): string {
     `• /voice add sample:<audio> name:<name> — save a voice from ${VOICE_SECONDS.min}-${VOICE_SECONDS.max} s of speech · /voice list · /voice remove`,
     '• /status [job] — where your videos are · /cancel [job] — stop one',
     `Limits: ${ctx.config.SPINBOT_MAX_RUNNING_JOBS} video(s) in the works at a time, ${ctx.config.SPINBOT_DAILY_JOBS || 'no'} daily limit per person; uploads up to ${ctx.config.SPINBOT_MAX_UPLOAD_MB} MB.`,
-    'Voice cloning and picture-based visuals need a GPU worker; without one, narration uses espeak-ng and pictures are title cards.',
+    WITHOUT_GPU_NOTE,
   ].join('\n');
 }
 

@@ -2,6 +2,7 @@
 import { Composer, type Context } from 'grammy';
 import { LIMITS } from '../../../gpu-bridge/contracts/index.ts';
 import { VOICE_SECONDS } from '../../uploads/voices.ts';
+import { WITHOUT_GPU_NOTE } from '../../format.ts';
 import type { TelegramServices } from '../context.ts';
 
 export function helpText(services: TelegramServices): string {
@@ -16,7 +17,7 @@ export function helpText(services: TelegramServices): string {
     '• /status — where your videos are · /cancel — stop the one in the works.',
     '',
     `Limits: ${c.SPINBOT_MAX_RUNNING_JOBS} video(s) in the works at a time, ${c.SPINBOT_DAILY_JOBS || 'no'} daily limit per person.`,
-    'Voice cloning and picture-based visuals need a GPU worker; without one, narration uses espeak-ng and pictures are title cards.',
+    WITHOUT_GPU_NOTE,
   ].join('\n');
 }
 

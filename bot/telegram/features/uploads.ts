@@ -56,8 +56,7 @@ export function uploadsFeature(services: TelegramServices): Composer<Context> {
         const source = await telegramFile(ctx.api, services, photo);
         const saved = await services.images.addFromUpload(ownerOf(ctx.from.id), source, services.downloads);
         await channel.reply(
-          `Saved this ${saved.width}x${saved.height} picture as your reference image; your next videos will use it ` +
-            '(the CPU title cards do not use pictures yet; image-based visuals need a GPU worker).',
+          `Saved this ${saved.width}x${saved.height} picture as your reference image; your next videos show it in their pictures.`,
         );
       } catch (error) {
         await channel.fail(error);
