@@ -100,7 +100,8 @@ async def render(job: dict, rt: JobRuntime) -> dict:
     for index in todo:
         rt.storage.delete(_work_key(job_id, index))
     # The presenter and motion scenes as videos, made from the narration and pictures above.
-    videos, video_backends = await render_scene_videos(job, rt, todo, width, height, written)
+    videos, video_backends, video_timings = await render_scene_videos(job, rt, todo, width, height, written)
+    timings.update(video_timings)
 
     results = {stage: backend.info() for stage, backend in backends.items()}
     reference_key = plan["voice"].get("referenceKey")

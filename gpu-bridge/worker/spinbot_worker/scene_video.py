@@ -47,15 +47,16 @@ def planned_videos(plan: dict) -> tuple[list[int], list[int]]:
 
 
 async def render_scene_videos(job: dict, rt: JobRuntime, todo: list[int], width: int, height: int,
-                              written: list[str]) -> tuple[dict[int, str], dict[str, dict]]:
-    """Renders the scene videos the plan asks for; returns {index: videoKey} and the backends' result-line
-    entries. Kept scenes keep their stored video (the key is the job's; nothing to copy)."""
+                              written: list[str]) -> tuple[dict[int, str], dict[str, dict], dict[str, float]]:
+    """Renders the scene videos the plan asks for; returns {index: videoKey}, the backends' result-line
+    entries and seconds per stage. Kept scenes keep their stored video (the key is the job's; nothing to copy)."""
     job_id, plan = job["jobId"], job["plan"]
     scenes, count = plan["scenes"], len(plan["scenes"])
     requested = job.get("backends") or {}
     presenter, motion = planned_videos(plan)
     videos: dict[int, str] = {}
     infos: dict[str, dict] = {}
+    timings: dict[str, float] = {}
     work: list[tuple[str, int]] = []
 
     def plan_stage(stage: str, indexes: list[int]):
@@ -66,7 +67,10 @@ async def render_scene_videos(job: dict, rt: JobRuntime, todo: list[int], width:
                 work.append((stage, index))
 
     if presenter:
-        lipsync = rt.choose_backend("lipsync", requested.get("lipsync", "auto"))
+        choice = requested.get("lipsync", "auto")
+        if choice == "auto" and not plan.get("presenterKey"):
+            choice = "cpu"  # the built-in character is drawn art: the GPU workflows lip-sync photos only
+        lipsync = rt.choose_backend("lipsync", choice)
         infos["lipsync"] = lipsync.info()
         plan_stage("lipsync", presenter)
     motion_backend = None
@@ -111,7 +115,9 @@ async def render_scene_videos(job: dict, rt: JobRuntime, todo: list[int], width:
                                     out_key=out_key)
         started = time.monotonic()
         await rt.run_stage(stage, backend, request, report)
-        metrics.record_stage(stage, backend.id, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        metrics.record_stage(stage, backend.id, seconds)
+        timings[stage] = timings.get(stage, 0.0) + seconds
         written.append(out_key)
         videos[index] = out_key
-    return videos, infos
+    return videos, infos, timings
