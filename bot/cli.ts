@@ -99,7 +99,8 @@ export async function runGenerateCommand(args: string[], config: Config): Promis
   }
   const studio = await studioReady;
   const stop = () => studio.close();
-  stopOnSignals(stop);
+  // Restarts off first: a group SIGTERM (systemd, Ctrl-C) reaches the worker and Redis too.
+  stopOnSignals(stop, { onStart: () => studio.services.stopRestarting() });
   try {
     const clip = await studio.render({ plan, requestedBy: { platform: 'cli', userId: process.env.USER ?? 'local' } }, (p) => board.update(p));
     board.complete();

@@ -338,6 +338,6 @@ export async function startServices(options: {
  * Stop on SIGINT/SIGTERM/SIGHUP or a crash, once, then exit (130/143/129 as shells expect; 1 after
  * a crash). Whatever `stop` leaves running past the deadline is killed by startServices' exit hook.
  */
-export function stopOnSignals(stop: () => Promise<void>): void {
-  createShutdown({ steps: () => [{ name: 'the studio', withinMs: 8500, run: stop }], force: () => {} }).listen();
+export function stopOnSignals(stop: () => Promise<void>, options: { onStart?: () => void } = {}): void {
+  createShutdown({ steps: () => [{ name: 'the studio', withinMs: 8500, run: stop }], force: () => {}, onStart: options.onStart }).listen();
 }

@@ -2,12 +2,12 @@
 // order and within 10 s, and a crash leaves no process behind (checked in /proc).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort, REPO_ROOT } from '../../pipeline/services.ts';
 import { writePidFile } from '../../pipeline/supervisor.ts';
-import { botFixture, processesMentioning, startBot, waitFor, waitUntilAllGone, type RunningBot } from './process-helpers.ts';
+import { botFixture, pidFromFile, processesMentioning, slowNarration, startBot, waitFor, waitUntilAllGone, type RunningBot } from './process-helpers.ts';
 
 const RENDER_MS = 180_000;
 
@@ -143,4 +143,49 @@ test("SIGTERM to every process at once (systemd's default KillMode=control-group
   const tookMs = await waitUntilAllGone(bot.dir, [redisPid], 10_000);
   t.diagnostic(`all gone ${tookMs} ms after SIGTERM to every process`);
   assert.doesNotMatch(bot.output(), /restarting it|restarted/, bot.output());
+});
+
+test('`generate` on the command line, SIGTERM mid-render with Redis hung: a worker that dies meanwhile is not restarted, all gone within 10 s', async (t) => {
+  const { dir, ollama, dataDir, stateDir } = await botFixture(t);
+  const cli = spawn(process.execPath, ['--import', 'tsx', 'bot/main.ts', 'generate', 'a 6 second video about tides', '--seconds', '6', '--out', join(dir, 'tides.mp4')], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...slowNarration(2), SPINBOT_DATA_DIR: dataDir, SPINBOT_STATE_DIR: stateDir, SPINBOT_FAULT_TEST_DIR: dir, OLLAMA_BASE_URL: ollama.url, REDIS_URL: '' },
+  });
+  let output = '';
+  cli.stdout.on('data', (c: Buffer) => (output += c));
+  cli.stderr.on('data', (c: Buffer) => (output += c));
+  const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+  const redisPidFile = join(stateDir, 'redis', 'spinbot-redis.pid');
+  t.after(() => {
+    const left = processesMentioning(dir).map((p) => p.pid);
+    if (existsSync(redisPidFile)) left.push(pidFromFile(redisPidFile));
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+  const workerLog = () => {
+    try {
+      return readFileSync(join(stateDir, 'logs', 'worker.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await waitFor('the worker to start the job', () => /job \S+ start/.test(workerLog()), 120_000, () => `${output}\n${workerLog()}`);
+  const redisPid = pidFromFile(redisPidFile);
+
+  // Closing the queue connections to a Redis that does not answer waits until the deadline; a
+  // worker that ends meanwhile (as one SIGTERMed with the whole group may) must not be started again.
+  process.kill(redisPid, 'SIGSTOP');
+  process.kill(cli.pid!, 'SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(pidFromFile(join(stateDir, 'worker.pid')), 'SIGKILL');
+  const tookMs = await waitUntilAllGone(dir, [redisPid], 10_000);
+  t.diagnostic(`all gone ${tookMs} ms after the SIGTERM`);
+  await exited;
+  assert.doesNotMatch(output, /restarting it|restarted/, output);
 });
