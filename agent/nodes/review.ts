@@ -68,6 +68,18 @@ function phrases(text: string, n = REPEATED_PHRASE_WORDS): Set<string> {
   return out;
 }
 
+/**
+ * The narration without the sentences that say `repeated` (as reviewDraft quotes it): what is left
+ * of a scene once a sentence it copied from another scene is taken out.
+ */
+export function withoutSentence(narration: string, repeated: string): string {
+  return narration
+    .split(/(?<=[.!?…])\s+/)
+    .filter((sentence) => spokenWords(sentence).join(' ') !== repeated)
+    .join(' ')
+    .trim();
+}
+
 /** The first phrase of REPEATED_PHRASE_WORDS words that both texts say, if any. */
 export function sharedPhrase(a: string, b: string): string | undefined {
   const inB = phrases(b);

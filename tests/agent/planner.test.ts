@@ -216,6 +216,15 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     assert.match(String((error as Error).cause), /Scene 4 repeats the sentence/);
   });
 
+  test('a sentence copied from an earlier scene through every rewrite is taken out when the scene says more', async () => {
+    const copied = `${SKY_FACTS[3]} ${SKY_FACTS[0]}`;
+    const draft = draftWith(4, { narration: (i) => (i === 3 ? copied : SKY_FACTS[i]!) });
+    const model = fake(draft, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer(copied)));
+    const plan = await planVideo({ prompt: SKY }, { model });
+    assert.equal(plan.scenes[3]!.narration, SKY_FACTS[3]);
+    assert.equal(new Set(plan.scenes.map((s) => s.narration)).size, 4);
+  });
+
   test('a rewrite still a little short is kept: quality problems cost rewrites, not the plan', async () => {
     const thin = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : SKY_FACTS[i]!) });
     const model = fake(thin, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer('Air molecules scatter the blue light.')));
