@@ -451,6 +451,9 @@ const NOT_CONFIGURATION: Record<string, string> = {
   HOME: 'the OS user\'s home',
   PATH: 'where programs are found',
   USER: 'the OS user name, used as the CLI requester id',
+  PYTHONPATH: "Python's module path, passed on to the worker",
+  XDG_CACHE_HOME: 'the XDG base directory under which the model cache lives',
+  SPINBOT_PARENT_PID: 'set by the bot for the worker it starts (parent-death signal), not by an operator',
 };
 
 const TS_DIRS = ['api', 'bot', 'agent', 'pipeline', 'storage', 'media', 'gpu-bridge', 'metrics', 'setup'];
