@@ -10,6 +10,7 @@ import type { ChannelButton, ChatChannel } from './channel.ts';
 import { formatPlan } from './format.ts';
 import type { JobRunner, Reservation } from './jobs.ts';
 import type { Planner } from './planner.ts';
+import { StyleLibrary, trainedStyleOf } from './styles.ts';
 import type { Owner, ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 
 
@@ -91,9 +92,13 @@ export function agentActions(channel: ChatChannel, deps: ActionDeps, reservation
           if (!saved) throw new UserError('voice.notFound', 'You have no saved voice yet: send a 3-30 s voice message first, then ask again.');
           voice = saved.name;
         }
+        // "in my style <name>" / a style word naming one of the user's trained styles: its LoRA is applied.
+        const trained = await trainedStyleOf(new StyleLibrary(deps.studio.storage), owner, plan.style);
+        if (!trained.ok) throw new UserError('style.notFound', trained.message);
         const referenceImageKey = (await deps.images?.current(owner)) ?? undefined;
+        const spec = { plan: { ...plan, style: trained.planStyle }, voiceName: voice, referenceImageKey, reuse, ...(trained.style ? { style: trained.style } : {}) };
         // The approved plan's id names the job: the same plan dispatched again is the same job.
-        const record = await deps.jobs.start(channel, { plan, voiceName: voice, referenceImageKey, reuse }, slot, dispatchId);
+        const record = await deps.jobs.start(channel, spec, slot, dispatchId);
         const queuePosition = await deps.studio.renders.position(record.jobId).catch(() => null);
         return { jobId: record.jobId, queuePosition };
       } finally {

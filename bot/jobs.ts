@@ -240,6 +240,7 @@ export class JobRunner {
         requestedBy: { platform: record.owner.platform, userId: record.owner.userId, chatId: record.chatId },
         seed: record.spec.seed,
         referenceImageKey: record.spec.referenceImageKey,
+        style: record.spec.style,
         reuseFrom: record.spec.reuse,
       },
       this.deps.studio.storage,

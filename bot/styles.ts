@@ -166,3 +166,26 @@ export async function startTraining(
   const job = await queue.submit(prepared.job);
   return { ok: true, jobId: job.id ?? prepared.job.jobId, duplicates: prepared.duplicates };
 }
+
+/** What parseStyle (agent/nodes/understand.ts) makes of "in my style <name>". */
+const MY_STYLE = /^my style\s+(.+)$/i;
+
+/**
+ * The plan's style as one of the user's trained styles, for the render job: "my style <name>" must
+ * be theirs (else one sentence); a plain style word (Discord `style:`) that names one of theirs is
+ * applied too, and any other stays a look described in words. `planStyle` is what the plan says then.
+ */
+export async function trainedStyleOf(
+  library: StyleLibrary,
+  owner: Pick<Owner, 'platform' | 'userId'>,
+  planStyle: string,
+): Promise<{ ok: true; style?: NonNullable<RenderJob['style']>; planStyle: string } | Refusal> {
+  const asked = MY_STYLE.exec(planStyle.trim())?.[1]?.trim();
+  if (asked) {
+    const found = await library.styleFor(owner, asked);
+    return found.ok ? { ok: true, style: found.style, planStyle: found.style.name } : found;
+  }
+  if (!planStyle.trim() || !NAME.test(planStyle.trim())) return { ok: true, planStyle };
+  const found = await library.styleFor(owner, planStyle.trim());
+  return found.ok ? { ok: true, style: found.style, planStyle: found.style.name } : { ok: true, planStyle };
+}

@@ -31,6 +31,8 @@ export type UserErrorId =
   | 'voice.tooLong'
   | 'voice.nameInvalid'
   | 'voice.notFound'
+  // a trained style (LoRA) the user does not have (bot/styles.ts)
+  | 'style.notFound'
   | 'voice.limit'
   | 'access.denied'
   | 'limit.running'

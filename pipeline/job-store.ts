@@ -5,7 +5,7 @@
 // their chat; each platform's front-end drains it at start and while running, and a claimed lease
 // plus a delivered mark make each outcome posted once.
 import { Redis } from 'ioredis';
-import type { Progress, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import type { Progress, RenderJob, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { redisOptions } from '../gpu-bridge/producer.ts';
 import { isConnectionError, UNAVAILABLE, UserError } from './errors.ts';
 
@@ -23,6 +23,8 @@ export interface JobSpec {
   seed: number;
   /** A stored reference picture (kept for image-conditioned GPU visuals). */
   referenceImageKey?: string;
+  /** The user's trained style (LoRA) the pictures are made in. */
+  style?: NonNullable<RenderJob['style']>;
   /** Refining a made clip: its unchanged scenes (0-based) are reused instead of rendered. */
   reuse?: { jobId: string; scenes: number[] };
   /** The planner that wrote the plan, for the result line (e.g. "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (embedded, CPU)"). */

@@ -5,7 +5,7 @@
 // twice queues it once.
 import { randomBytes } from 'node:crypto';
 import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
-import type { Progress, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import type { Progress, RenderJob, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { CONTRACT_VERSION, GPU_QUEUE, GpuJob } from '../gpu-bridge/contracts/index.ts';
 import { failureFromReason, GpuQueue, redisOptions } from '../gpu-bridge/producer.ts';
 import type { Storage } from '../storage/index.ts';
@@ -24,6 +24,8 @@ export interface RenderRequest {
   seed?: number;
   /** A stored reference image (e.g. the user's photo) for image-conditioned visuals. */
   referenceImageKey?: string;
+  /** The user's trained style (LoRA), applied by the GPU picture workflow. */
+  style?: RenderJob['style'];
   /** Refining a made clip: these 0-based scenes of that job are copied, not rendered again. */
   reuseFrom?: { jobId: string; scenes: number[] };
   onProgress?: (progress: Progress) => void;
@@ -153,6 +155,7 @@ export class RenderQueue {
       plan: request.plan,
       seed: request.seed ?? 0,
       referenceImageKey: request.referenceImageKey,
+      style: request.style,
       reuseScenes,
     });
     const data: AssembleJobData = { jobId, plan: request.plan };

@@ -214,6 +214,9 @@ export function parseMotion(text: string): boolean | undefined {
 
 /** "in watercolour style", "watercolour-style", "in the style of a comic" -> the style words. */
 export function parseStyle(text: string): string | undefined {
+  // "in my style <name>": one of the user's trained styles, resolved when the job is queued (bot/styles.ts).
+  const mine = /\bin\s+my\s+(?:own\s+)?style\s+(?:"([^"]{1,32})"|“([^”]{1,32})”|([\p{L}\p{N}][\p{L}\p{N}_-]{0,31}))/iu.exec(text);
+  if (mine) return `my style ${(mine[1] ?? mine[2] ?? mine[3])!.trim()}`;
   const match =
     /\bin\s+(?:the\s+)?style\s+of\s+([^,.;!?]{2,60})/i.exec(text) ??
     /\bin\s+(?:an?\s+)?((?:[\p{L}'-]+\s+){0,2}[\p{L}'-]+)[\s-]style\b/iu.exec(text) ??

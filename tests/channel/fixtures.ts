@@ -43,6 +43,7 @@ export function fakePlanner(options: { seconds?: number; scenes?: number; modelS
       return stageScenes(ScriptPlan.parse({
         title: brief.prompt.slice(0, 60).trim(),
         language: 'en',
+        style: brief.style, // carried into the plan as the planner graph's enforce node does
         voice: { engine: 'espeak-ng', id: 'en-us', speed: 1 },
         scenes: Array.from({ length: scenes }, (_, i) => {
           const [narration, visualPrompt, onScreenText] = lines[i % lines.length]!;

@@ -12,7 +12,8 @@ import { GpuJob } from '../../gpu-bridge/contracts/index.ts';
 import { GpuQueue } from '../../gpu-bridge/producer.ts';
 import { startRedis, type RedisHandle } from '../../pipeline/services.ts';
 import { FsStorage } from '../../storage/fs.ts';
-import { NEEDS_GPU, StyleLibrary, startTraining } from '../../bot/styles.ts';
+import { NEEDS_GPU, StyleLibrary, startTraining, trainedStyleOf } from '../../bot/styles.ts';
+import { parseStyle } from '../../agent/nodes/understand.ts';
 
 const alice = { platform: 'test', userId: 'alice', chatId: 'c1' } as const;
 const bob = { platform: 'test', userId: 'bob', chatId: 'c2' } as const;
@@ -115,6 +116,11 @@ test('a trained style is listed, applied to a render job, kept apart from anothe
   assert.deepEqual((await library.list(alice)).map((s) => [s.name, s.baseModel]), [['Watercolour', 'sd_xl_base_1.0.safetensors']]);
   const applied = await library.styleFor(alice, 'watercolour');
   assert.deepEqual(applied, { ok: true, style: { name: 'Watercolour', loraKey: 'users/test/alice/loras/watercolour.safetensors', baseModel: 'sd_xl_base_1.0.safetensors', trigger: 'spinstyle_watercolour' } });
+  // Discord's `/generate style:watercolour` names her style: applied; a style word she has no style of stays words;
+  // "in my style Oils" (parseStyle's "my style Oils") must be hers.
+  assert.deepEqual(await trainedStyleOf(library, alice, 'watercolour'), { ok: true, style: applied.ok && applied.style, planStyle: 'Watercolour' });
+  assert.deepEqual(await trainedStyleOf(library, alice, 'neon'), { ok: true, planStyle: 'neon' });
+  assert.deepEqual(await trainedStyleOf(library, alice, parseStyle('a video about cats in my style Oils')!), { ok: false, message: 'You have no style named "Oils"; yours: Watercolour.' });
 
   // Alice's own name again: refused; Bob's "Watercolour" is his own and leaves Alice's alone.
   const again = await startTraining(library, queue, alice, 'Watercolour', pictures, { jobId: 'train-style-0004', readiness: ready });

@@ -13,6 +13,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ConsoleChannel } from '../../bot/console-channel.ts';
+import { runConsoleChat } from '../../bot/console/chat.ts';
+import { fakePlanner } from '../channel/fixtures.ts';
 import { StyleLibrary, comfyTrainingReadiness } from '../../bot/styles.ts';
 import { buildVoiceProfile, trainStyleFromChat } from '../../bot/train.ts';
 import { REPO_ROOT } from '../../pipeline/services.ts';
@@ -114,3 +116,50 @@ test('a saved voice sample becomes a voice profile on the worker: a 6-12 s refer
   assert.match(result.note, /add another sample to reach 8 s/);
   assert.equal(result.backends.denoise?.name, 'DeepFilterNet3 (CPU)');
 });
+
+test('a trained style applied from chat: "in my style Watercolour" renders its pictures through a LoraLoader; a style the user lacks is one sentence, nothing queued', async () => {
+  const local = { platform: 'console', userId: 'local', chatId: 'console' } as const; // the console chat's user
+  const { channel } = chat();
+  await trainStyleFromChat({ storage: studio.storage, queue: studio.queue, channel, downloads: { allowedHosts: [filesHost], maxBytes: 10_000_000 },
+    readiness: comfyTrainingReadiness({ ...process.env, COMFYUI_URL: comfyUrl }) }, local, 'Watercolour', uploads());
+
+  const input = new PassThrough();
+  const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
+  let said = '';
+  output.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  const waitFor = async (pattern: RegExp) => {
+    for (const started = Date.now(); !pattern.test(said); await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() - started > 180_000) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${said}`);
+    }
+  };
+  const console = runConsoleChat({ studio, planner: fakePlanner(), input, output });
+  try {
+    const graphsBefore = Object.keys(await history()).length;
+    input.write('make a 6 second video about the sea in my style Oils\n');
+    await waitFor(/Approve\?/);
+    const queued = await studio.queue.queue.getJobCounts();
+    input.write('yes\n');
+    await waitFor(/You have no style named "Oils"; yours: Watercolour\./);
+    assert.deepEqual(await studio.queue.queue.getJobCounts(), queued, 'nothing queued for a style the user does not have');
+
+    input.write('make a 6 second video about the sea in my style Watercolour\n');
+    await waitFor(/Approve\?/);
+    input.write('yes\n');
+    await waitFor(/Done: /);
+    // Every picture ComfyUI was asked for went through the user's LoRA, with its trigger word.
+    const pictures = Object.values(await history()).slice(graphsBefore).map((entry) => entry.prompt[2])
+      .filter((graph) => Object.values(graph).some((node) => node.class_type === 'KSampler'));
+    assert.ok(pictures.length >= 1, 'pictures were made by the ComfyUI workflow');
+    for (const graph of pictures) {
+      const lora = Object.values(graph).find((node) => node.class_type === 'LoraLoader');
+      assert.equal(lora?.inputs.lora_name, 'users_console_local_loras_watercolour.safetensors');
+    }
+  } finally {
+    input.end();
+    await console;
+  }
+});
+
+async function history() {
+  return (await (await fetch(`${comfyUrl}/history`)).json()) as Record<string, { prompt: [number, string, Record<string, { class_type: string; inputs: Record<string, unknown> }>] }>;
+}
