@@ -11,6 +11,7 @@ import { formatPlan } from './format.ts';
 import type { JobRunner, Reservation } from './jobs.ts';
 import type { Planner } from './planner.ts';
 import { StyleLibrary, trainedStyleOf } from './styles.ts';
+import { readVoiceProfile, voiceProfileSummary } from './train.ts';
 import type { Owner, ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 
 
@@ -107,7 +108,13 @@ export function agentActions(channel: ChatChannel, deps: ActionDeps, reservation
     },
     async voices() {
       const saved = await deps.voices.list(owner);
-      return saved.length ? `Your saved voices: ${saved.map((v) => v.name).join(', ')}.` : 'You have no saved voices yet: send a 3-30 s voice message to save one.';
+      if (!saved.length) return 'You have no saved voices yet: send a 3-30 s voice message to save one.';
+      // Each with its voice profile's summary once the worker has built it (bot/train.ts).
+      const described = await Promise.all(saved.map(async (v) => {
+        const profile = await readVoiceProfile(deps.studio.storage, v.key).catch(() => null);
+        return profile ? `${v.name} (${voiceProfileSummary(profile)})` : v.name;
+      }));
+      return `Your saved voices: ${described.join(', ')}.`;
     },
     status: () => deps.jobs.status(owner),
     async cancel() {

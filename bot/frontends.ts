@@ -9,6 +9,7 @@ import { createConversation } from './conversation.ts';
 import { JobRunner, type JobRunnerDeps } from './jobs.ts';
 import { ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 import { sampleTranscriber } from '../gpu-bridge/transcribe.ts';
+import { profileAfterTranscript } from './train.ts';
 import type { ConversationAgent } from '../agent/conversation/index.ts';
 import type { Planner } from './planner.ts';
 
@@ -62,7 +63,9 @@ export function createJobServices(
     daily: config.SPINBOT_DAILY_JOBS,
     counter: new RedisDailyCounter(deps.studio.services.redisUrl),
   });
-  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES, transcribe: sampleTranscriber(deps.studio.queue) });
+  // A saved voice gets its profile (clean speech, reference clip) built after its transcript, without delaying the reply.
+  const transcribe = profileAfterTranscript(sampleTranscriber(deps.studio.queue), deps.studio.queue, log);
+  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES, transcribe });
   const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, planner: deps.planner.label, log, ...delivery });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
   return {

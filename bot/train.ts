@@ -5,13 +5,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TrainResult } from '../gpu-bridge/contracts/index.ts';
+import { TrainResult, type TrainVoiceResult } from '../gpu-bridge/contracts/index.ts';
 import type { GpuQueue } from '../gpu-bridge/producer.ts';
 import type { Storage } from '../storage/index.ts';
 import type { ChatChannel } from './channel.ts';
 import { describeTrainResult } from './train-result.ts';
 import { downloadUpload, type DownloadPolicy, type UploadSource } from './uploads/download.ts';
-import { comfyTrainingReadiness, StyleLibrary, startTraining, type Owner, type TrainingReadiness } from './styles.ts';
+import type { Owner as VoiceOwner } from './uploads/voices.ts';
+import { comfyTrainingReadiness, StyleLibrary, startTraining, styleSlug, type Owner, type TrainingReadiness } from './styles.ts';
 
 export interface TrainFromChat {
   storage: Storage;
@@ -59,4 +60,38 @@ export async function buildVoiceProfile(queue: GpuQueue, owner: Owner, name: str
   const result = await queue.waitForResult(job, TrainResult, signal ? { signal } : {});
   if (result.kind !== 'train_voice') throw new Error(`A voice profile job returned a ${result.kind} result.`);
   return result;
+}
+
+/** What the chat says about a voice profile, e.g. "8.2 s of clean speech: enough for cloning". */
+export function voiceProfileSummary(profile: Pick<TrainVoiceResult, 'cleanSpeechSeconds' | 'enough'>): string {
+  const seconds = `${profile.cleanSpeechSeconds.toFixed(1)} s of clean speech`;
+  return profile.enough ? `${seconds}: enough for cloning` : `${seconds}: not enough for cloning yet, add another sample`;
+}
+
+/** The stored profile beside a saved voice (users/<p>/<id>/voices/<name>.wav -> .../<name>/profile.json), or null before one is built. */
+export async function readVoiceProfile(storage: Storage, voiceKey: string): Promise<Pick<TrainVoiceResult, 'cleanSpeechSeconds' | 'enough'> | null> {
+  const key = `${path.posix.dirname(voiceKey)}/${styleSlug(path.posix.basename(voiceKey, '.wav'))}/profile.json`;
+  if (!(await storage.stat(key))) return null;
+  return JSON.parse((await storage.get(key)).toString('utf8'));
+}
+
+/**
+ * For VoiceLibrary's transcribe option: the transcript as before (the reply waits for it), then the
+ * voice's profile built on the worker in the background, so the reply is not delayed by it;
+ * `onReady` hears its summary (failures are logged, never shown: the voice is saved either way).
+ */
+export function profileAfterTranscript(
+  transcribe: (audioKey: string, owner: VoiceOwner) => Promise<string | null>,
+  queue: GpuQueue,
+  log: (line: string) => void,
+  onReady?: (owner: VoiceOwner, name: string, summary: string) => void,
+) {
+  return async (audioKey: string, owner: VoiceOwner): Promise<string | null> => {
+    const transcript = await transcribe(audioKey, owner);
+    const name = path.posix.basename(audioKey, '.wav');
+    buildVoiceProfile(queue, { platform: owner.platform, userId: owner.userId }, name, [audioKey])
+      .then((profile) => onReady?.(owner, name, voiceProfileSummary(profile)))
+      .catch((error: unknown) => log(`voice profile ${name}: ${(error as Error).message}`));
+    return transcript;
+  };
 }

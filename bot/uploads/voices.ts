@@ -90,9 +90,11 @@ export class VoiceLibrary {
   }
 
   async list(owner: Owner): Promise<SavedVoice[]> {
-    const objects = await this.storage.list(voicesPrefix(owner));
+    const prefix = voicesPrefix(owner);
+    const objects = await this.storage.list(prefix);
     return objects
-      .filter((o) => o.key.endsWith('.wav'))
+      // Only the samples themselves: a voice's profile (<name>/reference.wav) is not another voice.
+      .filter((o) => o.key.endsWith('.wav') && !o.key.slice(prefix.length).includes('/'))
       .map((o) => ({ name: path.posix.basename(o.key, '.wav'), key: o.key, bytes: o.bytes, modified: o.modified }))
       .sort((a, b) => a.name.localeCompare(b.name));
   }

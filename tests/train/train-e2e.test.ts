@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,9 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ConsoleChannel } from '../../bot/console-channel.ts';
 import { runConsoleChat } from '../../bot/console/chat.ts';
+import { agentActions } from '../../bot/conversation.ts';
+import { createJobServices } from '../../bot/frontends.ts';
+import { resolveChatConfig } from '../../bot/chat-config.ts';
 import { fakePlanner } from '../channel/fixtures.ts';
 import { StyleLibrary, comfyTrainingReadiness } from '../../bot/styles.ts';
 import { buildVoiceProfile, trainStyleFromChat } from '../../bot/train.ts';
@@ -163,3 +166,28 @@ test('a trained style applied from chat: "in my style Watercolour" renders its p
 async function history() {
   return (await (await fetch(`${comfyUrl}/history`)).json()) as Record<string, { prompt: [number, string, Record<string, { class_type: string; inputs: Record<string, unknown> }>] }>;
 }
+
+test('a voice saved in chat gets its profile built after the transcript, without delaying the reply; "my voices" then tells how much clean speech it holds', async () => {
+  const wav = path.join(dir, 'carol.wav');
+  assert.equal(spawnSync('espeak-ng', ['-v', 'en-us', '-w', wav, 'The old lighthouse keeper climbed the narrow stairs every evening at dusk, and he polished the great lens until it shone brightly.']).status, 0);
+  const channel = new ConsoleChannel({ output: new PassThrough(), userId: 'carol' });
+  const carol = { platform: 'console', userId: 'carol' } as const;
+  const logged: string[] = [];
+  const { services, close } = createJobServices({ studio, planner: fakePlanner(), config: {} }, resolveChatConfig({}), (line) => logged.push(line), { platform: 'console', resume: () => channel });
+  try {
+    const saved = await services.voices.addSample(carol, 'carol', (to) => copyFile(wav, to));
+    assert.match(saved.transcript ?? '', /climbed the narrow stairs/i);
+    // The reply (with the transcript) comes before the profile: it is still being built.
+    assert.equal(await studio.storage.stat('users/console/carol/voices/carol/profile.json'), null);
+    const actions = agentActions(channel, services);
+    let voices = await actions.voices();
+    for (const started = Date.now(); !/clean speech/.test(voices); voices = await actions.voices()) {
+      if (Date.now() - started > 120_000) throw new Error(`no profile after 120 s: ${voices}; log: ${logged.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Only the saved voice (its profile's reference clip is not another voice), with the profile's summary.
+    assert.match(voices, /^Your saved voices: carol \(\d+\.\d s of clean speech: not enough for cloning yet, add another sample\)\.$/);
+  } finally {
+    await close();
+  }
+});
