@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { CreateVideoBody, ErrorBody, Health, PlanBody, SavedVoice, Video, VideoId, VoiceList } from './contracts.ts';
 import { ScriptPlan } from '../gpu-bridge/contracts/index.ts';
+import { TrainId, Training, TrainVoiceBody } from './train.ts';
 
 type Schema = z.ZodType;
 interface Operation {
@@ -11,7 +12,8 @@ interface Operation {
   path: string;
   summary: string;
   auth?: boolean;
-  body?: { schema: Schema } | { multipart: true };
+  /** multipart: the voice upload's form unless `form` describes another. */
+  body?: { schema: Schema } | { multipart: true; form?: Record<string, unknown>; alsoJson?: Schema };
   ok: { status: number; description: string; schema?: Schema; content?: string };
   errors: number[];
 }
@@ -61,6 +63,23 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/voices', summary: 'Save a voice sample (multipart: name, then file; 3-30 s of speech)', body: { multipart: true }, ok: { status: 201, description: 'The saved voice', schema: SavedVoice }, errors: [400, 401, 413, 415, 422] },
   { method: 'get', path: '/v1/voices', summary: 'Your saved voices', ok: { status: 200, description: 'The voices', schema: VoiceList }, errors: [401] },
   { method: 'delete', path: '/v1/voices/{name}', summary: 'Remove a saved voice', ok: { status: 204, description: 'Removed' }, errors: [401, 404] },
+  {
+    method: 'post',
+    path: '/v1/train',
+    summary: 'Train a style (multipart: name, then 8-40 image files, on a GPU worker) or build a saved voice\u2019s profile (JSON {kind: "voice", name})',
+    body: {
+      multipart: true,
+      form: {
+        type: 'object',
+        required: ['name', 'image'],
+        properties: { name: { type: 'string', description: 'the style name, sent before the pictures' }, image: { type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' }, minItems: 8, maxItems: 40 } },
+      },
+      alsoJson: TrainVoiceBody,
+    },
+    ok: { status: 202, description: 'The training, queued', schema: Training },
+    errors: [400, 401, 404, 409, 413, 503],
+  },
+  { method: 'get', path: '/v1/train/{id}', summary: 'A training: status, progress, and the result (TrainResult) once done', ok: { status: 200, description: 'The training', schema: Training }, errors: [401, 404] },
 ];
 
 /** The Fastify form of an OpenAPI path: /v1/videos/{id} -> /v1/videos/:id. */
@@ -86,7 +105,7 @@ export function buildOpenApi(options: { serverUrl?: string } = {}): Record<strin
       name,
       in: 'path',
       required: true,
-      schema: name === 'id' ? toSchema(VideoId, 'input') : { type: 'string', minLength: 1, maxLength: 64 },
+      schema: name === 'id' ? toSchema(op.path.startsWith('/v1/train') ? TrainId : VideoId, 'input') : { type: 'string', minLength: 1, maxLength: 64 },
     }));
     const responses: Record<string, unknown> = {
       [op.ok.status]: {
@@ -104,12 +123,13 @@ export function buildOpenApi(options: { serverUrl?: string } = {}): Record<strin
               required: true,
               content: {
                 'multipart/form-data': {
-                  schema: {
+                  schema: op.body.form ?? {
                     type: 'object',
                     required: ['name', 'file'],
                     properties: { name: { type: 'string', description: 'the voice name, sent before the file' }, file: { type: 'string', contentMediaType: 'application/octet-stream' } },
                   },
                 },
+                ...(op.body.alsoJson ? { 'application/json': { schema: toSchema(op.body.alsoJson, 'input') } } : {}),
               },
             }
           : undefined;

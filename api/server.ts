@@ -26,6 +26,8 @@ import { ApiError, describeApiError, invalidRequest, logLine, sendError } from '
 import { isFinal, VideoEvents } from './events.ts';
 import { buildOpenApi, docsPage } from './openapi.ts';
 import { parseRange } from './range.ts';
+import { registerTrainRoutes } from './train.ts';
+import { comfyTrainingReadiness, type TrainingReadiness } from '../bot/styles.ts';
 
 export interface ApiServerOptions {
   port: number;
@@ -35,6 +37,8 @@ export interface ApiServerOptions {
   bodyLimitBytes?: number;
   /** How often a video's event stream checks its record besides the queue's events (default 1 s). */
   eventCheckMs?: number;
+  /** Whether a worker can train styles (default: the worker's ComfyUI preflight, as chat asks). */
+  trainingReadiness?: TrainingReadiness;
 }
 
 export interface ApiServer extends FrontEnd {
@@ -175,7 +179,7 @@ export async function startApiServer(deps: FrontEndDeps, options: ApiServerOptio
   });
   const ownerOf = (request: FastifyRequest): Owner => request.owner!;
   const requireJson = (request: FastifyRequest) => {
-    if (request.isMultipart()) throw new ApiError(415, 'request.contentType', 'Send the body as JSON (Content-Type: application/json); multipart is only for POST /v1/voices.');
+    if (request.isMultipart()) throw new ApiError(415, 'request.contentType', 'Send the body as JSON (Content-Type: application/json); multipart is only for POST /v1/voices and a style\'s POST /v1/train.');
   };
 
   app.get('/healthz', async (_request, reply) => {
@@ -387,6 +391,8 @@ export async function startApiServer(deps: FrontEndDeps, options: ApiServerOptio
     if (!(await voices.remove(ownerOf(request), name))) throw new ApiError(404, 'voice.notFound', `You have no saved voice called "${name.slice(0, 64)}".`);
     return reply.code(204).send();
   });
+
+  registerTrainRoutes(app, services, ownerOf, options.trainingReadiness ?? comfyTrainingReadiness());
 
   try {
     await app.listen({ port: options.port, host: options.host });

@@ -50,13 +50,18 @@ export async function trainStyleFromChat(deps: TrainFromChat, owner: Owner, name
   }
 }
 
+/** Queues a saved voice's profile build (train_voice) without waiting for it; the BullMQ job. */
+export function submitVoiceProfile(queue: GpuQueue, owner: Owner, name: string, sampleKeys: string[]) {
+  return queue.submit({ kind: 'train_voice', contractVersion: 1, jobId: `voice-profile-${randomUUID()}`, requestedBy: owner, name, sampleKeys });
+}
+
 /**
  * Builds (or rebuilds) a saved voice's profile from its samples on the worker (any machine):
  * denoised, normalised, the best 6-12 s reference clip with its transcript. Cloning then listens to
  * that clip. Resolves with the validated TrainVoiceResult.
  */
 export async function buildVoiceProfile(queue: GpuQueue, owner: Owner, name: string, sampleKeys: string[], signal?: AbortSignal) {
-  const job = await queue.submit({ kind: 'train_voice', contractVersion: 1, jobId: `voice-profile-${randomUUID()}`, requestedBy: owner, name, sampleKeys });
+  const job = await submitVoiceProfile(queue, owner, name, sampleKeys);
   const result = await queue.waitForResult(job, TrainResult, signal ? { signal } : {});
   if (result.kind !== 'train_voice') throw new Error(`A voice profile job returned a ${result.kind} result.`);
   return result;

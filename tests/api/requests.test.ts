@@ -171,7 +171,7 @@ test('the OpenAPI document validates and lists every route the server has', asyn
   const documented = new Set(Object.entries(document.paths as Record<string, object>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
   const served = api.routes.filter((r) => !r.url.startsWith('/docs')).map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
   assert.deepEqual([...documented].sort(), [...new Set(served)].sort());
-  for (const route of ['POST /v1/plans', 'POST /v1/videos', 'POST /v1/videos/{id}/approve', 'GET /v1/videos/{id}', 'GET /v1/videos/{id}/events', 'GET /v1/videos/{id}/clip', 'DELETE /v1/videos/{id}', 'POST /v1/voices', 'GET /v1/voices', 'DELETE /v1/voices/{name}', 'GET /healthz']) {
+  for (const route of ['POST /v1/plans', 'POST /v1/videos', 'POST /v1/videos/{id}/approve', 'GET /v1/videos/{id}', 'GET /v1/videos/{id}/events', 'GET /v1/videos/{id}/clip', 'DELETE /v1/videos/{id}', 'POST /v1/voices', 'GET /v1/voices', 'DELETE /v1/voices/{name}', 'POST /v1/train', 'GET /v1/train/{id}', 'GET /healthz']) {
     assert.ok(documented.has(route), `${route} is not documented`);
   }
   // Generated from the contracts: the plan body's limits are the planner's.
