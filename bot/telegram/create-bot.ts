@@ -20,9 +20,11 @@ export const TELEGRAM_COMMANDS: BotCommand[] = [
   { command: 'voice', description: 'Your saved voices: /voice, /voice remove NAME' },
   { command: 'status', description: 'Where your videos are' },
   { command: 'cancel', description: 'Stop the video in the works' },
+  { command: 'train', description: 'Train a picture style: /train NAME, then 8-40 pictures' },
+  { command: 'styles', description: 'Your trained styles: /styles, /styles remove NAME' },
 ];
 
-const KNOWN_COMMANDS = new Set(['start', 'help', 'generate', 'voice', 'status', 'cancel']);
+const KNOWN_COMMANDS = new Set(TELEGRAM_COMMANDS.map((c) => c.command));
 
 export function createBot(services: TelegramServices): Bot<Context> {
   const bot = new Bot<Context>(services.token, { client: { apiRoot: services.config.TELEGRAM_API_ROOT } });

@@ -74,7 +74,7 @@ async function queueTotal(): Promise<number> {
 
 test('the command menu is published with setMyCommands; /start and /help explain the bot', async (t) => {
   const { tg } = await startTelegram(t);
-  assert.deepEqual(tg.myCommands().map((c) => c.command), ['start', 'help', 'generate', 'voice', 'status', 'cancel']);
+  assert.deepEqual(tg.myCommands().map((c) => c.command), ['start', 'help', 'generate', 'voice', 'status', 'cancel', 'train', 'styles']);
   const user = newUser('Sam');
   tg.sendCommand(user.id, user, 'start');
   const start = (await waitForText(tg, user.id, /^Hi, I'm MySpinBot/)).text!;
