@@ -100,3 +100,16 @@ export function profileAfterTranscript(
     return transcript;
   };
 }
+
+/**
+ * Stops the user's style training in the works (waiting: removed; running: the worker is told and
+ * stops at its next step, see GpuQueue.cancel). Found in the queue, so it works from any process
+ * and after a restart. The style's name, or null when none was in the works.
+ */
+export async function cancelTraining(queue: GpuQueue, owner: Pick<Owner, 'platform' | 'userId'>): Promise<string | null> {
+  const inWorks = await queue.queue.getJobs(['active', 'waiting', 'prioritized', 'delayed']);
+  const mine = inWorks.find((job) => job?.data?.kind === 'train_lora' && job.data.requestedBy?.platform === owner.platform && job.data.requestedBy.userId === owner.userId);
+  if (!mine?.id) return null;
+  await queue.cancel(mine.id);
+  return (mine.data as { name: string }).name;
+}

@@ -13,6 +13,7 @@ import { GpuQueue } from '../../gpu-bridge/producer.ts';
 import { startRedis, type RedisHandle } from '../../pipeline/services.ts';
 import { FsStorage } from '../../storage/fs.ts';
 import { NEEDS_GPU, StyleLibrary, startTraining, trainedStyleOf } from '../../bot/styles.ts';
+import { cancelTraining } from '../../bot/train.ts';
 import { parseStyle } from '../../agent/nodes/understand.ts';
 
 const alice = { platform: 'test', userId: 'alice', chatId: 'c1' } as const;
@@ -135,4 +136,17 @@ test('a trained style is listed, applied to a render job, kept apart from anothe
   assert.deepEqual(await library.list(alice), []);
   assert.equal(await storage.stat('users/test/alice/loras/watercolour.safetensors'), null);
   assert.equal(await library.remove(alice, 'Watercolour'), false);
+});
+
+test('/cancel reaches a style training in the works: found in the queue by its owner and removed; another user\'s stays', async (t) => {
+  const { queue, library, counts } = await setUp('cancel');
+  t.after(() => Promise.all([queue.queue.close(), queue.events.close()]));
+  const started = await startTraining(library, queue, alice, 'Watercolour', pictures, { jobId: 'train-style-0006', readiness: ready });
+  assert.ok(started.ok);
+  assert.equal(await counts(), 1);
+  assert.equal(await cancelTraining(queue, bob), null);
+  assert.equal(await counts(), 1);
+  assert.equal(await cancelTraining(queue, alice), 'Watercolour');
+  assert.equal(await counts(), 0);
+  assert.equal(await cancelTraining(queue, alice), null);
 });
