@@ -2,7 +2,7 @@
 // checked and queued (bot/styles.ts), then followed to the end with progress (steps, ETA) and a
 // closing line; the downloads are removed either way.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TrainResult, type TrainVoiceResult } from '../gpu-bridge/contracts/index.ts';
@@ -31,23 +31,28 @@ export async function trainStyleFromChat(deps: TrainFromChat, owner: Owner, name
       await downloadUpload(upload, local, deps.downloads);
       files.push({ path: local, name: upload.name ?? `picture ${index + 1}` });
     }
-    const jobId = `train-${randomUUID()}`;
-    const library = new StyleLibrary(deps.storage);
-    const readiness = deps.readiness ?? comfyTrainingReadiness();
-    const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
-    if (!started.ok) {
-      await deps.channel.reply(started.message);
-      return;
-    }
-    const job = (await deps.queue.queue.getJob(started.jobId))!;
-    await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
-    const result = await deps.queue.waitForResult(job, TrainResult, {
-      onProgress: (p) => void deps.channel.progress({ title: `Style "${name}"`, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend }).catch(() => {}),
-    });
-    await deps.channel.finishProgress(`${describeTrainResult(result)} Use it with "in my style ${name}"; /styles lists yours.`);
+    await trainStyleFromFiles(deps, owner, name, files, caption);
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
+}
+
+/** The same for pictures already on this machine (the console's folder): checked, queued and followed to the end. */
+export async function trainStyleFromFiles(deps: Omit<TrainFromChat, 'downloads'>, owner: Owner, name: string, files: { path: string; name: string }[], caption?: string): Promise<void> {
+  const jobId = `train-${randomUUID()}`;
+  const library = new StyleLibrary(deps.storage);
+  const readiness = deps.readiness ?? comfyTrainingReadiness();
+  const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
+  if (!started.ok) {
+    await deps.channel.reply(started.message);
+    return;
+  }
+  const job = (await deps.queue.queue.getJob(started.jobId))!;
+  await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
+  const result = await deps.queue.waitForResult(job, TrainResult, {
+    onProgress: (p) => void deps.channel.progress({ title: `Style "${name}"`, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend }).catch(() => {}),
+  });
+  await deps.channel.finishProgress(`${describeTrainResult(result)} Use it with "in my style ${name}"; /styles lists yours.`);
 }
 
 /** Queues a saved voice's profile build (train_voice) without waiting for it; the BullMQ job. */
@@ -112,4 +117,15 @@ export async function cancelTraining(queue: GpuQueue, owner: Pick<Owner, 'platfo
   if (!mine?.id) return null;
   await queue.cancel(mine.id);
   return (mine.data as { name: string }).name;
+}
+
+/** The files directly in a local folder (the console's "train my style <name> from <folder>"), or a sentence. */
+export async function picturesInFolder(folder: string): Promise<{ ok: true; files: { path: string; name: string }[] } | { ok: false; message: string }> {
+  const entries = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => error);
+  if (entries instanceof Error) {
+    return { ok: false, message: entries.code === 'ENOENT' ? `There is no folder ${folder}.` : entries.code === 'ENOTDIR' ? `${folder} is a file, not a folder of pictures.` : `I cannot read the folder ${folder} (${entries.code ?? entries.message}).` };
+  }
+  // Every file is checked by content (a stray text file is named in the refusal); sub-folders are not read.
+  const files = entries.filter((e) => e.isFile()).map((e) => ({ path: path.join(folder, e.name), name: e.name })).sort((a, b) => a.name.localeCompare(b.name));
+  return { ok: true, files };
 }

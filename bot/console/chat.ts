@@ -15,6 +15,11 @@ import { JobRunner } from '../jobs.ts';
 import type { Planner } from '../planner.ts';
 import { presenterDefaults, usePhotoFile } from '../uploads/presenter.ts';
 import { VoiceLibrary } from '../uploads/voices.ts';
+import type { TrainingReadiness } from '../styles.ts';
+import { picturesInFolder, trainStyleFromFiles } from '../train.ts';
+
+/** "train my style <name> from <folder>": a style trained from the pictures in a local folder. */
+const TRAIN_FROM_FOLDER = /^train my style\s+(.+?)\s+from\s+(.+)$/i;
 
 const GREETING = `Hi, I'm MySpinBot. Describe a video and I'll plan it, show you the plan, and render it here.
 Try: make a 20 second video about why the sky is blue
@@ -22,7 +27,8 @@ Type /help for help, /quit to leave.`;
 
 const HELP = `${HELP_TEXT}
 Here, answer a plan with "yes", "no", or the change you want. /photo PATH makes that photo your presenter
-("present it yourself"). /quit leaves and stops the worker.`;
+("present it yourself"). "train my style NAME from FOLDER" trains a picture style from 8-40 pictures there (a GPU
+worker with ComfyUI); "in my style NAME" then uses it. /quit leaves and stops the worker.`;
 
 export async function runConsoleChat(deps: {
   studio: Studio;
@@ -30,6 +36,8 @@ export async function runConsoleChat(deps: {
   autoApprove?: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WriteStream;
+  /** Whether a worker can train styles (default: the worker's ComfyUI preflight). */
+  trainingReadiness?: TrainingReadiness;
 }) {
   const output = deps.output ?? process.stdout;
   const rl = createInterface({ input: deps.input ?? process.stdin, output, terminal: Boolean(output.isTTY) });
@@ -83,6 +91,19 @@ export async function runConsoleChat(deps: {
         // "/photo PATH": the presenter's photo, checked by the worker ("present it yourself" then uses it).
         try {
           say(await usePhotoFile(deps.studio, owner, line.slice('/photo'.length).trim()));
+        } catch (error) {
+          say(describeFailure(error));
+        }
+      }
+      else if (TRAIN_FROM_FOLDER.test(line)) {
+        const [, name, folder] = TRAIN_FROM_FOLDER.exec(line)!;
+        try {
+          const found = await picturesInFolder(folder!.trim().replace(/^["']|["']$/g, ''));
+          if (!found.ok) say(found.message);
+          else {
+            await trainStyleFromFiles({ storage: deps.studio.storage, queue: deps.studio.queue, channel, ...(deps.trainingReadiness ? { readiness: deps.trainingReadiness } : {}) },
+              { ...owner, chatId: channel.chatId }, name!.trim(), found.files);
+          }
         } catch (error) {
           say(describeFailure(error));
         }

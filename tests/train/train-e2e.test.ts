@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -120,11 +120,14 @@ test('a saved voice sample becomes a voice profile on the worker: a 6-12 s refer
   assert.equal(result.backends.denoise?.name, 'DeepFilterNet3 (CPU)');
 });
 
-test('a trained style applied from chat: "in my style Watercolour" renders its pictures through a LoraLoader; a style the user lacks is one sentence, nothing queued', async () => {
-  const local = { platform: 'console', userId: 'local', chatId: 'console' } as const; // the console chat's user
-  const { channel } = chat();
-  await trainStyleFromChat({ storage: studio.storage, queue: studio.queue, channel, downloads: { allowedHosts: [filesHost], maxBytes: 10_000_000 },
-    readiness: comfyTrainingReadiness({ ...process.env, COMFYUI_URL: comfyUrl }) }, local, 'Watercolour', uploads());
+test('the console trains "my style <name> from <folder>" (refusals first: no folder, a stray file), then "in my style Watercolour" renders its pictures through a LoraLoader; a style the user lacks is one sentence, nothing queued', async () => {
+  const pictures = path.join(dir, 'pictures');
+  const mixed = path.join(dir, 'mixed');
+  await mkdir(pictures);
+  await mkdir(mixed);
+  for (let n = 0; n < 8; n += 1) await copyFile(path.join(dir, `p${n}.png`), path.join(pictures, `p${n}.png`));
+  for (let n = 0; n < 7; n += 1) await copyFile(path.join(dir, `p${n}.png`), path.join(mixed, `p${n}.png`));
+  await writeFile(path.join(mixed, 'notes.txt'), 'not a picture');
 
   const input = new PassThrough();
   const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
@@ -135,7 +138,17 @@ test('a trained style applied from chat: "in my style Watercolour" renders its p
       if (Date.now() - started > 180_000) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${said}`);
     }
   };
-  const console = runConsoleChat({ studio, planner: fakePlanner(), input, output });
+  const console = runConsoleChat({ studio, planner: fakePlanner(), input, output, trainingReadiness: comfyTrainingReadiness({ ...process.env, COMFYUI_URL: comfyUrl }) });
+  const jobsBefore = await studio.queue.queue.getJobCounts();
+  input.write(`train my style Watercolour from ${path.join(dir, 'nowhere')}\n`);
+  await waitFor(/There is no folder .*nowhere\./);
+  input.write(`train my style Watercolour from ${mixed}\n`);
+  await waitFor(/notes\.txt is .*not a picture/);
+  assert.deepEqual(await studio.queue.queue.getJobCounts(), jobsBefore, 'nothing queued for a refused folder');
+  assert.deepEqual(await studio.storage.list('uploads/console/local/'), []);
+  input.write(`train my style Watercolour from ${pictures}\n`);
+  await waitFor(/Style ready: 8 pictures, 500 steps on sd_xl_base_1\.0\.safetensors/);
+
   try {
     const graphsBefore = Object.keys(await history()).length;
     input.write('make a 6 second video about the sea in my style Oils\n');
