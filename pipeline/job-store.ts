@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { Progress, RenderJob, ScriptPlan } from '../gpu-bridge/contracts/index.ts';
 import { redisOptions } from '../gpu-bridge/producer.ts';
 import { isConnectionError, UNAVAILABLE, UserError } from './errors.ts';
+import type { RenderedClip } from './render.ts';
 
 /** 'api': the HTTP API (api/), whose users are its keys' owners. */
 export type ChatPlatform = 'console' | 'discord' | 'telegram' | 'api';
@@ -31,15 +32,8 @@ export interface JobSpec {
   planner?: string;
 }
 
-export interface StoredClip {
-  jobId: string;
-  key: string;
-  location: string;
-  seconds: number;
-  bytes: number;
-  backends: Record<string, string>;
-  licences?: Record<string, string>;
-}
+/** A finished clip as its record keeps it: what the assembler produced. */
+export type StoredClip = RenderedClip;
 
 export interface JobRecord {
   jobId: string;
