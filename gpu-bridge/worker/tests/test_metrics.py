@@ -226,7 +226,7 @@ def test_a_real_worker_counts_its_jobs_and_times_its_stages(start_worker, redis_
     got = samples(text)
     assert got[("spinbot_worker_jobs_total", ("status", "completed"))] == 1
     assert got[("spinbot_worker_jobs_total", ("status", "failed"))] == 0
-    for stage, backend in (("tts", "espeak-ng"), ("visuals", "title-card"), ("upscale", "realesrgan")):
+    for stage, backend in (("tts", "piper"), ("visuals", "title-card"), ("upscale", "realesrgan")):
         key = ("spinbot_stage_duration_seconds_count", ("backend", backend), ("stage", stage))
         assert got.get(key) == 1, f"no {stage} duration recorded: {sorted(k for k in got if 'stage' in k[0])}"
         assert got[("spinbot_stage_duration_seconds_sum", ("backend", backend), ("stage", stage))] > 0

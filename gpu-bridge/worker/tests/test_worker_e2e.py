@@ -67,14 +67,16 @@ def test_invalid_job_fails_once_without_retry_and_stores_nothing(start_worker, r
     assert f"job {job_id} failed" in worker.log()
 
 
-def test_voice_training_without_gpu_fails_with_no_gpu(start_worker, redis_url, queue_name):
+def test_voice_training_whose_sample_is_gone_fails_once_naming_the_file(start_worker, redis_url, queue_name):
+    # Voice profiles are built on every machine now (no GPU needed); a sample missing from storage
+    # is bad input: one attempt, and the message names the file to upload again.
     start_worker()
     data = contract_fixture("valid-train-voice.json")
     job_id = run_async(enqueue(redis_url, queue_name, data, attempts=3))
     job = run_async(wait_finished(redis_url, queue_name, job_id))
     assert json.loads(job.failedReason) == {
-        "stage": "train_voice", "code": "NO_GPU", "retryable": False,
-        "message": "Voice training needs a GPU worker; none is available on this machine.",
+        "stage": "train_voice", "code": "MISSING_ARTIFACT", "retryable": False,
+        "message": "1 training file(s) are not in storage, e.g. users/discord/42/voices/anna.wav; upload them again.",
     }
     assert job.attemptsMade == 1
     # Stored as the bare JSON text (not JSON-quoted): the Node side parses failedReason once.
