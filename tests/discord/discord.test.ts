@@ -14,6 +14,7 @@ import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import { startDiscordEmulator, type DiscordEmulator, type InteractionHandle, type OptionValue, type StoredMessage } from '../emulators/discord/server.ts';
 import { fakePlanner, pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
+import { startDiscordBot, type DiscordSetupOptions, type TestContextLike } from './setup.ts';
 
 const studio = await sharedStudio();
 const RENDER_MS = 90_000;
@@ -26,42 +27,7 @@ function newUser(name: string) {
   return { id: `4000000000000${nextUser}`, username: name, global_name: name };
 }
 
-interface Setup {
-  emu: DiscordEmulator;
-  bot: DiscordFrontEnd;
-  planner: ReturnType<typeof fakePlanner>;
-}
-
-async function startDiscord(
-  t: { after(fn: () => unknown): void },
-  env: Record<string, string> = {},
-  options: { deploy?: boolean; uploadLimitBytes?: number; plannerSeconds?: number } = {},
-): Promise<Setup> {
-  const emu = await startDiscordEmulator(options.uploadLimitBytes ? { uploadLimitBytes: options.uploadLimitBytes } : {});
-  if (options.deploy !== false) await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  const planner = fakePlanner({ seconds: options.plannerSeconds ?? 6 });
-  const bot = await startDiscordFrontEnd({
-    studio,
-    planner,
-    config: {
-      DISCORD_TOKEN: emu.botToken,
-      DISCORD_APPLICATION_ID: emu.applicationId,
-      DISCORD_API_URL: emu.restBase,
-      DISCORD_FILE_HOSTS: `127.0.0.1:${emu.port}`,
-      SPINBOT_PROGRESS_EDIT_MS: '150',
-      SPINBOT_DAILY_JOBS: '50',
-      // Most tests here are about rendering and posting; the approval test turns this off.
-      SPINBOT_AUTO_APPROVE: 'true',
-      ...env,
-    },
-    log: () => {},
-  });
-  t.after(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
-  return { emu, bot, planner };
-}
+const startDiscord = (t: TestContextLike, env: Record<string, string> = {}, options: DiscordSetupOptions = {}) => startDiscordBot(studio, t, env, options);
 
 const mp4Of = (message: StoredMessage | undefined) => message?.files.find((f) => f.filename.endsWith('.mp4'));
 const buttonLabels = (message: StoredMessage | undefined) =>

@@ -2,6 +2,7 @@
 // emulator, the real queue and the worker's face check.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startDiscordBot, type TestContextLike } from './setup.ts';
 import { startDiscordFrontEnd } from '../../bot/discord/front-end.ts';
 import { deployCommands } from '../../bot/discord/deploy-commands.ts';
 import { presenterKeyFor } from '../../gpu-bridge/presenter.ts';
@@ -10,29 +11,7 @@ import { fakePlanner, pngImage, sharedStudio } from '../channel/fixtures.ts';
 
 const studio = await sharedStudio();
 
-async function startDiscord(t: { after(fn: () => unknown): void }) {
-  const emu = await startDiscordEmulator();
-  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  const planner = fakePlanner({ seconds: 6 });
-  const bot = await startDiscordFrontEnd({
-    studio,
-    planner,
-    config: {
-      DISCORD_TOKEN: emu.botToken,
-      DISCORD_APPLICATION_ID: emu.applicationId,
-      DISCORD_API_URL: emu.restBase,
-      DISCORD_FILE_HOSTS: `127.0.0.1:${emu.port}`,
-      SPINBOT_DAILY_JOBS: '50',
-      SPINBOT_AUTO_APPROVE: 'false',
-    },
-    log: () => {},
-  });
-  t.after(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
-  return { emu, planner };
-}
+const startDiscord = (t: TestContextLike) => startDiscordBot(studio, t, { SPINBOT_AUTO_APPROVE: 'false' });
 
 const anyMessage = (handle: InteractionHandle, pattern: RegExp) =>
   handle.waitFor((h) => [...h.messages(), ...h.followUps()].find((m) => !m.deleted && pattern.test(m.content)), 60_000);

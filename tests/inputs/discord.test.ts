@@ -3,10 +3,8 @@
 // /voice add. Each gets a sentence, privately; nothing is queued or stored; the bot still answers.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { deployCommands } from '../../bot/discord/deploy-commands.ts';
-import { startDiscordFrontEnd } from '../../bot/discord/front-end.ts';
-import { startDiscordEmulator, type DiscordEmulator, type InteractionHandle, type OptionValue } from '../emulators/discord/server.ts';
-import { fakePlanner } from '../channel/fixtures.ts';
+import { startDiscordBot } from '../discord/setup.ts';
+import type { InteractionHandle, OptionValue } from '../emulators/discord/server.ts';
 import { MAIN_FILES, MAIN_TEXTS } from './corpus.ts';
 import { speechSample } from './files.ts';
 import { openInputStudio, snapshot } from './studio.ts';
@@ -31,27 +29,7 @@ interface Case {
 const said = (handle: InteractionHandle) => handle.messages().filter((m) => !m.deleted && !m.loading && m.content).map((m) => m.content);
 
 test('the main bad inputs through discord.js: a private sentence each, no job, no file, and the bot still answers', async (t) => {
-  const emu: DiscordEmulator = await startDiscordEmulator();
-  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  const planner = fakePlanner();
-  const bot = await startDiscordFrontEnd({
-    studio,
-    planner,
-    config: {
-      DISCORD_TOKEN: emu.botToken,
-      DISCORD_APPLICATION_ID: emu.applicationId,
-      DISCORD_API_URL: emu.restBase,
-      DISCORD_FILE_HOSTS: `127.0.0.1:${emu.port}`,
-      SPINBOT_PROGRESS_EDIT_MS: '150',
-      SPINBOT_DAILY_JOBS: '500',
-      SPINBOT_AUTO_APPROVE: 'true',
-    },
-    log: () => {},
-  });
-  t.after(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
+  const { emu, planner } = await startDiscordBot(studio, t, { SPINBOT_DAILY_JOBS: '500' });
   const before = await snapshot(studio, dataDir);
   const file = (bytes: Buffer, filename: string) => emu.registerAttachment({ bytes, filename, contentType: 'application/octet-stream' });
   const sample = () => file(speechSample('ogg'), 'sample.ogg');
