@@ -44,12 +44,30 @@ STAGE_SECONDS = Histogram("spinbot_stage_duration_seconds",
 STAGE_FAILURES = Counter("spinbot_worker_stage_failures_total", "Failed job attempts by the stage that failed and the error code.",
                          ["stage", "code"], registry=REGISTRY)
 ACTIVE_JOBS = Gauge("spinbot_worker_active_jobs", "Jobs this worker is running now.", registry=REGISTRY)
+STAGE_VRAM_PEAK = Gauge("spinbot_stage_vram_peak_bytes",
+                        "Most GPU memory in use on the GPU engine's device during the stage of the latest job that ran it "
+                        "(all its scenes; ComfyUI's /system_stats, torch's cached but unused memory counted as free).",
+                        ["stage", "backend"], registry=REGISTRY)
 for _status in JOB_STATUSES:
     JOBS.labels(_status)  # zero series from the start, so that rate() sees the first event
 
 
 def record_stage(stage: str, backend: str, seconds: float) -> None:
     STAGE_SECONDS.labels(stage, backend).observe(seconds)
+
+
+# (stage, backend) -> (job id, its peak so far): a stage's scenes are separate workflow runs.
+_vram_peaks: dict[tuple[str, str], tuple[str, float]] = {}
+_vram_lock = threading.Lock()
+
+
+def record_vram_peak(stage: str, backend: str, job_id: str, used_bytes: float) -> None:
+    """One workflow run's peak; the gauge shows the most of the job's runs of this stage."""
+    with _vram_lock:
+        last_job, peak = _vram_peaks.get((stage, backend), ("", 0.0))
+        peak = max(peak, used_bytes) if last_job == job_id else used_bytes
+        _vram_peaks[(stage, backend)] = (job_id, peak)
+    STAGE_VRAM_PEAK.labels(stage, backend).set(peak)
 
 
 def record_job(status: str) -> None:

@@ -12,6 +12,8 @@ What it does as ComfyUI does (server.py / execution.py at the snapshot's commit)
   /system_stats, /queue, every route also under /api.
 Faults to inject for the next prompt: an execution_error, a CUDA out-of-memory, a dropped socket,
 a restart (everything in memory lost, the port closed for a moment), a prompt that never ends.
+GPU memory in /system_stats follows the work: IDLE_VRAM at rest, model_gib more per model a loader
+node loaded (kept until /free or a restart, as ComfyUI keeps models), working_gib more while a node runs.
 
 Use in-process: `with ComfyEmulator(models={...}) as comfy: comfy.url`; or as a process:
 `python comfyui_emulator.py --port 0 --model diffusion_models/x.safetensors` prints its URL.
@@ -48,6 +50,7 @@ SNAPSHOT_DIR = TESTS_DIR / "fixtures" / "comfyui"
 CORE_SNAPSHOT = SNAPSHOT_DIR / "object_info.json.gz"
 CUSTOM_SNAPSHOT = SNAPSHOT_DIR / "custom_nodes.json"
 GIB = 1024 ** 3
+IDLE_VRAM = GIB // 2  # the CUDA context and ComfyUI's own allocations, before any model
 IMAGE_SAVERS = {"SaveImage", "PreviewImage"}
 VIDEO_SAVERS = {"SaveWEBM", "SaveVideo"}
 AUDIO_SAVERS = {"SaveAudio", "SaveAudioMP3", "SaveAudioOpus", "PreviewAudio", "SaveAudioAdvanced"}
@@ -75,10 +78,11 @@ def snapshot_object_info() -> dict[str, dict]:
 
 class ComfyEmulator:
     def __init__(self, models: dict[str, list[str]] | None = None, vram_gib: float = 16.0, step_delay: float = 0.01,
-                 port: int = 0, object_info: dict[str, dict] | None = None):
+                 port: int = 0, object_info: dict[str, dict] | None = None, model_gib: float = 3.0, working_gib: float = 1.0):
         self.models = {folder: list(files) for folder, files in (models or {}).items()}
         self.vram_total = int(vram_gib * GIB)
         self.step_delay = step_delay
+        self.model_bytes, self.working_bytes = int(model_gib * GIB), int(working_gib * GIB)
         self.port = port
         self.base_info = object_info if object_info is not None else snapshot_object_info()
         self.root = Path(tempfile.mkdtemp(prefix="comfyui-emulator-"))
@@ -171,6 +175,8 @@ class ComfyEmulator:
         self.sockets: dict[str, set[web.WebSocketResponse]] = {}
         self.interrupted = False
         self.counter = 0
+        self.loaded_models: dict[str, int] = {}  # loader node's class and file -> bytes held on the GPU
+        self.working = 0  # bytes the running node uses beyond the models
         self.last_signatures: dict[str, str] = {}
         self.wake = asyncio.Event() if self._loop_running() else None
         self.executor_task: asyncio.Task | None = None
@@ -301,7 +307,12 @@ class ComfyEmulator:
         return web.Response(status=200)
 
     async def _free(self, request: web.Request) -> web.Response:
+        if (self.requests[-1][2] or {}).get("unload_models"):
+            self.loaded_models.clear()
         return web.Response(status=200)
+
+    def vram_used(self) -> int:
+        return IDLE_VRAM + sum(self.loaded_models.values()) + self.working
 
     async def _object_info(self, request: web.Request) -> web.Response:
         return web.json_response(self.object_info())
@@ -317,8 +328,8 @@ class ComfyEmulator:
                        "required_frontend_version": "1.25.0", "python_version": sys.version, "pytorch_version": "2.9.1+cu128",
                        "embedded_python": False, "argv": ["main.py", "--listen", "0.0.0.0"]},
             "devices": [{"name": "cuda:0 NVIDIA GeForce RTX 5070 Ti : cudaMallocAsync", "type": "cuda", "index": 0,
-                         "vram_total": self.vram_total, "vram_free": self.vram_total - GIB // 2,
-                         "torch_vram_total": 0, "torch_vram_free": 0}],
+                         "vram_total": self.vram_total, "vram_free": max(0, self.vram_total - self.vram_used()),
+                         "torch_vram_total": self.vram_used() - IDLE_VRAM, "torch_vram_free": 0}],
         })
 
     async def _get_queue(self, request: web.Request) -> web.Response:
@@ -378,6 +389,7 @@ class ComfyEmulator:
                 except _Restarted:
                     return  # a fresh executor runs in the restarted server
                 finally:
+                    self.working = 0
                     if self.running is not None:
                         self.running = None
                         await self._broadcast_status()
@@ -420,6 +432,9 @@ class ComfyEmulator:
             class_type = graph[node_id]["class_type"]
             await say("executing", {"node": node_id, "display_node": node_id})
             steps = _steps_of(graph[node_id])
+            if "Loader" in class_type:  # its model stays on the GPU until /free
+                self.loaded_models[signatures[node_id]] = self.model_bytes
+            self.working = self.working_bytes if steps > 1 else 0
             if node_id == target and fault["kind"] in ("error", "oom", "missing_model"):
                 exception_type, message = {
                     "oom": ("torch.OutOfMemoryError", OOM_MESSAGE),

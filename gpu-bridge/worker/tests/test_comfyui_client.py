@@ -10,8 +10,9 @@ import aiohttp
 import pytest
 from PIL import Image, ImageStat
 
-from comfyui_emulator import ComfyEmulator, model_files
+from comfyui_emulator import IDLE_VRAM, ComfyEmulator, model_files
 from spinbot_worker.comfyui.client import ComfyClient
+from spinbot_worker.comfyui.vram import VramWatch, used_bytes
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.errors import StageFailure
 from support import mean_volume_db
@@ -191,3 +192,19 @@ def test_comfyui_down_is_reported_as_unavailable_and_retryable():
         asyncio.run(go())
     assert (failure.value.code, failure.value.retryable) == ("BACKEND_UNAVAILABLE", True)
     assert "http://127.0.0.1:9" in failure.value.message
+
+
+def test_vram_is_watched_through_a_run_and_a_comfyui_that_cannot_say_fails_nothing(comfy):
+    async def watched(url: str):
+        async with ComfyClient(url) as client:
+            async with VramWatch(client, interval=0.05, min_gap=0) as watch:
+                if url == comfy.url:
+                    await client.run(FLUX.fill(prompt="a lighthouse", seed=3, width=320, height=192), stage="visuals",
+                                     progress=lambda p, m: watch.poke())
+            return watch
+
+    watch = asyncio.run(watched(comfy.url))
+    # The checkpoint the run loaded is still on the GPU at its end (ComfyUI keeps it until /free).
+    assert watch.peak >= IDLE_VRAM + comfy.model_bytes and watch.samples >= 2
+    assert asyncio.run(watched("http://127.0.0.1:9")).peak is None  # nothing listening: no reading, no error
+    assert used_bytes({"devices": [{"name": "cpu", "type": "cpu", "vram_total": 0, "vram_free": 0}]}) is None

@@ -10,7 +10,9 @@ import pytest
 import redis
 from PIL import Image, ImageStat
 
-from comfyui_emulator import ComfyEmulator, model_files
+from prometheus_client.parser import text_string_to_metric_families
+
+from comfyui_emulator import IDLE_VRAM, ComfyEmulator, model_files
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.contracts import schema_errors
 from spinbot_worker.storage import FileStorage
@@ -30,7 +32,7 @@ def render_job() -> dict:
 
 
 def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker, redis_url, queue_name, data_dir, comfy):
-    worker = start_worker(COMFYUI_URL=comfy.url)
+    worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_WORKER_METRICS_PORT="0")
     assert "tts=Chatterbox (ComfyUI), visuals=FLUX.1 schnell fp8 (ComfyUI), upscale=Real-ESRGAN x2plus (ComfyUI)" in worker.lines[0]
     preflight = worker.log()
     assert "preflight visuals: FLUX.1 schnell fp8 — ready" in preflight
@@ -65,6 +67,18 @@ def test_pictures_narration_and_upscale_come_from_comfyui_workflows(start_worker
         ["tts", "tts", "free", "visuals", "visuals", "free", "upscale", "upscale"]
     assert any(e.get("backend") == "FLUX.1 schnell fp8 (ComfyUI)" and "step" in e["message"]
                for e in progress_events(redis_url, queue_name, job_id))
+
+    # What Prometheus scrapes: each GPU stage's time and the most GPU memory ComfyUI had in use while
+    # it ran (read from /system_stats): the loaded model on top of the idle half GiB.
+    metrics_url = re.search(r"serving /metrics and /healthz on (http://\S+)", worker.log()).group(1) + "/metrics"
+    scraped = {(s.name, s.labels.get("stage"), s.labels.get("backend")): s.value
+               for family in text_string_to_metric_families(urllib.request.urlopen(metrics_url, timeout=10).read().decode())
+               for s in family.samples}
+    for stage in ("visuals", "upscale"):
+        assert scraped[("spinbot_stage_duration_seconds_count", stage, f"comfyui-{stage}")] == 1
+        assert scraped[("spinbot_stage_vram_peak_bytes", stage, f"comfyui-{stage}")] >= IDLE_VRAM + comfy.model_bytes
+    assert scraped[("spinbot_stage_vram_peak_bytes", "tts", "comfyui-tts")] >= IDLE_VRAM
+    assert not any(name == "spinbot_stage_vram_peak_bytes" and stage == "motion" for name, stage, _ in scraped)  # did not run
 
 
 def test_a_stage_whose_workflow_is_not_ready_falls_back_to_the_cpu_and_says_so(start_worker, redis_url, queue_name, comfy):

@@ -158,6 +158,21 @@ def running_loop():
     loop.close()
 
 
+def test_a_stages_vram_peak_is_the_most_of_one_jobs_runs_and_starts_again_for_the_next_job(serve):
+    server = serve(registry=metrics.REGISTRY)
+
+    def peak() -> float:
+        return samples(get(f"{server.url}/metrics")[1])[("spinbot_stage_vram_peak_bytes", ("backend", "comfyui-visuals"),
+                                                        ("stage", "visuals"))]
+
+    # Two scenes of one job: the gauge keeps the larger; the next job's smaller peak replaces it.
+    metrics.record_vram_peak("visuals", "comfyui-visuals", "job-a", 9e9)
+    metrics.record_vram_peak("visuals", "comfyui-visuals", "job-a", 7e9)
+    assert peak() == 9e9
+    metrics.record_vram_peak("visuals", "comfyui-visuals", "job-b", 5e9)
+    assert peak() == 5e9
+
+
 def test_healthz_is_503_until_the_worker_consumes_then_200(serve, running_loop):
     liveness = Liveness(running_loop, timeout=1)
     server = serve(health=liveness)

@@ -24,6 +24,7 @@ from ..errors import StageFailure
 from ..tools import run_tool, wav_seconds
 from .client import ComfyClient, RunResult
 from .preflight import Readiness, choose, commercial_safe_mode, preflight
+from .vram import VramWatch
 from .workflows import Workflow, load_workflows
 
 log = logging.getLogger("spinbot.comfyui")
@@ -33,6 +34,11 @@ BACKEND_STAGES = ("visuals", "upscale", "tts", "lipsync", "motion")
 # After an OOM the retry asks for this share of the size (and frames) that failed.
 OOM_SHRINK = 0.75
 NEGATIVE_PROMPT = "blurry, low quality, distorted, text, watermark, signature"
+
+
+def backend_id(stage: str) -> str:
+    """The stage's ComfyUI backend id, as configuration and the metrics name it."""
+    return f"comfyui-{stage}"
 
 
 class ComfyEngine:
@@ -88,9 +94,19 @@ class ComfyEngine:
                 for parameter, path in (uploads or {}).items():
                     values[parameter] = await client.upload(path, f"{ctx.job_id}-{path.name}")
                 filled = workflow.fill(graph, **values)
-                result = await client.run(filled, stage=stage, cancelled=ctx.cancelled,
-                                          progress=lambda percent, message: ctx.report(percent * 0.95, f"{workflow.name}: {message}"),
-                                          model_hints=workflow.model_hints())
+
+                def progress(percent: float, message: str) -> None:
+                    watch.poke()
+                    ctx.report(percent * 0.95, f"{workflow.name}: {message}")
+
+                watch = VramWatch(client)
+                try:
+                    async with watch:
+                        result = await client.run(filled, stage=stage, cancelled=ctx.cancelled, progress=progress,
+                                                  model_hints=workflow.model_hints())
+                finally:  # an OOM's peak is worth seeing too
+                    if watch.peak is not None:
+                        metrics.record_vram_peak(stage, backend_id(stage), ctx.job_id, watch.peak)
                 files = [await client.view(ref) for ref in result.files(workflow.output_node)]
                 if not files:
                     raise StageFailure(stage, "INTERNAL", f"{workflow.name} finished without writing its output (node {workflow.output_node}).", True)
@@ -107,7 +123,7 @@ class ComfyBackend(StageBackend):
     def __init__(self, engine: ComfyEngine, stage: str):
         self.engine = engine
         self.stage = stage
-        self.id = f"comfyui-{stage}"
+        self.id = backend_id(stage)
         self._workflow = engine.readiness(stage).workflow  # registered only for stages that have a workflow
 
     @property

@@ -75,7 +75,7 @@ def check(workflow: Workflow, object_info: Mapping[str, dict], system_stats: Map
         readiness.problems.append("missing " + ", ".join(missing_models))
     if other:
         readiness.problems.append("workflow does not fit this ComfyUI: " + "; ".join(other[:3]))
-    gpu = _gpu(system_stats)
+    gpu = gpu_device(system_stats)
     if gpu is None:
         readiness.problems.append("ComfyUI reports no GPU")
     elif workflow.vram_gib and gpu["vram_total"] < workflow.vram_gib * GIB * 0.95:
@@ -108,14 +108,15 @@ def choose(results: list[Readiness], stage: str, wanted: str | None = None) -> R
 
 
 def describe_gpu(system_stats: Mapping | None) -> str:
-    gpu = _gpu(system_stats)
+    gpu = gpu_device(system_stats)
     version = ((system_stats or {}).get("system") or {}).get("comfyui_version", "?")
     if gpu is None:
         return f"ComfyUI {version}, no GPU"
     return f"ComfyUI {version}, {gpu['name']}, {gpu['vram_total'] / GIB:.1f} GiB"
 
 
-def _gpu(system_stats: Mapping | None) -> dict | None:
+def gpu_device(system_stats: Mapping | None) -> dict | None:
+    """The first GPU device of a /system_stats answer, its name shortened; None when ComfyUI runs on the CPU."""
     devices = [d for d in (system_stats or {}).get("devices", []) if d.get("type") not in (None, "cpu")]
     if not devices:
         return None
