@@ -111,6 +111,7 @@ export class StyleLibrary {
     if (!style) return false;
     await this.storage.delete(style.loraKey);
     await this.storage.delete(style.loraKey.replace(/\.safetensors$/, '.json'));
+    await this.storage.delete(style.loraKey.replace(/\.safetensors$/, '-loss.png')); // the loss curve, when the trainer drew one
     return true;
   }
 

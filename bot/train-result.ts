@@ -14,7 +14,9 @@ export function parseTrainResult(value: unknown): TrainResult {
 /** One line for the chat about a finished training job. */
 export function describeTrainResult(result: TrainResult): string {
   if (result.kind === 'train_lora') {
-    return `Style ready: ${result.images} pictures, ${result.steps} steps on ${result.baseModel} (${result.backend.name}).`;
+    // The loss only arrives at the end: ComfyUI's progress messages carry the step, not the loss.
+    const loss = result.finalLoss === null ? '' : `; final loss ${result.finalLoss.toFixed(4)}`;
+    return `Style ready: ${result.images} pictures, ${result.steps} steps on ${result.baseModel} (${result.backend.name})${loss}.`;
   }
   const enough = result.enough ? 'enough to clone from' : 'not enough yet to clone from';
   const note = result.note ? ` ${result.note}` : '';

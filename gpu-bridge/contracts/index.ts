@@ -322,8 +322,10 @@ export const TrainLoraResult = z.object({
   trigger: z.string().min(1),
   images: z.number().int().min(1),
   steps: z.number().int().min(1),
-  /** The training loss at the last step reported; null when the trainer reported none. */
+  /** The training loss at the end (the mean of the last tenth of the steps); null when the trainer reported none. */
   finalLoss: z.number().nullable(),
+  /** users/<platform>/<id>/loras/<name>-loss.png: the loss curve ComfyUI's LossGraphNode drew; absent without one. */
+  lossGraphKey: StorageKey.optional(),
   backend: BackendInfo,
 });
 export type TrainLoraResult = z.infer<typeof TrainLoraResult>;

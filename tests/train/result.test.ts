@@ -27,6 +27,16 @@ test('a style result names its base model', () => {
   assert.equal(line, 'Style ready: 8 pictures, 500 steps on sd_xl_base_1.0.safetensors (SDXL LoRA training (ComfyUI)).');
 });
 
+test('a style result tells the final loss; the loss curve picture is part of the contract', () => {
+  const result = parseTrainResult({
+    kind: 'train_lora', jobId: 'train-lora-001', loraKey: 'users/test/u1/loras/watercolour.safetensors',
+    baseModel: 'sd_xl_base_1.0.safetensors', trigger: 'spinstyle_watercolour', images: 8, steps: 500, finalLoss: 0.06321,
+    lossGraphKey: 'users/test/u1/loras/watercolour-loss.png', backend: { name: 'SDXL LoRA training (ComfyUI)', device: 'gpu' },
+  });
+  assert.match(describeTrainResult(result), /500 steps on sd_xl_base_1\.0\.safetensors \(SDXL LoRA training \(ComfyUI\)\); final loss 0\.0632\.$/);
+  assert.equal(result.kind === 'train_lora' && result.lossGraphKey, 'users/test/u1/loras/watercolour-loss.png');
+});
+
 test('the old ad-hoc dict (no profile, no base model) is refused with where it differs', () => {
   assert.throws(() => parseTrainResult({ kind: 'train_lora', jobId: 'train-lora-001', backend: { name: 'x', device: 'gpu' } }),
     /does not match its contract: loraKey/);

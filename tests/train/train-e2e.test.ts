@@ -81,7 +81,8 @@ test('/train from chat: trained on ComfyUI by the worker, told with steps and ET
   await trainStyleFromChat({ storage: studio.storage, queue: studio.queue, channel, downloads, readiness: comfyTrainingReadiness({ ...process.env, COMFYUI_URL: comfyUrl }) },
     owner, 'Watercolour', uploads(), 'soft washes of colour');
   assert.ok(progress.some((m) => /^SDXL LoRA training: step \d+ of 500, about \d+ s left$/.test(m)), progress.join('\n'));
-  assert.match(text(), /Style ready: 8 pictures, 500 steps on sd_xl_base_1\.0\.safetensors \(SDXL LoRA training \(ComfyUI\)\)/);
+  assert.match(text(), /Style ready: 8 pictures, 500 steps on sd_xl_base_1\.0\.safetensors \(SDXL LoRA training \(ComfyUI\)\); final loss 0\.0\d{3}\./);
+  assert.ok(await studio.storage.stat('users/console/alice/loras/watercolour-loss.png'), 'the loss curve is stored beside the style');
 
   const library = new StyleLibrary(studio.storage);
   const [style] = await library.list(owner);
@@ -91,6 +92,7 @@ test('/train from chat: trained on ComfyUI by the worker, told with steps and ET
   assert.ok(lora.subarray(8).toString('latin1').startsWith('{"__metadata__"'), 'a safetensors file');
   assert.equal(await library.remove(owner, 'watercolour'), true);
   assert.deepEqual(await library.list(owner), []);
+  assert.deepEqual(await studio.storage.list('users/console/alice/loras/'), [], 'the LoRA, its record and its loss curve are gone');
 });
 
 test('without ComfyUI: one sentence saying what is needed, nothing queued', async () => {

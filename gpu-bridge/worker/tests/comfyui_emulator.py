@@ -8,8 +8,9 @@ What it does as ComfyUI does (server.py / execution.py at the snapshot's commit)
   progress, progress_state, preview frames (binary), executed, execution_success and executing
   {node: null} to the submitting client_id;
 - writes real outputs: PNGs (Pillow) sized from the graph, WebM or MP4 video (ffmpeg), FLAC speech
-  (espeak-ng); serves /history, /view, /upload/image, /interrupt, /free, /object_info,
-  /system_stats, /queue, every route also under /api.
+  (espeak-ng), TrainLoraNode's loss history (PreviewAny text, LossGraphNode picture); serves
+  /history, /view, /upload/image, /interrupt, /free, /object_info, /system_stats, /queue, every route
+  also under /api.
 Faults to inject for the next prompt: an execution_error, a CUDA out-of-memory, a dropped socket,
 a restart (everything in memory lost, the port closed for a moment), a prompt that never ends.
 GPU memory in /system_stats follows the work: IDLE_VRAM at rest, model_gib more per model a loader
@@ -26,6 +27,7 @@ import asyncio
 import hashlib
 import io
 import json
+import math
 import random
 import shutil
 import struct
@@ -503,6 +505,14 @@ class ComfyEmulator:
             data = struct.pack("<Q", len(header)) + header + struct.pack("<4f", 0.1, 0.2, 0.3, 0.4)
             (self.output_dir / prefix.parent / f"{prefix.name}_{counter:05d}_.safetensors").write_bytes(data)
             return None  # SaveLoRA has no UI output: its file is not in /history
+        if class_type in ("LossGraphNode", "PreviewAny") and _loss_source(graph, node_id) is not None:
+            losses = _loss_curve(graph, _loss_source(graph, node_id))
+            if class_type == "PreviewAny":  # json.dumps of TrainLoraNode's loss map, as the real node shows it
+                return {"text": [json.dumps({"loss": losses}, indent=4)]}
+            # LossGraphNode: a PreviewImage in the temp folder (its filename_prefix is not used for the file name).
+            name = f"ComfyUI_temp_{uuid.uuid4().hex[:5]}_{self.counter:05d}_.png"
+            _loss_graph(losses).save(self.output_dir / name)
+            return {"images": [{"filename": name, "subfolder": "", "type": "temp"}]}
         if class_type in IMAGE_SAVERS:
             width, height = self._size(graph, node_id)
             name = f"{stem}_{self.counter:05d}_.png"
@@ -682,6 +692,37 @@ def _upstream_value(graph: dict, node_id: str, name: str, seen: set | None = Non
         if found is not None:
             return found
     return None
+
+
+def _loss_source(graph: dict, node_id: str) -> str | None:
+    """The TrainLoraNode whose loss map (output 1) this node reads, if any."""
+    link = graph[node_id].get("inputs", {}).get("loss" if graph[node_id]["class_type"] == "LossGraphNode" else "source")
+    if isinstance(link, list) and len(link) == 2 and link[1] == 1 and graph.get(str(link[0]), {}).get("class_type") == "TrainLoraNode":
+        return str(link[0])
+    return None
+
+
+def _loss_curve(graph: dict, trainer: str) -> list[float]:
+    """A plausible loss history, one value per step: noisy, falling from about 0.15 towards 0.06."""
+    inputs = graph[trainer]["inputs"]
+    steps = int(inputs.get("steps", 16)) * int(inputs.get("grad_accumulation_steps", 1))
+    rng = random.Random(int(inputs.get("seed", 0)))
+    return [round(0.06 + 0.09 * math.exp(-4 * i / steps) + rng.uniform(-0.015, 0.015), 5) for i in range(steps)]
+
+
+def _loss_graph(losses: list[float]) -> Image.Image:
+    """LossGraphNode's picture: the curve scaled between its min and max, axes, 840x520."""
+    width, height, margin = 800, 480, 40
+    image = Image.new("RGB", (width + margin, height + margin), "white")
+    draw = ImageDraw.Draw(image)
+    low, high = min(losses), max(losses)
+    points = [(margin + int(i / len(losses) * width), height - int((v - low) / ((high - low) or 1) * height)) for i, v in enumerate(losses)]
+    draw.line(points, fill="blue", width=2)
+    draw.line([(margin, 0), (margin, height)], fill="black", width=2)
+    draw.line([(margin, height), (width + margin, height)], fill="black", width=2)
+    draw.text((margin - 30, 0), f"{high:.2f}", fill="black")
+    draw.text((margin - 30, height - 10), f"{low:.2f}", fill="black")
+    return image
 
 
 def _prompt_text(graph: dict, node_id: str) -> str:

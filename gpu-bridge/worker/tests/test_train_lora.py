@@ -77,10 +77,20 @@ def test_a_style_is_trained_on_comfyui_and_stored_with_its_base_model(tmp_path, 
     assert graph["4"]["inputs"]["steps"] == 60 and graph["5"]["class_type"] == "SaveLoRA"
     dataset = comfy.input_dir / graph["2"]["inputs"]["folder"]
     assert len(list(dataset.glob("*.png"))) == 8
+    with Image.open(dataset / "01.png") as uploaded:  # cropped to the training size (training/crop.py), not the 640x640 sent
+        assert uploaded.size == (1024, 1024)
+    assert any("8 pictures cropped to 1024x1024" in e["message"] for e in events)
     assert (dataset / "01.txt").read_text() == f"{result['trigger']} style, soft washes of colour"
     steps = [e["message"] for e in events if "step" in e["message"]]
     assert steps and "of 60" in steps[-1] and "left" in steps[-1]
     assert events[-1]["percent"] == 100
+    # The loss: TrainLoraNode's loss map shown as text (PreviewAny) and drawn (LossGraphNode), both in /history.
+    assert {graph["6"]["class_type"], graph["7"]["class_type"]} == {"PreviewAny", "LossGraphNode"}
+    assert 0.03 < result["finalLoss"] < 0.1, result["finalLoss"]  # the emulator's curve falls from about 0.15
+    assert any(f"final loss {result['finalLoss']:.4f}" in e["message"] for e in events)
+    assert result["lossGraphKey"] == "users/test/u1/loras/watercolour-loss.png"
+    with Image.open(storage.path_for(result["lossGraphKey"])) as curve:
+        assert curve.format == "PNG" and curve.size == (840, 520)
 
 
 @pytest.mark.parametrize("case, message", [

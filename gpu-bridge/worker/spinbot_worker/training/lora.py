@@ -1,7 +1,9 @@
 """Style LoRA training on the GPU: a ComfyUI training workflow (workflows/train-*) run through the
-one client. The user's pictures go into an input subfolder with a caption .txt beside each; the
-workflow's SaveLoRA writes output/loras/<prefix>_00001_.safetensors, which /history does not list,
-so the file is fetched from there by name and stored under the user's namespace."""
+one client. The user's pictures, cropped around their subject (training/crop.py), go into an input
+subfolder with a caption .txt beside each; the workflow's SaveLoRA writes
+output/loras/<prefix>_00001_.safetensors, which /history does not list, so the file is fetched from
+there by name and stored under the user's namespace. The loss per step reaches /history through a
+PreviewAny node (the loss map as JSON text) and a LossGraphNode (its curve as a picture)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from PIL import Image
 
 from ..backends.base import StageContext, TrainLoraRequest
 from ..comfyui.backends import ComfyBackend
-from ..comfyui.client import ComfyClient, FileRef
+from ..comfyui.client import ComfyClient, FileRef, RunResult
 from ..errors import StageFailure
+from .crop import TRAIN_SIDE, crop_for_training
 
 MIN_IMAGES, MAX_IMAGES = 8, 40
 MIN_SIDE = 512  # smaller pictures teach the model blur
@@ -59,6 +62,12 @@ class ComfyTrainLora(ComfyBackend):
             ctx.storage.get_to_file(key, path)
             local.append(path)
         check_images(local)
+        # Uploaded instead of the originals: square, at the training size, around each picture's subject.
+        cropped = [ctx.workdir / "cropped" / f"{path.stem}.png" for path in local]
+        crops = [crop_for_training(source, dest) for source, dest in zip(local, cropped)]
+        faces = sum(crop.around == "face" for crop in crops)
+        ctx.report(1, f"{len(cropped)} pictures cropped to {TRAIN_SIDE}x{TRAIN_SIDE} ({faces} around a face, "
+                      f"{len(cropped) - faces} around their most detailed part)")
         folder = f"spinbot-train-{ctx.job_id}-{ctx.attempt}"
         prefix = f"loras/{folder}"
         graph = workflow.fill(dataset=folder, steps=request.steps, seed=0, output_prefix=prefix)
@@ -70,20 +79,22 @@ class ComfyTrainLora(ComfyBackend):
             step = int(request.steps * percent / 100)
             ctx.report(percent * 0.95, f"{workflow.name}: step {step} of {request.steps}{eta}")
 
-        async def go() -> bytes:
+        async def go() -> tuple[bytes, list[float], bytes | None]:
             async with ComfyClient(self.engine.url) as client:
                 await client.free()  # training needs the whole card
-                for path in local:
+                for path in cropped:
                     await client.upload(path, path.name, subfolder=folder)
                     caption_file = path.with_suffix(".txt")
                     caption_file.write_text(caption, encoding="utf-8")
                     await client.upload(caption_file, caption_file.name, subfolder=folder)
-                await client.run(graph, stage=stage, cancelled=ctx.cancelled, progress=progress,
-                                 model_hints=workflow.model_hints(), timeout=4 * 3600)
+                run = await client.run(graph, stage=stage, cancelled=ctx.cancelled, progress=progress,
+                                       model_hints=workflow.model_hints(), timeout=4 * 3600)
                 # SaveLoRA's name: its prefix, ComfyUI's 5-digit counter (1: the prefix is new), "_.safetensors".
-                return await client.view(FileRef(f"{folder}_00001_.safetensors", "loras", "output"))
+                lora = await client.view(FileRef(f"{folder}_00001_.safetensors", "loras", "output"))
+                graph_refs = _files_of(run, graph, "LossGraphNode")
+                return lora, loss_history(run, graph), (await client.view(graph_refs[0]) if graph_refs else None)
 
-        lora = asyncio.run(go())
+        lora, losses, loss_graph = asyncio.run(go())
         if not lora:
             raise StageFailure(stage, "INTERNAL", f"{workflow.name} finished without saving the LoRA.", True)
         base_model = next((m.file for m in workflow.models if m.folder == "checkpoints"), workflow.models[0].file if workflow.models else workflow.id)
@@ -92,9 +103,42 @@ class ComfyTrainLora(ComfyBackend):
         ctx.storage.put_bytes(f"{request.out_prefix}.json", json.dumps({
             "name": request.name, "baseModel": base_model, "workflow": workflow.id, "trigger": trigger,
             "images": len(local), "steps": request.steps, "caption": caption}).encode("utf-8"))
-        ctx.report(100, f"{workflow.name}: saved")
-        return {"loraKey": lora_key, "baseModel": base_model, "trigger": trigger, "images": len(local),
-                "steps": request.steps, "finalLoss": None}
+        outcome = {"loraKey": lora_key, "baseModel": base_model, "trigger": trigger, "images": len(local),
+                   "steps": request.steps, "finalLoss": final_loss(losses)}
+        if loss_graph:
+            outcome["lossGraphKey"] = f"{request.out_prefix}-loss.png"
+            ctx.storage.put_bytes(outcome["lossGraphKey"], loss_graph)
+        ctx.report(100, f"{workflow.name}: saved" + (f", final loss {outcome['finalLoss']:.4f}" if losses else ""))
+        return outcome
+
+
+def _files_of(run: RunResult, graph: dict, class_type: str) -> list[FileRef]:
+    return [ref for node_id in run.outputs if graph.get(node_id, {}).get("class_type") == class_type for ref in run.files(node_id)]
+
+
+def loss_history(run: RunResult, graph: dict) -> list[float]:
+    """TrainLoraNode's loss per step, from the PreviewAny node the workflow shows its loss map with
+    (its /history text is json.dumps({"loss": [...]})); [] when the workflow has none."""
+    for node_id, output in run.outputs.items():
+        if graph.get(node_id, {}).get("class_type") != "PreviewAny":
+            continue
+        for text in output.get("text") or []:
+            try:
+                values = json.loads(text).get("loss")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(values, list) and values and all(isinstance(v, (int, float)) for v in values):
+                return [float(v) for v in values]
+    return []
+
+
+def final_loss(losses: list[float]) -> float | None:
+    """The loss at the end of training: the mean of the last tenth of the steps (2-50 of them), since
+    a single step's loss jumps with the random noise level it drew."""
+    if not losses:
+        return None
+    tail = losses[-min(len(losses), max(2, min(50, len(losses) // 10))):]
+    return round(sum(tail) / len(tail), 5)
 
 
 # ---- applying a trained style in the picture workflow ----
