@@ -219,10 +219,13 @@ export interface MusicBed {
 const MUSIC_FADE_IN_SECONDS = 1.5;
 const MUSIC_FADE_OUT_SECONDS = 2.5;
 /**
- * Ducking: the (normalised) narration is the key. Speech sits ~14 dB over the -30 dBFS threshold, so at
- * 8:1 the music drops ~12 dB while it speaks; it returns within ~0.4 s of a pause, not between words.
+ * Ducking: the (normalised) narration is the key. Speech sits ~16 dB over the -34 dBFS threshold, so at
+ * 8:1 the music drops 7-9 dB while it speaks (20-26 dB under the voice, BENCHMARKS.md "Music ducking").
+ * ffmpeg's envelope time constant is a quarter of the attack/release figure: a 160 ms release (40 ms)
+ * brings the music back within ~0.1 s, so the 0.3-0.4 s pauses between sentences hear it at full level;
+ * a slower release (400 ms) held it down through most of each pause.
  */
-const DUCKING = `sidechaincompress=threshold=${(10 ** (-30 / 20)).toFixed(4)}:ratio=8:attack=20:release=400:detection=rms`;
+const DUCKING = `sidechaincompress=threshold=${(10 ** (-34 / 20)).toFixed(4)}:ratio=8:attack=20:release=160:detection=rms`;
 
 /** Peak ceiling after normalisation: -1.5 dBFS, so AAC's overshoot stays below full scale. */
 export const LIMIT_DBFS = -1.5;

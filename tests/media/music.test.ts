@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { assembleClip, type SceneInput } from '../../media/assemble.ts';
 import { moodFromWords, pickTrack } from '../../media/music.ts';
-import { makeImage, makeTempDir } from './fixtures.ts';
+import { probeMedia } from '../../media/probe.ts';
+import { makeImage, makeTempDir, speak } from './fixtures.ts';
 
 const run = promisify(execFile);
 
@@ -22,6 +23,8 @@ function windowVolumeDb(file: string, start: number, end: number, filter = 'anul
 // The stand-in voice is a 6 kHz tone; the library's music lives mostly below 2.5 kHz. A steep low-pass
 // keeps the music and removes the tone, so the music's own level can be read while the "voice" speaks.
 const MUSIC_ONLY = 'lowpass=f=2500,lowpass=f=2500,lowpass=f=2500,lowpass=f=2500';
+// And the other way round: the tone, with what little music there is above 5 kHz.
+const VOICE_ONLY = 'highpass=f=5000,highpass=f=5000,highpass=f=5000,highpass=f=5000';
 
 describe('music: the mood and the track', () => {
   it('reads the mood from the words, calm when nothing stands out', () => {
@@ -44,6 +47,9 @@ describe('music: the mood and the track', () => {
   });
 });
 
+const PAUSE = 0.4;
+const TRIM_SILENCE = 'silenceremove=start_periods=1:start_threshold=-50dB';
+
 describe('music: in the clip', () => {
   let dir: string;
   let remove: () => Promise<void>;
@@ -58,7 +64,7 @@ describe('music: in the clip', () => {
   });
   after(() => remove());
 
-  it('is ducked while the narration speaks, comes back in the pauses, and fades in and out', async () => {
+  it('is ducked while the narration speaks, comes back in the pauses, and fades in and out', async (t) => {
     const clip = await assembleClip({ scenes, outPath: join(dir, 'music.mp4'), workDir: dir, music: 'calm' });
     assert.match(clip.music?.label ?? '', /^"calm_\w+" \(immich-memories-music, MIT\)$/);
     const file = clip.outPath;
@@ -67,8 +73,52 @@ describe('music: in the clip', () => {
     assert.ok(inPause > -42, `music in the pause at ${inPause} dB: not audible`);
     assert.ok(underSpeech > -65, `music under the narration at ${underSpeech} dB: gone, not ducked`);
     assert.ok(inPause - underSpeech >= 6, `music only ${(inPause - underSpeech).toFixed(1)} dB lower under the narration`);
+    const voice = windowVolumeDb(file, 4.6, 5.8, VOICE_ONLY);
+    t.diagnostic(`music ${underSpeech} dB under the voice (${voice} dB), ${inPause} dB in the pause`);
+    assert.ok(voice - underSpeech >= 18, `the music is only ${(voice - underSpeech).toFixed(1)} dB under the voice while it speaks`);
     assert.ok(windowVolumeDb(file, 0, 0.3, MUSIC_ONLY) < windowVolumeDb(file, 2.6, 3.9, MUSIC_ONLY) - 6, 'no fade-in');
     assert.ok(windowVolumeDb(file, 11.6, 11.95, MUSIC_ONLY) < inPause - 6, 'no fade-out');
+  });
+
+  it('is heard at its full level in the 0.4 s pause between two spoken sentences, as the tts stage joins them', async (t) => {
+    // Two sentences spoken by espeak-ng, each cut to its speech and joined with 0.4 s of silence (the
+    // tts stage's 0.3 s pause plus 0.05 s kept at each edge), then 5 s without narration.
+    const trimmed = await Promise.all(
+      ['Sunlight looks white, but it carries every colour of the rainbow.', 'Blue light is scattered far more than red light.'].map(async (text, n) => {
+        const raw = await speak(join(dir, `sentence-${n}.wav`), text);
+        const cut = join(dir, `sentence-${n}-cut.wav`);
+        await run('ffmpeg', ['-v', 'error', '-y', '-i', raw, '-af', `${TRIM_SILENCE},areverse,${TRIM_SILENCE},areverse`, '-ar', '48000', cut]);
+        return { file: cut, seconds: (await probeMedia(cut)).durationSeconds };
+      }),
+    );
+    const [first, second] = trimmed as [{ file: string; seconds: number }, { file: string; seconds: number }];
+    const voice = join(dir, 'two-sentences.wav');
+    await run('ffmpeg', ['-v', 'error', '-y', '-i', first.file, '-i', second.file, '-filter_complex', `[0:a]apad=pad_dur=${PAUSE}[a];[a][1:a]concat=n=2:v=0:a=1`, voice]);
+    const spoken = first.seconds + PAUSE + second.seconds;
+    const sentences = [
+      { text: 'Sunlight looks white, but it carries every colour of the rainbow.', start: 0, end: first.seconds },
+      { text: 'Blue light is scattered far more than red light.', start: first.seconds + PAUSE, end: spoken },
+    ];
+    const narration = sentences.map((sentence) => sentence.text).join(' ');
+    const clip = await assembleClip({
+      scenes: [{ imagePath: scenes[0]!.imagePath, audioPath: voice, seconds: spoken + 5, narration, audioSeconds: spoken, sentences }],
+      outPath: join(dir, 'sentences.mp4'),
+      workDir: dir,
+      music: 'calm',
+    });
+    const track = clip.music?.file;
+    assert.ok(track, 'no music in the clip');
+    // The clip's music against the track itself at the same moments: the track is louder or quieter from
+    // moment to moment, so the ducking is what the clip lost in the pause beyond what it lost in the gap.
+    const MONO = 'aformat=channel_layouts=mono';
+    const lossDb = (start: number, end: number) => windowVolumeDb(track, start, end, MONO) - windowVolumeDb(clip.outPath, start, end);
+    const pause = { start: first.seconds + 0.05, end: first.seconds + PAUSE - 0.05 };
+    const gap = { start: spoken + 0.6, end: spoken + 2.4 };
+    const inPause = windowVolumeDb(clip.outPath, pause.start, pause.end);
+    const duckedInPause = lossDb(pause.start, pause.end) - lossDb(gap.start, gap.end);
+    t.diagnostic(`sentence pause: music at ${inPause} dB, ${duckedInPause.toFixed(1)} dB under its level without narration`);
+    assert.ok(inPause > -42, `music in the sentence pause at ${inPause} dB: not audible`);
+    assert.ok(duckedInPause <= 6, `music still ${duckedInPause.toFixed(1)} dB down in the pause between sentences (0 = its level without narration)`);
   });
 
   it('true takes the mood from the narration; without the library the clip says why it has none', async () => {
