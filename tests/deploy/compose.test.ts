@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 // `yaml` is dclint's own dependency (and what it parses compose files with).
 import { parse as parseYaml } from 'yaml';
+import { loadApiSettings } from '../../api/config.ts';
 import { INTERMEDIATE_TAG } from '../../storage/keys.ts';
 import { INTERMEDIATE_RULE_ID } from '../../storage/s3.ts';
 
@@ -52,6 +53,20 @@ function env(service: string, stack: Compose = compose): Record<string, string> 
   const e = stack.services[service]?.environment ?? {};
   if (Array.isArray(e)) return Object.fromEntries(e.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
   return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, String(v)]));
+}
+
+/**
+ * A value as Compose interpolates it from the operator's environment (.env): ${VAR}, ${VAR:-default},
+ * ${VAR:+replacement} and ${VAR:?error} (which throws its message).
+ */
+function interpolate(value: string, vars: Record<string, string | undefined>): string {
+  return value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?:(:[-+?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string) => {
+    const set = Boolean(vars[name]);
+    if (op === ':-') return set ? vars[name]! : arg;
+    if (op === ':+') return set ? arg : '';
+    if (op === ':?' && !set) throw new Error(arg);
+    return vars[name] ?? '';
+  });
 }
 
 function dependsOn(service: Service): Record<string, string> {
@@ -225,6 +240,26 @@ describe('docker-compose.yml: what the stack promises', () => {
     assertBoundPorts('docker-compose.yml', compose, ['traefik']);
     assert.deepEqual(services.traefik?.profiles, ['proxy']);
     for (const [name, s] of Object.entries(services)) if (name !== 'traefik') assert.equal(s.profiles, undefined, `${name} must start with a plain \`docker compose up -d\``);
+  });
+
+  test('the bot serves the HTTP API on the host\'s loopback at SPINBOT_API_PORT, with the keys from .env; unset, no API', () => {
+    const operator = { REDIS_PASSWORD: 'r', S3_SECRET_KEY: 's', SPINBOT_API_PORT: '8081', SPINBOT_API_KEYS: 'alice:0123456789abcdef0123' };
+    const botEnv = (vars: Record<string, string>) => Object.fromEntries(Object.entries(env('bot')).map(([k, v]) => [k, interpolate(v, vars)]));
+    const api = loadApiSettings(botEnv(operator));
+    assert.ok(api, 'SPINBOT_API_PORT set in .env, but the bot would start no API');
+    // Inside the container it listens on every interface (the published port reaches it), at a fixed port.
+    assert.equal(api.host, '0.0.0.0');
+    assert.deepEqual(api.keys.owners, ['alice']);
+    assert.equal(api.keys.ownerOf('0123456789abcdef0123'), 'alice');
+    const published = (services.bot!.ports ?? []).map((p) => interpolate(String(p), operator));
+    assert.deepEqual(published, [`127.0.0.1:8081:${api.port}`], 'the API is published on the host loopback at SPINBOT_API_PORT');
+
+    const { SPINBOT_API_PORT: _port, SPINBOT_API_KEYS: _keys, ...withoutApi } = operator;
+    assert.equal(loadApiSettings(botEnv(withoutApi)), null, 'without SPINBOT_API_PORT the bot must not serve the API');
+    assert.throws(() => loadApiSettings(botEnv({ ...withoutApi, SPINBOT_API_PORT: '8081' })), /no keys are: set SPINBOT_API_KEYS/);
+    // Keys are never written into the stack or its example: only the operator's .env holds them.
+    assert.match(env('bot').SPINBOT_API_KEYS ?? '', /^\$\{SPINBOT_API_KEYS(:-)?\}$/);
+    assert.match(read('.env.example'), /^SPINBOT_API_KEYS=$/m);
   });
 
   test('bot and worker are wired to redis, minio and (bot) ollama, with their metrics ports', () => {
