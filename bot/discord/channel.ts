@@ -63,7 +63,8 @@ interface Body {
   files?: Array<{ attachment: string; name: string }>;
 }
 
-type Ref = { kind: 'webhook'; id: string } | { kind: 'channel'; message: Message };
+/** A message this channel posted: through the interaction's webhook (`id` may be "@original"; `messageId` is its real id when known) or in the channel. */
+type Ref = { kind: 'webhook'; id: string; messageId?: string } | { kind: 'channel'; message: Message };
 
 /** The configured upload limit is capped by the interaction's own (boosted guilds allow more). */
 export type DiscordChannelOptions = ChannelOptions;
@@ -89,6 +90,12 @@ export class DiscordChannel implements ChatChannel {
     const platformLimit = interaction.attachmentSizeLimit > 0 ? interaction.attachmentSizeLimit : Number.POSITIVE_INFINITY;
     this.uploadLimitBytes = Math.min(options.uploadLimitBytes, platformLimit);
     this.status = this.newStatus();
+  }
+
+  /** The status message's id, kept in the job record so that a restarted bot edits this same message. */
+  get statusMessageRef(): string | undefined {
+    const ref = this.statusRef;
+    return ref?.kind === 'channel' ? ref.message.id : ref?.messageId;
   }
 
   private newStatus(): ThrottledStatus {
@@ -140,12 +147,12 @@ export class DiscordChannel implements ChatChannel {
           return { kind: 'webhook', id: '@original' };
         }
         if (!this.originalUsed) {
-          await this.interaction.editReply(body);
+          const message = await this.interaction.editReply(body);
           this.originalUsed = true;
-          return { kind: 'webhook', id: '@original' };
+          return { kind: 'webhook', id: '@original', messageId: message.id };
         }
         const message = await this.interaction.followUp(body);
-        return { kind: 'webhook', id: message.id };
+        return { kind: 'webhook', id: message.id, messageId: message.id };
       } catch (error) {
         if (!isTokenGone(error)) throw error;
         this.tokenGone = true;
@@ -270,6 +277,8 @@ export async function answerAskButton(interaction: ButtonInteraction, asks: Pend
  * A job's chat on Discord without its interaction (the bot restarted since the job was asked
  * for): ordinary channel messages that mention the user. Used to go on showing a job's status and
  * to post its outcome; it cannot ask questions (there is no interaction to answer privately).
+ * Given the job's status message (`statusRef`), it edits that message, the one the user already
+ * sees, instead of posting a new one (a new one only when that message is gone).
  */
 export class DiscordDelivery implements ChatChannel {
   readonly platform = 'discord' as const;
@@ -277,17 +286,24 @@ export class DiscordDelivery implements ChatChannel {
   readonly chatId: string;
   readonly uploadLimitBytes: number;
   private statusMessage: Message | null = null;
+  /** The status message an earlier process showed, until it is fetched (once). */
+  private earlierStatusId: string | undefined;
   private status: ThrottledStatus;
 
   constructor(
     private readonly client: Client,
-    destination: { chatId: string; userId: string },
+    destination: { chatId: string; userId: string; statusRef?: string },
     private readonly options: Omit<ChannelOptions, 'asks'>,
   ) {
     this.chatId = destination.chatId;
     this.userId = destination.userId;
+    this.earlierStatusId = destination.statusRef && /^\d+$/.test(destination.statusRef) ? destination.statusRef : undefined;
     this.uploadLimitBytes = options.uploadLimitBytes;
     this.status = this.newStatus();
+  }
+
+  get statusMessageRef(): string | undefined {
+    return this.statusMessage?.id ?? this.earlierStatusId;
   }
 
   private newStatus(): ThrottledStatus {
@@ -295,11 +311,27 @@ export class DiscordDelivery implements ChatChannel {
       this.options.progressIntervalMs,
       async (content) => {
         const body = { content: clip(content.text, MAX_CONTENT), components: buttonRows(content.buttons) };
-        if (this.statusMessage) await this.statusMessage.edit({ ...body, content: this.mention(body.content) });
+        this.statusMessage ??= await this.earlierStatus();
+        // The interaction's own reply (a webhook message) sits under the user's command: no mention.
+        if (this.statusMessage) await this.statusMessage.edit({ ...body, content: this.statusMessage.webhookId ? body.content : this.mention(body.content) });
         else this.statusMessage = await this.post(body);
       },
       (error) => this.options.log?.(`discord status edit failed: ${String(error)}`),
     );
+  }
+
+  /** The status message an earlier process posted, or null when there is none or it is gone. */
+  private async earlierStatus(): Promise<Message | null> {
+    const id = this.earlierStatusId;
+    if (!id) return null;
+    this.earlierStatusId = undefined;
+    try {
+      const channel = await this.client.channels.fetch(this.chatId);
+      return channel?.isTextBased() ? await channel.messages.fetch(id) : null;
+    } catch (error) {
+      this.options.log?.(`discord: the job's status message ${id} cannot be fetched (${String(error)}); posting a new one`);
+      return null;
+    }
   }
 
   private mention(content: string): string {
@@ -324,6 +356,7 @@ export class DiscordDelivery implements ChatChannel {
     await this.status.finish({ text, buttons: [] });
     this.status = this.newStatus();
     this.statusMessage = null;
+    this.earlierStatusId = undefined;
   }
 
   async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {

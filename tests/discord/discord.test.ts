@@ -416,6 +416,40 @@ test('a clip finished while the Discord front-end was stopped is posted once, in
   const clips = emu.messages().filter((m) => mp4Of(m));
   assert.equal(clips.length, 1, 'posted exactly once');
   assert.equal((await studio.jobs.get(jobId))?.state, 'done');
+  // The status message the user saw before the restart is the one that says so, not a new one.
+  assert.match(handle.original()!.content, /✅ "Made while away" is ready/);
+  assert.deepEqual(statusLinesPostedAfter(emu, posted), [], 'a second status message was posted');
+});
+
+/** Channel messages other than the clip: a restarted bot that lost the status message posts one of these. */
+function statusLinesPostedAfter(emu: DiscordEmulator, clip: StoredMessage): string[] {
+  return emu.messages().filter((m) => m.kind === 'channel' && m.id !== clip.id).map((m) => m.content);
+}
+
+test('a render still going when the Discord front-end restarts goes on in the status message the user already sees', async (t) => {
+  const emu = await startDiscordEmulator();
+  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
+  const config = { DISCORD_TOKEN: emu.botToken, DISCORD_APPLICATION_ID: emu.applicationId, DISCORD_API_URL: emu.restBase, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_AUTO_APPROVE: 'true' };
+  const start = () => startDiscordFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
+  let bot = await start();
+  t.after(async () => {
+    await bot.stop();
+    await emu.stop();
+  });
+  const user = newUser('mo');
+  const handle = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'Carried on after a restart' }, user });
+  // Early in the render (the narration), so that it is still going when the bot is back.
+  await handle.waitFor((h) => /⚙️ (checking the job|narration) \d+%/.test(h.original()?.content ?? '') || undefined, RENDER_MS);
+  await bot.stop();
+  const versionsBefore = handle.original()!.versions.length;
+  bot = await start();
+
+  const posted = await emu.waitFor(() => emu.messages().find((m) => m.kind === 'channel' && mp4Of(m)), RENDER_MS);
+  await handle.waitFor((h) => /✅ "Carried on after a restart" is ready/.test(h.original()!.content) || undefined, 10_000);
+  const after = handle.original()!.versions.slice(versionsBefore).map((v) => v.content);
+  assert.ok(after.some((content) => /\d+%/.test(content)), `the restarted bot never showed progress in the status message: ${JSON.stringify(after)}`);
+  assert.ok(!handle.original()!.content.startsWith('<@'), 'the reply to the command got a mention');
+  assert.deepEqual(statusLinesPostedAfter(emu, posted), [], 'a second status message was posted');
 });
 
 test('/train style on a bot without a GPU worker answers one private sentence and queues nothing; /styles lists none', async (t) => {
