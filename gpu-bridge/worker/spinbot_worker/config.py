@@ -49,6 +49,8 @@ class Config:
     s3: S3Settings | None = None  # None: files under data_dir
     metrics_port: int | None = None  # None: no /metrics server; 0: any free port
     metrics_host: str = "127.0.0.1"
+    comfyui_url: str | None = None  # None: no GPU engine, CPU backends only
+    models_dir: Path | None = None  # SPINBOT_MODELS_DIR: the weights folder, ComfyUI's models tree in comfyui/
 
     @property
     def redis_url_for_logs(self) -> str:
@@ -117,13 +119,10 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
 
     plugins = tuple(p.strip() for p in env.get("SPINBOT_BACKEND_PLUGINS", "").split(",") if p.strip())
     # ComfyUI, the GPU engine: its backends load when its address is set (a preflight runs at start).
-    comfyui_url = env.get("COMFYUI_URL", "").strip().rstrip("/")
-    if comfyui_url:
-        parts = urlsplit(comfyui_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(f"COMFYUI_URL must be an http:// or https:// address, e.g. http://comfyui:8188, got {redact_url(comfyui_url)!r}")
-        elif COMFYUI_PLUGIN not in plugins:
-            plugins = (*plugins, COMFYUI_PLUGIN)
+    comfyui = comfyui_url(env, problems)
+    if comfyui and COMFYUI_PLUGIN not in plugins:
+        plugins = (*plugins, COMFYUI_PLUGIN)
+    models = models_dir(env, problems)
 
     # Unset: no metrics server, so that tests and several workers on one machine do not collide.
     metrics_port = integer("SPINBOT_WORKER_METRICS_PORT", 0, 0) if env.get("SPINBOT_WORKER_METRICS_PORT", "").strip() else None
@@ -143,10 +142,51 @@ def load_config(env: Mapping[str, str] = os.environ) -> Config:
         s3=s3,
         metrics_port=metrics_port,
         metrics_host=env.get("SPINBOT_METRICS_HOST", "").strip() or "127.0.0.1",
+        comfyui_url=comfyui,
+        models_dir=models,
     )
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def comfyui_url(env: Mapping[str, str], problems: list[str]) -> str | None:
+    """COMFYUI_URL without a trailing slash; None when unset. A bad address is added to problems."""
+    url = env.get("COMFYUI_URL", "").strip().rstrip("/")
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # e.g. a port that is not a number
+        valid = False
+    if not valid:
+        problems.append(f"COMFYUI_URL must be an http:// or https:// address, e.g. http://comfyui:8188, got {redact_url(url)!r}")
+        return None
+    return url
+
+
+def models_dir(env: Mapping[str, str], problems: list[str]) -> Path | None:
+    """SPINBOT_MODELS_DIR, the folder of model weights (read-only is fine); None when unset."""
+    raw = env.get("SPINBOT_MODELS_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        problems.append(f"SPINBOT_MODELS_DIR {path} {what} (the folder of model weights, ComfyUI's models tree in its comfyui/ "
+                        "subfolder, as docker-compose.yml mounts it; unset it to go without)")
+    elif not os.access(path, os.R_OK | os.X_OK):
+        problems.append(f"SPINBOT_MODELS_DIR {path} is not readable by this user")
+    else:
+        return path
+    return None
+
+
+def comfyui_models_dir(models: Path) -> Path:
+    """ComfyUI's models tree within SPINBOT_MODELS_DIR: its comfyui/ subfolder (docker-compose.yml mounts
+    that one into ComfyUI), or the folder itself when it has none (pointed straight at ComfyUI/models)."""
+    return models / "comfyui" if (models / "comfyui").is_dir() else models
 
 
 _BUCKET_PATTERN = re.compile(r"(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
 from .backends import BackendRegistry, StageBackend, StageContext
+from .backends.base import check_request
 from .errors import StageFailure, unexpected
 from .storage import Storage
 
@@ -64,6 +65,9 @@ class JobRuntime:
                         report: Callable[[float, str], Awaitable[None]] | None = None) -> Any:
         """backend.run in a thread (the event loop keeps renewing the job's lock meanwhile)."""
         self.stage = stage
+        mismatch = check_request(stage, backend, request)
+        if mismatch:  # a wiring mistake, not the user's: fail before the backend reads a field it lacks
+            raise StageFailure(stage, "INTERNAL", mismatch, False)
         loop = asyncio.get_running_loop()
 
         def report_from_thread(percent: float, message: str) -> None:

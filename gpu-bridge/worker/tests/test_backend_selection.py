@@ -84,3 +84,44 @@ def test_configuring_an_unknown_backend_fails_at_start_up(tmp_path):
     with pytest.raises(ConfigError) as caught:
         make_registry(config)
     assert "SPINBOT_TTS_BACKEND='no-such-voice'" in str(caught.value) and "espeak-ng" in str(caught.value)
+
+
+def test_every_shipped_backend_is_typed_with_its_stages_request_and_result():
+    from spinbot_worker.backends.base import STAGE_TYPES, declared_types
+    from spinbot_worker.comfyui.backends import BACKENDS
+
+    shipped = [type(b) for b in build_registry(registry=BackendRegistry(gpu_probe=no_gpu))._backends]
+    shipped += [(cls, stage) for stage, cls in BACKENDS.items()]  # the ComfyUI backends take their stage at creation
+    for entry in shipped:
+        cls, stage = entry if isinstance(entry, tuple) else (entry, entry.stage)
+        assert declared_types(cls) == STAGE_TYPES[stage], f"{cls.__name__} is not typed as a {stage} backend"
+    assert {stage for _, stage in shipped[-len(BACKENDS):]} == {"visuals", "upscale", "tts", "lipsync", "motion"}
+
+
+def test_a_backend_typed_for_another_stage_is_refused_when_registered():
+    from spinbot_worker.backends.base import VisualsBackend
+
+    class PicturesAsNarration(VisualsBackend):
+        stage, id, name, device, licence = "tts", "mixed-up", "Mixed up (test only)", "cpu", "test only"
+
+        def run(self, request, ctx):
+            raise AssertionError("never run")
+
+    with pytest.raises(ValueError, match="backend 'mixed-up' is typed VisualsRequest -> None, but the tts stage is TtsRequest -> TtsResult"):
+        BackendRegistry(gpu_probe=no_gpu).register(PicturesAsNarration())
+
+
+def test_a_request_of_another_stage_fails_before_the_backend_runs(tmp_path):
+    import asyncio
+
+    from spinbot_worker.backends import UpscaleRequest
+    from spinbot_worker.runtime import JobRuntime
+    from spinbot_worker.storage import FileStorage
+
+    registry = build_registry(registry=BackendRegistry(gpu_probe=no_gpu))
+    runtime = JobRuntime("job-1", FileStorage(tmp_path), registry, tmp_path, send_progress=lambda event: asyncio.sleep(0))
+    espeak = registry.find("tts", "espeak-ng")
+    with pytest.raises(StageFailure) as failure:
+        asyncio.run(runtime.run_stage("tts", espeak, UpscaleRequest("a.png", "b.png", 1280, 720)))
+    assert (failure.value.code, failure.value.retryable) == ("INTERNAL", False)
+    assert str(failure.value.message) == "espeak-ng (CPU) was given UpscaleRequest; the tts stage takes TtsRequest"

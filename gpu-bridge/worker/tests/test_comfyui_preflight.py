@@ -110,6 +110,33 @@ def test_a_ui_format_workflow_in_the_users_folder_is_refused_with_how_to_export_
     assert "visuals: FLUX.1 schnell fp8 — ready" in done.stdout
 
 
+def test_the_shared_models_folder_answers_for_files_comfyui_cannot_list(tmp_path):
+    # SPINBOT_MODELS_DIR as docker-compose.yml mounts it: ComfyUI's models tree in comfyui/.
+    tree = tmp_path / "models" / "comfyui"
+    for name in ("t3_cfg.safetensors", "s3gen.safetensors", "ve.safetensors", "tokenizer.json"):
+        (tree / "chatterbox" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / "chatterbox" / name).write_bytes(b"weights")
+    (tree / "checkpoints").mkdir()
+    (tree / "checkpoints" / "flux1-schnell-fp8.safetensors").write_bytes(b"weights")  # there, but this ComfyUI does not see it
+    models = {k: [f for f in v if f != "flux1-schnell-fp8.safetensors"] for k, v in ALL_MODELS.items()}
+    with ComfyEmulator(models=models) as comfy:
+        done = run_cli(COMFYUI_URL=comfy.url, SPINBOT_MODELS_DIR=str(tmp_path / "models"))
+    assert done.returncode == 0, done.stderr
+    assert "tts: Chatterbox — ready" in done.stdout.splitlines()  # the node's own weights found: nothing left unchecked
+    assert (f"visuals: FLUX.1 schnell fp8 — missing checkpoints/flux1-schnell-fp8.safetensors (it is in "
+            f"{tree}/checkpoints/flux1-schnell-fp8.safetensors, but this ComfyUI does not list it: does it use {tree} "
+            "as its models folder?)") in done.stdout.splitlines()
+
+
+def test_a_models_folder_that_does_not_exist_or_a_bad_address_is_named_and_nothing_is_checked(tmp_path):
+    done = run_cli(COMFYUI_URL="http://127.0.0.1:9", SPINBOT_MODELS_DIR=str(tmp_path / "nowhere"))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(f"SPINBOT_MODELS_DIR {tmp_path / 'nowhere'} does not exist (the folder of model weights")
+    done = run_cli(COMFYUI_URL="comfyui:8188")
+    assert (done.returncode, done.stderr.strip()) == (2, "COMFYUI_URL must be an http:// or https:// address, "
+                                                          "e.g. http://comfyui:8188, got 'comfyui:8188'")
+
+
 def test_a_password_in_comfyuis_address_is_never_printed():
     done = run_cli("--url", "http://admin:s3cret@127.0.0.1:9")
     assert "s3cret" not in done.stdout + done.stderr

@@ -29,3 +29,19 @@ def test_passwords_are_redacted():
     with pytest.raises(ConfigError) as caught:
         load_config({"REDIS_URL": "http://:s3cret@host", "SPINBOT_DATA_DIR": "/tmp"})
     assert "s3cret" not in str(caught.value)
+
+
+def test_the_gpu_engine_settings_are_checked_and_kept(tmp_path):
+    base = {"REDIS_URL": "redis://127.0.0.1:6379", "SPINBOT_DATA_DIR": str(tmp_path / "data")}
+    (tmp_path / "models").mkdir()
+    config = load_config({**base, "COMFYUI_URL": "http://comfyui:8188/", "SPINBOT_MODELS_DIR": str(tmp_path / "models")})
+    assert (config.comfyui_url, config.models_dir) == ("http://comfyui:8188", tmp_path / "models")
+    assert "spinbot_worker.comfyui.backends" in config.plugins
+    assert (load_config(base).comfyui_url, load_config(base).models_dir) == (None, None)
+    (tmp_path / "file").write_text("")
+    for env, words in (({"COMFYUI_URL": "http://comfyui:port"}, "COMFYUI_URL must be an http:// or https:// address"),
+                       ({"SPINBOT_MODELS_DIR": str(tmp_path / "missing")}, f"SPINBOT_MODELS_DIR {tmp_path / 'missing'} does not exist"),
+                       ({"SPINBOT_MODELS_DIR": str(tmp_path / "file")}, f"SPINBOT_MODELS_DIR {tmp_path / 'file'} is not a folder")):
+        with pytest.raises(ConfigError) as caught:
+            load_config({**base, **env})
+        assert words in str(caught.value)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 
 from .base import (
+    STAGE_TYPES,
     LipsyncRequest,
+    MotionRequest,
     StageBackend,
     SpokenSentence,
     StageContext,
@@ -26,7 +28,7 @@ from .registry import BackendRegistry
 from ..presenter.backend import CpuPresenter
 
 __all__ = [
-    "BackendRegistry", "StageBackend", "StageContext", "TtsRequest", "TtsResult", "VisualsRequest",
+    "BackendRegistry", "StageBackend", "STAGE_TYPES", "MotionRequest", "StageContext", "TtsRequest", "TtsResult", "VisualsRequest",
     "UpscaleRequest", "LipsyncRequest", "TrainVoiceRequest", "TrainLoraRequest", "build_registry", "detect_gpu",
     "EspeakTts", "IllustratedVisuals", "FfmpegUpscale", "RealEsrganUpscale", "PiperTts", "SpokenSentence", "CpuPresenter",
 ]

@@ -1,10 +1,15 @@
 """The one interface every stage backend implements, CPU or GPU, and what it is given.
 
-A backend is chosen per stage (tts, visuals, lipsync, upscale, train_voice, train_lora). It
-receives a request dataclass for its stage and a StageContext, reads its inputs and writes its
+A backend is chosen per stage (tts, visuals, motion, lipsync, upscale, train_voice, train_lora). It
+receives the request dataclass of its stage and a StageContext, reads its inputs and writes its
 outputs through ctx.storage under the keys in the request, and returns the stage's result.
 run() is synchronous and is called in a worker thread, so a long model call does not stop the
 event loop that renews the job's lock.
+
+Typed per stage: a backend subclasses its stage's interface, e.g. `class EspeakTts(TtsBackend)`,
+which is StageBackend[TtsRequest, TtsResult]. STAGE_TYPES is the one table of each stage's request
+and result; the runtime refuses a request of another type, and a test checks every shipped backend
+declares its stage's types (declared_types), so no type checker is needed to keep them in line.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Generic, Literal, TypeVar, get_args, get_origin
 
 from ..storage import Storage
 
@@ -32,7 +37,11 @@ class StageContext:
     cancelled: Callable[[], bool] = lambda: False
 
 
-class StageBackend(ABC):
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+class StageBackend(ABC, Generic[RequestT, ResultT]):
     stage: ClassVar[str]  # a StageName of the contract
     id: ClassVar[str]  # stable slug for configuration, e.g. "espeak-ng"
     name: ClassVar[str]  # human name shown in progress, e.g. "espeak-ng (CPU)"
@@ -47,7 +56,7 @@ class StageBackend(ABC):
         return None
 
     @abstractmethod
-    def run(self, request: Any, ctx: StageContext) -> Any:
+    def run(self, request: RequestT, ctx: StageContext) -> ResultT:
         """Do the stage's work for one request; raise StageFailure for failures users should see."""
 
     def speaks(self, language: str | None) -> bool:
@@ -152,3 +161,38 @@ class TrainLoraRequest:
     steps: int
     out_prefix: str
     caption: str = ""  # the user's words about the pictures, added to each caption
+
+
+# The stage interfaces: what each stage's backends are given and give back (None: files in storage only).
+TtsBackend = StageBackend[TtsRequest, TtsResult]
+VisualsBackend = StageBackend[VisualsRequest, None]
+UpscaleBackend = StageBackend[UpscaleRequest, None]
+LipsyncBackend = StageBackend[LipsyncRequest, None]
+MotionBackend = StageBackend[MotionRequest, None]
+TrainVoiceBackend = StageBackend[TrainVoiceRequest, dict]
+TrainLoraBackend = StageBackend[TrainLoraRequest, dict]
+STAGE_TYPES: dict[str, tuple[type, type | None]] = {
+    "tts": (TtsRequest, TtsResult), "visuals": (VisualsRequest, None), "upscale": (UpscaleRequest, None),
+    "lipsync": (LipsyncRequest, None), "motion": (MotionRequest, None),
+    "train_voice": (TrainVoiceRequest, dict), "train_lora": (TrainLoraRequest, dict),
+}
+
+
+def declared_types(backend_class: type) -> tuple[type, type | None] | None:
+    """The (request, result) a backend class declares through StageBackend[...] (directly or through a
+    generic subclass such as ComfyBackend[...]); None when it declares none (a plugin may not)."""
+    for klass in backend_class.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            origin, args = get_origin(base), get_args(base)
+            if isinstance(origin, type) and issubclass(origin, StageBackend) and len(args) == 2 \
+                    and not any(isinstance(arg, TypeVar) for arg in args):
+                return tuple(None if arg is type(None) else arg for arg in args)  # type: ignore[return-value]
+    return None
+
+
+def check_request(stage: str, backend: Any, request: Any) -> str | None:
+    """None when `request` is what the stage's backends take, else what is wrong (for an INTERNAL failure)."""
+    expected = STAGE_TYPES.get(stage)
+    if expected is not None and not isinstance(request, expected[0]):
+        return f"{getattr(backend, 'name', backend)} was given {type(request).__name__}; the {stage} stage takes {expected[0].__name__}"
+    return None

@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from . import icons
-from .base import StageBackend, StageContext, VisualsRequest
+from .base import StageContext, VisualsBackend, VisualsRequest
 from .realesrgan_upscale import ModelUnavailable, enlarge_photo, load_upscaler, FRAME_MODELS
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -255,7 +255,7 @@ def draw_size(width: int, height: int) -> tuple[int, int]:
     return max(1, width // 2), max(1, height // 2)
 
 
-class IllustratedVisuals(StageBackend):
+class IllustratedVisuals(VisualsBackend):
     stage = "visuals"
     id = "title-card"  # the configuration slug and metrics label of the CPU pictures, kept stable
     name = "illustrated (CPU)"

@@ -7,12 +7,12 @@ import shutil
 from PIL import Image
 
 from ..tools import run_tool
-from .base import StageBackend, StageContext, UpscaleRequest
+from .base import StageContext, UpscaleBackend, UpscaleRequest
 
 TIMEOUT_S = 120
 
 
-class FfmpegUpscale(StageBackend):
+class FfmpegUpscale(UpscaleBackend):
     stage = "upscale"
     id = "ffmpeg-lanczos"
     name = "ffmpeg lanczos (CPU)"

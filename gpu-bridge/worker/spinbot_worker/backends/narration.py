@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import StageFailure
 from ..tools import wav_seconds
-from .base import SpokenSentence, StageBackend, StageContext, TtsRequest, TtsResult
+from .base import SpokenSentence, StageContext, TtsBackend, TtsRequest, TtsResult
 
 MAX_SPEEDUP = 1.6  # beyond this speech becomes hard to follow
 FIT_TRIES = 2  # re-recordings at most, to fit a scene
@@ -76,7 +76,7 @@ def join_sentences(sentences: list[str], wavs: list[Path], out: Path, pause_s: f
     return timings
 
 
-class SentenceTts(StageBackend):
+class SentenceTts(TtsBackend):
     """A tts backend that records sentence by sentence: subclasses say how one batch of sentences is spoken."""
 
     stage = "tts"

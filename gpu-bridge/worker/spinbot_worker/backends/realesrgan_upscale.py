@@ -20,7 +20,7 @@ from PIL import Image
 
 from .. import models
 from ..errors import StageFailure
-from .base import StageBackend, StageContext, UpscaleRequest
+from .base import StageContext, UpscaleBackend, UpscaleRequest
 
 MODEL_ID = "realesrgan"
 FRAME_MODELS = {2: "realesr-animevideov3-x2", 3: "realesr-animevideov3-x3", 4: "realesr-animevideov3-x4"}
@@ -158,7 +158,7 @@ def model_licence() -> str:
         return "BSD-3-Clause"
 
 
-class RealEsrganUpscale(StageBackend):
+class RealEsrganUpscale(UpscaleBackend):
     stage = "upscale"
     id = "realesrgan"
     device = "cpu"

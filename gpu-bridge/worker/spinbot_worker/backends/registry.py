@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import STAGES, StageFailure
-from .base import StageBackend
+from .base import STAGE_TYPES, StageBackend, declared_types
 from .gpu import detect_gpu
 
 GENERIC_CHOICES = ("auto", "cpu", "gpu")
@@ -31,6 +31,11 @@ class BackendRegistry:
             raise ValueError(f"backend {backend.id!r} has unknown stage {backend.stage!r}")
         if backend.device not in ("cpu", "gpu"):
             raise ValueError(f"backend {backend.id!r} has unknown device {backend.device!r}")
+        declared = declared_types(type(backend))
+        if declared is not None and declared != STAGE_TYPES.get(backend.stage):
+            takes = " -> ".join(getattr(t, "__name__", "None") for t in declared)
+            wanted = " -> ".join(getattr(t, "__name__", "None") for t in STAGE_TYPES[backend.stage])
+            raise ValueError(f"backend {backend.id!r} is typed {takes}, but the {backend.stage} stage is {wanted}")
         if self.find(backend.stage, backend.id) or self.find(backend.stage, backend.name):
             raise ValueError(f"a {backend.stage} backend named {backend.id!r} is already registered")
         self._backends.append(backend)

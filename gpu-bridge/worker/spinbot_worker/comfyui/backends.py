@@ -16,10 +16,11 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from .. import metrics
-from ..backends.base import LipsyncRequest, MotionRequest, StageBackend, StageContext, TtsRequest, TtsResult, UpscaleRequest, VisualsRequest
+from ..backends.base import (LipsyncRequest, MotionRequest, RequestT, ResultT, StageBackend, StageContext, TtsRequest, TtsResult,
+                             UpscaleRequest, VisualsRequest)
+from ..config import comfyui_url, models_dir
 from ..errors import StageFailure
 from ..tools import run_tool, wav_seconds
 from .client import ComfyClient, RunResult
@@ -45,11 +46,12 @@ class ComfyEngine:
     """One worker's view of its ComfyUI: address, workflows, and their cached readiness."""
 
     def __init__(self, url: str, workflows: dict[str, Workflow], commercial_safe: bool = False,
-                 choices: dict[str, str] | None = None):
+                 choices: dict[str, str] | None = None, models_dir: Path | None = None):
         self.url = url.rstrip("/")
         self.workflows = workflows
         self.commercial_safe = commercial_safe
         self.choices = choices or {}
+        self.models_dir = models_dir  # SPINBOT_MODELS_DIR: the preflight looks there for what ComfyUI cannot list
         self._results: list[Readiness] = []
         self._last_workflow: str | None = None  # what ComfyUI last ran (and so may still hold in memory)
         self._checked_at = 0.0
@@ -58,7 +60,7 @@ class ComfyEngine:
     def refresh(self) -> list[Readiness]:
         async def check():
             async with ComfyClient(self.url, request_timeout=5) as client:
-                return await preflight(client, self.workflows, self.commercial_safe)
+                return await preflight(client, self.workflows, self.commercial_safe, self.models_dir)
 
         # available() is called on the worker's event loop: the check runs on a loop of its own.
         try:
@@ -115,7 +117,7 @@ class ComfyEngine:
         return asyncio.run(go())
 
 
-class ComfyBackend(StageBackend):
+class ComfyBackend(StageBackend[RequestT, ResultT]):
     device = "gpu"
     priority = 10
     announce_fallback = True  # with 'auto', the registry names this backend when it falls back to the CPU
@@ -159,10 +161,10 @@ class ComfyBackend(StageBackend):
     def info(self) -> dict:
         return {"name": self.name, "device": self.device}
 
-    def run(self, request: Any, ctx: StageContext) -> Any:
+    def run(self, request: RequestT, ctx: StageContext) -> ResultT:
         return self.run_workflow(self.workflow, request, ctx)
 
-    def run_workflow(self, workflow: Workflow, request: Any, ctx: StageContext) -> Any:
+    def run_workflow(self, workflow: Workflow, request: RequestT, ctx: StageContext) -> ResultT:
         raise NotImplementedError
 
     @staticmethod
@@ -171,7 +173,7 @@ class ComfyBackend(StageBackend):
         return OOM_SHRINK ** max(0, ctx.attempt - 1)
 
 
-class ComfyVisuals(ComfyBackend):
+class ComfyVisuals(ComfyBackend[VisualsRequest, None]):
     def run_workflow(self, workflow: Workflow, request: VisualsRequest, ctx: StageContext) -> None:
         scale = self.shrink(ctx)
         if request.lora_key:  # the user's trained style: a workflow with its base model, a LoraLoader in the graph
@@ -187,7 +189,7 @@ class ComfyVisuals(ComfyBackend):
         ctx.storage.put_bytes(request.out_key, png)
 
 
-class ComfyUpscale(ComfyBackend):
+class ComfyUpscale(ComfyBackend[UpscaleRequest, None]):
     def run_workflow(self, workflow: Workflow, request: UpscaleRequest, ctx: StageContext) -> None:
         source = ctx.workdir / f"upscale-in-{Path(request.in_key).name}"
         ctx.storage.get_to_file(request.in_key, source)
@@ -196,7 +198,7 @@ class ComfyUpscale(ComfyBackend):
         ctx.storage.put_bytes(request.out_key, png)
 
 
-class ComfyTts(ComfyBackend):
+class ComfyTts(ComfyBackend[TtsRequest, TtsResult]):
     def run_workflow(self, workflow: Workflow, request: TtsRequest, ctx: StageContext) -> TtsResult:
         graph = workflow.fill(text=request.text, seed=0)
         uploads = {}
@@ -228,7 +230,7 @@ class ComfyTts(ComfyBackend):
         return TtsResult(audio_seconds=round(seconds, 3))
 
 
-class ComfyLipsync(ComfyBackend):
+class ComfyLipsync(ComfyBackend[LipsyncRequest, None]):
     def run_workflow(self, workflow: Workflow, request: LipsyncRequest, ctx: StageContext) -> None:
         if request.image_key is None:
             # LatentSync needs a real face; the built-in character is drawn art, animated by the CPU presenter.
@@ -265,7 +267,7 @@ class ComfyLipsync(ComfyBackend):
         ctx.storage.put_file(request.out_key, out)
 
 
-class ComfyMotion(ComfyBackend):
+class ComfyMotion(ComfyBackend[MotionRequest, None]):
     # Wan 2.2 TI2V-5B makes 24 fps clips of up to 121 frames (5 s); a longer scene holds the last frame.
     FPS, MAX_FRAMES = 24, 121
 
@@ -300,7 +302,10 @@ BACKENDS = {"visuals": ComfyVisuals, "upscale": ComfyUpscale, "tts": ComfyTts, "
 
 
 def engine_from_env(env=os.environ) -> ComfyEngine | None:
-    url = env.get("COMFYUI_URL", "").strip()
+    problems: list[str] = []
+    url, models = comfyui_url(env, problems), models_dir(env, problems)
+    if problems:  # the worker checked these at start; the doctor command comes here directly
+        raise ValueError("; ".join(problems))
     if not url:
         return None
     refused: list[str] = []
@@ -315,7 +320,7 @@ def engine_from_env(env=os.environ) -> ComfyEngine | None:
             known = ", ".join(w.id for w in workflows.values() if w.stage == stage) or "none"
             raise ValueError(f"{variable}={wanted!r}: no {stage} workflow has that name (installed: {known}; see workflows/README.md)")
         choices[stage] = wanted
-    engine = ComfyEngine(url, workflows, commercial_safe_mode(env), choices)
+    engine = ComfyEngine(url, workflows, commercial_safe_mode(env), choices, models)
     for line in refused:
         log.warning("workflow %s", line)
     return engine

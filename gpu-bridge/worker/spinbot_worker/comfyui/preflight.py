@@ -2,6 +2,9 @@
 model files among the loaders' choices, enough GPU memory, and (SPINBOT_COMMERCIAL_SAFE=true) a
 licence that allows commercial use. One line per workflow, e.g.
   motion: Wan 2.2 TI2V-5B — missing diffusion_models/wan2.2_ti2v_5B_fp16.safetensors (download page …)
+With SPINBOT_MODELS_DIR (the weights folder ComfyUI's models tree is shared from) the files no loader
+lists, those a custom node fetches itself, are looked for there; and a listed model ComfyUI lacks but
+the folder holds is named as a folder ComfyUI does not see.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import aiohttp
 
+from ..config import comfyui_models_dir
 from .client import ComfyClient
 from .graph import validate_graph
 from .workflows import Workflow
@@ -29,6 +34,7 @@ class Readiness:
     workflow: Workflow
     problems: list[str] = field(default_factory=list)
     excluded: bool = False  # commercial-safe mode keeps it out whatever else is true
+    on_disk: tuple[str, ...] = ()  # node-fetched model files found in SPINBOT_MODELS_DIR
 
     @property
     def ready(self) -> bool:
@@ -37,7 +43,7 @@ class Readiness:
     def line(self) -> str:
         state = "; ".join(self.problems)
         if self.ready:
-            unchecked = [m.file for m in self.workflow.models if m.node is None]
+            unchecked = [m.file for m in self.workflow.models if m.node is None and m.path not in self.on_disk]
             # Weights a custom node downloads itself are in no loader's list: say they are not checked.
             state = f"ready (unchecked: {'; '.join(unchecked)}, fetched by the node on first use)" if unchecked else "ready"
         return f"{self.workflow.stage}: {self.workflow.name} — {state}"
@@ -48,8 +54,9 @@ def commercial_safe_mode(env: Mapping[str, str] = os.environ) -> bool:
 
 
 def check(workflow: Workflow, object_info: Mapping[str, dict], system_stats: Mapping | None,
-          commercial_safe: bool = False) -> Readiness:
-    """Readiness of one workflow against a ComfyUI's /object_info and /system_stats."""
+          commercial_safe: bool = False, models_dir: Path | None = None) -> Readiness:
+    """Readiness of one workflow against a ComfyUI's /object_info and /system_stats (and the shared
+    models folder, when there is one)."""
     readiness = Readiness(workflow)
     if commercial_safe and not workflow.commercial_safe:
         readiness.excluded = True
@@ -66,7 +73,10 @@ def check(workflow: Workflow, object_info: Mapping[str, dict], system_stats: Map
             continue
         elif error.type == "value_not_in_list" and (error.node_id, error.input_name) in hints:
             hint = hints[(error.node_id, error.input_name)]
-            missing_models.append(f"{hint.folder}/{hint.file} (download page {hint.download})")
+            there = _on_disk(models_dir, hint.folder, hint.file)
+            missing_models.append(f"{hint.folder}/{hint.file} (it is in {there}, but this ComfyUI does not list it: does it "
+                                  f"use {comfyui_models_dir(models_dir)} as its models folder?)" if there else
+                                  f"{hint.folder}/{hint.file} (download page {hint.download})")
         else:
             other.append(error.describe())
     if missing_nodes:
@@ -75,6 +85,8 @@ def check(workflow: Workflow, object_info: Mapping[str, dict], system_stats: Map
         readiness.problems.append("missing " + ", ".join(missing_models))
     if other:
         readiness.problems.append("workflow does not fit this ComfyUI: " + "; ".join(other[:3]))
+    readiness.on_disk = tuple(m.path for m in workflow.models if m.node is None
+                              and all(_on_disk(models_dir, m.folder, f) for f in m.file.split(", ")))
     gpu = gpu_device(system_stats)
     if gpu is None:
         readiness.problems.append("ComfyUI reports no GPU")
@@ -83,7 +95,8 @@ def check(workflow: Workflow, object_info: Mapping[str, dict], system_stats: Map
     return readiness
 
 
-async def preflight(client: ComfyClient, workflows: Mapping[str, Workflow], commercial_safe: bool = False) -> list[Readiness]:
+async def preflight(client: ComfyClient, workflows: Mapping[str, Workflow], commercial_safe: bool = False,
+                    models_dir: Path | None = None) -> list[Readiness]:
     """Every workflow's readiness against the live ComfyUI; unreachable: every one says so."""
     try:
         object_info, stats = await asyncio.gather(client.object_info(), client.system_stats())
@@ -94,7 +107,7 @@ async def preflight(client: ComfyClient, workflows: Mapping[str, Workflow], comm
             readiness = check(workflow, {}, None, commercial_safe) if commercial_safe and not workflow.commercial_safe else Readiness(workflow, [reason])
             results.append(readiness)
         return results
-    return [check(workflow, object_info, stats, commercial_safe) for workflow in workflows.values()]
+    return [check(workflow, object_info, stats, commercial_safe, models_dir) for workflow in workflows.values()]
 
 
 def choose(results: list[Readiness], stage: str, wanted: str | None = None) -> Readiness | None:
@@ -105,6 +118,14 @@ def choose(results: list[Readiness], stage: str, wanted: str | None = None) -> R
         return next((r for r in ours if r.workflow.id == wanted), None)
     ours.sort(key=lambda r: (not r.ready, r.excluded, PREFERRED.index(r.workflow.id) if r.workflow.id in PREFERRED else len(PREFERRED)))
     return ours[0] if ours else None
+
+
+def _on_disk(models_dir: Path | None, folder: str, file: str) -> Path | None:
+    """The model file in the shared models folder, when there is one and it holds the file."""
+    if models_dir is None:
+        return None
+    path = comfyui_models_dir(models_dir) / folder / file
+    return path if path.is_file() else None
 
 
 def describe_gpu(system_stats: Mapping | None) -> str:

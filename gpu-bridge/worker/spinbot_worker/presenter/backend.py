@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..backends.base import LipsyncRequest, StageBackend, StageContext
+from ..backends.base import LipsyncBackend, LipsyncRequest, StageContext
 from ..errors import StageFailure
 from ..models import model_info
 from ..storage import Storage
@@ -46,7 +46,7 @@ def store_portrait(storage: Storage, key: str, data: bytes) -> Portrait:
     return portrait
 
 
-class CpuPresenter(StageBackend):
+class CpuPresenter(LipsyncBackend):
     stage = "lipsync"
     id = "presenter-cpu"
     name = "Presenter: mediapipe face mesh + pocketsphinx phones (CPU)"
@@ -61,7 +61,7 @@ class CpuPresenter(StageBackend):
             return "ffmpeg is not installed"
         return _opencv_loads()
 
-    def run(self, request: LipsyncRequest, ctx: StageContext):
+    def run(self, request: LipsyncRequest, ctx: StageContext) -> None:
         from .render import render_clip  # noqa: PLC0415 - OpenCV and SciPy load only when a presenter is rendered
 
         if request.layout not in LAYOUTS:
