@@ -3,12 +3,11 @@
 // hand-written plan (the real model is exercised in cli.test.ts and tests/agent).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { runConsoleChat } from '../../bot/console/chat.ts';
 import type { Planner } from '../../bot/planner.ts';
 import { ScriptedFakeChatModel } from '../agent/fakeChatModel.ts';
-import { handWrittenPlan, openTestStudio } from './helpers.ts';
+import { consoleTerminal, handWrittenPlan, openTestStudio } from './helpers.ts';
 
 function fakePlanner(withMusic = false): Planner & { requests: string[] } {
   const requests: string[] = [];
@@ -24,26 +23,10 @@ function fakePlanner(withMusic = false): Planner & { requests: string[] } {
   };
 }
 
-/** Types lines into the chat and collects what it prints. */
-function terminal() {
-  const input = new PassThrough();
-  const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
-  let text = '';
-  output.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
-    const started = Date.now();
-    while (!pattern.test(text)) {
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${text}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { input, output, type: (line: string) => input.write(`${line}\n`), waitFor, text: () => text };
-}
-
 test('console chat: greet, plan, approve, progress per stage, then the clip with its length, size and every model that made it', async (t) => {
   const studio = await openTestStudio(t);
   const planner = fakePlanner(true);
-  const term = terminal();
+  const term = consoleTerminal();
   const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
 
   await term.waitFor(/make a 20 second video about why the sky is blue/);
@@ -75,7 +58,7 @@ test('console chat: greet, plan, approve, progress per stage, then the clip with
 test('console chat: "no" drops the plan and renders nothing; an edit plans again', async (t) => {
   const studio = await openTestStudio(t);
   const planner = fakePlanner();
-  const term = terminal();
+  const term = consoleTerminal();
   const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
   term.type('a video about tea');
   await term.waitFor(/Approve\?/);

@@ -5,10 +5,27 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { ScriptPlan as ScriptPlanSchema } from '../../gpu-bridge/contracts/index.ts';
 import { frameDifference, grayFrame, meanVolumeDb, probeMedia } from '../../media/probe.ts';
 import { openStudio, type Studio } from '../../pipeline/studio.ts';
+
+/** A terminal for the console chat: types lines into it and collects what it prints. */
+export function consoleTerminal() {
+  const input = new PassThrough();
+  const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
+  let text = '';
+  output.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
+    const started = Date.now();
+    while (!pattern.test(text)) {
+      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { input, output, type: (line: string) => input.write(`${line}\n`), waitFor, text: () => text };
+}
 
 export async function tempDir(t: { after(fn: () => unknown): void }, prefix = 'spinbot-e2e-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));

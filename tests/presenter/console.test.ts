@@ -3,26 +3,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { runConsoleChat } from '../../bot/console/chat.ts';
 import { fakePlanner, pngImage } from '../channel/fixtures.ts';
-import { openTestStudio, tempDir } from '../e2e/helpers.ts';
-
-function terminal() {
-  const input = new PassThrough();
-  const output = new PassThrough() as PassThrough & NodeJS.WriteStream;
-  let text = '';
-  output.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const waitFor = async (pattern: RegExp, timeoutMs = 120_000) => {
-    const started = Date.now();
-    while (!pattern.test(text)) {
-      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}; the chat printed:\n${text}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { input, output, type: (line: string) => input.write(`${line}\n`), waitFor, text: () => text };
-}
+import { consoleTerminal, openTestStudio, tempDir } from '../e2e/helpers.ts';
 
 /** Grace Hopper's official US Navy portrait (public domain), shipped by matplotlib, which mediapipe installs. */
 function portraitPath(): string {
@@ -34,7 +18,7 @@ function portraitPath(): string {
 test('console: /photo refuses a picture without a face and keeps nothing; a portrait presents the plan', async (t) => {
   const studio = await openTestStudio(t);
   const planner = fakePlanner({ seconds: 6 });
-  const term = terminal();
+  const term = consoleTerminal();
   const chat = runConsoleChat({ studio, planner, input: term.input, output: term.output });
   const dir = await tempDir(t);
   const faceless = path.join(dir, 'landscape.png');
