@@ -7,13 +7,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startDiscordFrontEnd, type DiscordFrontEnd } from '../../bot/discord/front-end.ts';
 import { commandDefinitions, deployCommands } from '../../bot/discord/deploy-commands.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
-import { startDiscordEmulator, type DiscordEmulator, type InteractionHandle, type OptionValue, type StoredMessage } from '../emulators/discord/server.ts';
-import { fakePlanner, pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
+import type { DiscordEmulator, InteractionHandle, OptionValue, StoredMessage } from '../emulators/discord/server.ts';
+import { pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
 import { startDiscordBot, type DiscordSetupOptions, type TestContextLike } from './setup.ts';
 
 const studio = await sharedStudio();
@@ -386,20 +385,12 @@ test('a render that outlives the 15-minute interaction token carries on in ordin
 });
 
 test('a clip finished while the Discord front-end was stopped is posted once, in the channel and mentioning the user, when it starts again', async (t) => {
-  const emu = await startDiscordEmulator();
-  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  const config = { DISCORD_TOKEN: emu.botToken, DISCORD_APPLICATION_ID: emu.applicationId, DISCORD_API_URL: emu.restBase, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_AUTO_APPROVE: 'true' };
-  const start = () => startDiscordFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
-  let bot = await start();
-  t.after(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
+  const { emu, stopBot, startBot } = await startDiscord(t);
   const user = newUser('lee');
   const handle = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'Made while away' }, user });
   const status = await handle.waitFor((h) => (MID_RENDER.test(h.original()?.content ?? '') ? h.original() : undefined), RENDER_MS);
   const jobId = /job:cancel:(\S+)/.exec(status.components[0]!.components[0]!.custom_id as string)![1]!;
-  await bot.stop();
+  await stopBot();
 
   // The studio's assembler finishes the clip while no front-end runs: it waits in the outbox.
   for (const until = Date.now() + RENDER_MS; Date.now() < until && (await studio.jobs.get(jobId))?.state !== 'made'; ) {
@@ -407,7 +398,7 @@ test('a clip finished while the Discord front-end was stopped is posted once, in
   }
   assert.equal((await studio.jobs.get(jobId))?.state, 'made');
 
-  bot = await start();
+  await startBot();
   const posted = await emu.waitFor(() => emu.messages().find((m) => m.kind === 'channel' && mp4Of(m)), RENDER_MS);
   assert.ok(posted.content.startsWith(`<@${user.id}>`), 'the user is mentioned');
   assert.match(posted.content, /"Made while away"/);
@@ -427,22 +418,14 @@ function statusLinesPostedAfter(emu: DiscordEmulator, clip: StoredMessage): stri
 }
 
 test('a render still going when the Discord front-end restarts goes on in the status message the user already sees', async (t) => {
-  const emu = await startDiscordEmulator();
-  await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
-  const config = { DISCORD_TOKEN: emu.botToken, DISCORD_APPLICATION_ID: emu.applicationId, DISCORD_API_URL: emu.restBase, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_AUTO_APPROVE: 'true' };
-  const start = () => startDiscordFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
-  let bot = await start();
-  t.after(async () => {
-    await bot.stop();
-    await emu.stop();
-  });
+  const { emu, stopBot, startBot } = await startDiscord(t);
   const user = newUser('mo');
   const handle = await emu.dispatchInteraction({ commandName: 'generate', options: { prompt: 'Carried on after a restart' }, user });
   // Early in the render (the narration), so that it is still going when the bot is back.
   await handle.waitFor((h) => /⚙️ (checking the job|narration) \d+%/.test(h.original()?.content ?? '') || undefined, RENDER_MS);
-  await bot.stop();
+  await stopBot();
   const versionsBefore = handle.original()!.versions.length;
-  bot = await start();
+  await startBot();
 
   const posted = await emu.waitFor(() => emu.messages().find((m) => m.kind === 'channel' && mp4Of(m)), RENDER_MS);
   await handle.waitFor((h) => /✅ "Carried on after a restart" is ready/.test(h.original()!.content) || undefined, 10_000);

@@ -11,8 +11,13 @@ export interface DiscordSetupOptions { deploy?: boolean; uploadLimitBytes?: numb
 
 export interface Setup {
   emu: DiscordEmulator;
-  bot: DiscordFrontEnd;
+  /** The front-end running now (a new one after restart()). */
+  readonly bot: DiscordFrontEnd;
   planner: ReturnType<typeof fakePlanner>;
+  /** Stops the front-end, as a bot going down would (the emulator and the studio go on). */
+  stopBot(): Promise<void>;
+  /** Starts a new front-end with the same settings against the same emulator: the bot back up. */
+  startBot(): Promise<void>;
 }
 
 export async function startDiscordBot(
@@ -24,7 +29,7 @@ export async function startDiscordBot(
   const emu = await startDiscordEmulator(options.uploadLimitBytes ? { uploadLimitBytes: options.uploadLimitBytes } : {});
   if (options.deploy !== false) await deployCommands({ token: emu.botToken, applicationId: emu.applicationId, apiUrl: emu.restBase });
   const planner = fakePlanner({ seconds: options.plannerSeconds ?? 6 });
-  const bot = await startDiscordFrontEnd({
+  const start = () => startDiscordFrontEnd({
     studio,
     planner,
     config: {
@@ -40,10 +45,26 @@ export async function startDiscordBot(
     },
     log: () => {},
   });
+  let bot = await start();
+  let running = true;
   t.after(async () => {
-    await bot.stop();
+    if (running) await bot.stop();
     await emu.stop();
   });
-  return { emu, bot, planner };
+  return {
+    emu,
+    planner,
+    get bot() {
+      return bot;
+    },
+    async stopBot() {
+      running = false;
+      await bot.stop();
+    },
+    async startBot() {
+      bot = await start();
+      running = true;
+    },
+  };
 }
 
