@@ -378,7 +378,7 @@ describe('monitoring: prometheus, grafana, traefik', () => {
     assert.deepEqual(unknown, [], `defined: ${[...defined].sort().join(', ')}`);
   });
 
-  test('traefik routes Grafana and the MinIO console to compose services', () => {
+  test('traefik routes Grafana, the MinIO console and the HTTP API to compose services', () => {
     const dynamic = parseYaml(read('deploy/traefik/dynamic.yml')) as { http: { routers: Record<string, { rule: string; service: string; tls?: { certResolver?: string } }>; services: Record<string, { loadBalancer: { servers: Array<{ url: string }> } }> } };
     const upstreams = Object.values(dynamic.http.routers).map((r) => {
       assert.match(r.rule, /Host\(`[a-z0-9-]+\.\{\{ env "SPINBOT_DOMAIN" \}\}`\)/);
@@ -389,6 +389,9 @@ describe('monitoring: prometheus, grafana, traefik', () => {
     });
     assert.ok(upstreams.includes('http://grafana:3000'));
     assert.ok(upstreams.includes('http://minio:9001'));
+    // The API's port inside the bot container, the one docker-compose.yml publishes.
+    const apiPort = /:(\d+)$/.exec(String(services.bot!.ports?.[0]))?.[1];
+    assert.ok(upstreams.includes(`http://bot:${apiPort}`), `no route to the bot's API on port ${apiPort}`);
     for (const url of upstreams) assert.ok(new URL(url).hostname in services, `${url} is not a compose service`);
     assert.ok(JSON.stringify(services.traefik!.command).includes('--certificatesresolvers.le.'), 'the "le" resolver is not configured');
   });
