@@ -7,6 +7,7 @@ import { ConversationAgent, threadIdFor, type AgentActions, type ApprovalRequest
 import { UserError } from '../pipeline/errors.ts';
 import type { Studio } from '../pipeline/studio.ts';
 import type { ChannelButton, ChatChannel } from './channel.ts';
+import { renderablePlan } from './doctor.ts';
 import { formatPlan } from './format.ts';
 import type { JobRunner, Reservation } from './jobs.ts';
 import type { Planner } from './planner.ts';
@@ -53,6 +54,13 @@ export function formatApproval(approval: ApprovalRequest, ahead?: number): strin
   return lines.join('\n');
 }
 
+/** formatApproval for the plan as it can be rendered here: no moving scenes, and a sentence why, while no motion workflow is ready. */
+export async function approvalMessage(approval: ApprovalRequest, studio: Studio, ahead?: number): Promise<string> {
+  if (approval.reminder) return formatApproval(approval, ahead);
+  const { plan, note } = await renderablePlan(studio.queue, approval.plan);
+  return [formatApproval({ ...approval, plan }, ahead), ...(note ? [note] : [])].join('\n');
+}
+
 /** Videos queued or rendering now (undefined when the queue cannot be asked). */
 export async function videosAhead(studio: Studio): Promise<number | undefined> {
   const counts = await studio.queue.queue.getJobCounts('waiting', 'active', 'prioritized', 'delayed').catch(() => undefined);
@@ -65,7 +73,7 @@ export async function presentTurn(channel: ChatChannel, result: TurnResult, stud
   for (const error of result.errors) await channel.fail(error);
   if (result.approval) {
     const ahead = result.approval.reminder ? undefined : await videosAhead(studio);
-    await channel.reply(formatApproval(result.approval, ahead), { buttons: planButtons(result.approval.planId, channel.userId) });
+    await channel.reply(await approvalMessage(result.approval, studio, ahead), { buttons: planButtons(result.approval.planId, channel.userId) });
   }
 }
 
@@ -97,7 +105,9 @@ export function agentActions(channel: ChatChannel, deps: ActionDeps, reservation
         const trained = await trainedStyleOf(new StyleLibrary(deps.studio.storage), owner, plan.style);
         if (!trained.ok) throw new UserError('style.notFound', trained.message);
         const referenceImageKey = (await deps.images?.current(owner)) ?? undefined;
-        const spec = { plan: { ...plan, style: trained.planStyle }, voiceName: voice, referenceImageKey, reuse, ...(trained.style ? { style: trained.style } : {}) };
+        // Moving scenes only where a motion workflow is ready (the plan shown said so).
+        const { plan: renderable } = await renderablePlan(deps.studio.queue, plan);
+        const spec = { plan: { ...renderable, style: trained.planStyle }, voiceName: voice, referenceImageKey, reuse, ...(trained.style ? { style: trained.style } : {}) };
         // The approved plan's id names the job: the same plan dispatched again is the same job.
         const record = await deps.jobs.start(channel, spec, slot, dispatchId);
         const queuePosition = await deps.studio.renders.position(record.jobId).catch(() => null);

@@ -10,7 +10,7 @@ import type { Studio } from '../../pipeline/studio.ts';
 import { JobLimits, MemoryDailyCounter } from '../access.ts';
 import { describeFailure } from '../channel.ts';
 import { ConsoleChannel } from '../console-channel.ts';
-import { agentActions, createConversation, formatApproval, threadOf, videosAhead } from '../conversation.ts';
+import { agentActions, approvalMessage, createConversation, threadOf, videosAhead } from '../conversation.ts';
 import { JobRunner } from '../jobs.ts';
 import type { Planner } from '../planner.ts';
 import { presenterDefaults, usePhotoFile } from '../uploads/presenter.ts';
@@ -67,7 +67,7 @@ export async function runConsoleChat(deps: {
   const show = async (result: TurnResult) => {
     for (const reply of [...result.replies, ...result.errors]) say(reply);
     waiting = Boolean(result.approval);
-    if (result.approval) say(formatApproval(result.approval, result.approval.reminder ? undefined : await videosAhead(deps.studio)));
+    if (result.approval) say(await approvalMessage(result.approval, deps.studio, result.approval.reminder ? undefined : await videosAhead(deps.studio)));
     // The render runs in the job runner; the prompt comes back when the clip is there.
     if (result.dispatchedJobId) await jobs.settled(result.dispatchedJobId);
   };

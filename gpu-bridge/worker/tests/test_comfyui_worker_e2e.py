@@ -137,13 +137,19 @@ def test_cancelling_mid_workflow_interrupts_comfyui_and_removes_the_scenes(start
     assert FileStorage(data_dir).list(f"jobs/{job_id}/") == []  # the narration already written is removed too
 
 
-def test_healthz_reports_which_gpu_workflows_are_ready(start_worker, comfy):
+def test_healthz_and_redis_report_which_gpu_workflows_are_ready(start_worker, redis_url, queue_name, comfy):
     worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_WORKER_METRICS_PORT="0")
     url = re.search(r"serving /metrics and /healthz on (http://\S+)", worker.log()).group(1)
     health = json.loads(urllib.request.urlopen(f"{url}/healthz", timeout=10).read())
     assert health["ok"] is True
     assert "visuals: FLUX.1 schnell fp8 — ready" in health["gpuWorkflows"]
     assert any(line.startswith("motion: Wan 2.2 TI2V-5B — missing ") for line in health["gpuWorkflows"])
+    # The same, per stage, in Redis for the bot (a plan marks no motion scenes while motion is not ready).
+    key = f"bull:{queue_name}:gpu-readiness"
+    published = json.loads(redis.Redis.from_url(redis_url).get(key))
+    assert published["visuals"] == {"ready": True, "line": "visuals: FLUX.1 schnell fp8 — ready"}
+    assert published["motion"]["ready"] is False and published["motion"]["line"].startswith("motion: Wan 2.2 TI2V-5B — missing ")
+    assert 0 < redis.Redis.from_url(redis_url).ttl(key) <= 90  # gone soon after the worker stops
 
 
 def test_with_comfyui_down_the_worker_starts_and_renders_on_the_cpu(start_worker, redis_url, queue_name):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from pathlib import Path
 from .. import metrics
 from ..backends.base import (LipsyncRequest, MotionRequest, RequestT, ResultT, StageBackend, StageContext, TtsRequest, TtsResult,
                              UpscaleRequest, VisualsRequest)
-from ..config import comfyui_url, models_dir
+from ..config import DEFAULT_QUEUE, comfyui_url, models_dir
 from ..errors import StageFailure
 from ..tools import run_tool, wav_seconds
 from .client import ComfyClient, RunResult
@@ -81,7 +82,12 @@ class ComfyEngine:
     def readiness(self, stage: str) -> Readiness | None:
         if time.monotonic() - self._checked_at > READINESS_TTL:
             self.refresh()
-        return choose(self._results, stage, self.choices.get(stage))
+        return self.last_readiness(stage)
+
+    def last_readiness(self, stage: str) -> Readiness | None:
+        """The stage's workflow as the last preflight found it (no new check)."""
+        with self._lock:
+            return choose(self._results, stage, self.choices.get(stage))
 
     def run(self, graph: dict, workflow: Workflow, ctx: StageContext, stage: str,
             uploads: dict[str, Path] | None = None) -> tuple[RunResult, list[bytes]]:
@@ -326,6 +332,44 @@ def engine_from_env(env=os.environ) -> ComfyEngine | None:
     return engine
 
 
+def readiness_key(queue: str) -> str:
+    """Where the workers of a queue say which GPU stages are ready; bot/doctor.ts reads it (a plan's motion cap)."""
+    return f"bull:{queue}:gpu-readiness"
+
+
+def publish_readiness(engine: ComfyEngine, client, queue: str) -> None:
+    """Each stage's chosen workflow, ready or why not, for the bot; gone 3 checks after the worker stops."""
+    stages = {stage: engine.last_readiness(stage) for stage in (*BACKEND_STAGES, "train_lora")}
+    summary = {stage: {"ready": r.ready, "line": r.line()} for stage, r in stages.items() if r is not None}
+    client.set(readiness_key(queue), json.dumps(summary), ex=int(3 * READINESS_TTL))
+
+
+def keep_publishing(engine: ComfyEngine, env=os.environ) -> None:
+    """Publish now (before the worker says it is ready), then after a fresh preflight every READINESS_TTL."""
+    redis_url = env.get("REDIS_URL", "").strip()
+    if not redis_url:
+        return
+    import redis  # noqa: PLC0415 - the worker's own dependency; only needed here
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    queue = env.get("SPINBOT_QUEUE", "").strip() or DEFAULT_QUEUE
+
+    def publish() -> None:
+        try:
+            publish_readiness(engine, client, queue)
+        except redis.RedisError as error:  # the bot then sees no GPU stage ready until the next try
+            log.warning("could not publish the GPU readiness to Redis: %s", error)
+
+    def loop() -> None:
+        while True:
+            time.sleep(READINESS_TTL)
+            engine.refresh()
+            publish()
+
+    publish()
+    threading.Thread(target=loop, name="spinbot-gpu-readiness", daemon=True).start()
+
+
 def register_backends(registry) -> None:
     """Backend plugin entry point: a GPU backend per stage that has a workflow; the preflight logged."""
     engine = engine_from_env()
@@ -335,6 +379,7 @@ def register_backends(registry) -> None:
     for line in engine.report():
         log.info("preflight %s", line)
     metrics.HEALTH_DETAILS["gpuWorkflows"] = engine.report
+    keep_publishing(engine)
     for stage in BACKEND_STAGES:
         if any(w.stage == stage for w in engine.workflows.values()):
             registry.register(BACKENDS[stage](engine, stage))
