@@ -13,6 +13,14 @@ ARG CHATTERBOX_REPOSITORY=https://github.com/filliptm/ComfyUI_Fill-ChatterBox
 ARG CHATTERBOX_COMMIT=0467a163005fff388f2803a801ae8a77f305909b
 ARG LATENTSYNC_REPOSITORY=https://github.com/ShmuelRonen/ComfyUI-LatentSyncWrapper
 ARG LATENTSYNC_COMMIT=23cdca2ef8aabdcd9711b410a4d8771904f30396
+# MuseTalk (workflows/lipsync-musetalk): no MuseTalk pack is maintained any more (the last code
+# changes of all four are from 2024). kijai's is the one built on ComfyUI's own types (IMAGE, VAE,
+# MODEL), so the face crop, mask and paste-back are core nodes; AudioBridge (MIT, 2026) turns core
+# LoadAudio's AUDIO into the tensor its Whisper node takes.
+ARG MUSETALK_REPOSITORY=https://github.com/kijai/ComfyUI-MuseTalk-KJ
+ARG MUSETALK_COMMIT=fe908e93ea08d3b3303362c3e19928351f53234b
+ARG AUDIOBRIDGE_REPOSITORY=https://github.com/RyanHolanda/ComfyUI-AudioBridge
+ARG AUDIOBRIDGE_COMMIT=8083da9c5156ac0e31389aa6d5287e1a997c6b39
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git ffmpeg libgl1 libglib2.0-0 \
@@ -23,7 +31,17 @@ RUN set -eu; fetch() { mkdir -p "$3" && cd "$3" && git init -q && git remote add
         && git fetch -q --depth 1 origin "$2" && git checkout -q FETCH_HEAD && rm -rf .git; }; \
     fetch "${COMFYUI_REPOSITORY}" "${COMFYUI_COMMIT}" /opt/ComfyUI; \
     fetch "${CHATTERBOX_REPOSITORY}" "${CHATTERBOX_COMMIT}" /opt/ComfyUI/custom_nodes/ComfyUI_Fill-ChatterBox; \
-    fetch "${LATENTSYNC_REPOSITORY}" "${LATENTSYNC_COMMIT}" /opt/ComfyUI/custom_nodes/ComfyUI-LatentSyncWrapper
+    fetch "${LATENTSYNC_REPOSITORY}" "${LATENTSYNC_COMMIT}" /opt/ComfyUI/custom_nodes/ComfyUI-LatentSyncWrapper; \
+    fetch "${MUSETALK_REPOSITORY}" "${MUSETALK_COMMIT}" /opt/ComfyUI/custom_nodes/ComfyUI-MuseTalk-KJ; \
+    fetch "${AUDIOBRIDGE_REPOSITORY}" "${AUDIOBRIDGE_COMMIT}" /opt/ComfyUI/custom_nodes/ComfyUI-AudioBridge
+# kijai's MuseTalk loader builds its UNet from a bare config class; ComfyUI since mid-2024 reads
+# custom_operations, optimizations and memory_usage_factor from it (kijai/ComfyUI-MuseTalk-KJ issues
+# 9 and 11, open). Deriving the class from ComfyUI's own model-config base supplies their defaults.
+RUN set -eu; nodes=/opt/ComfyUI/custom_nodes/ComfyUI-MuseTalk-KJ/nodes.py; \
+    grep -q '^class MuseModelConfig:$' "$nodes"; \
+    sed -i -e '1i import comfy.supported_models_base' \
+           -e 's/^class MuseModelConfig:$/class MuseModelConfig(comfy.supported_models_base.BASE):/' "$nodes"; \
+    grep -q '^class MuseModelConfig(comfy.supported_models_base.BASE):$' "$nodes"
 # Same guard as the worker: the requirements name torch unpinned; keep the base's CUDA build.
 RUN python -c "import importlib.metadata as m; have = {d.metadata['Name'].lower() for d in m.distributions()}; print('\n'.join(f'{p}=={m.version(p)}' for p in ('torch', 'torchvision', 'torchaudio') if p in have))" \
         > /tmp/torch-constraints.txt \
@@ -36,7 +54,8 @@ RUN python -c "import importlib.metadata as m; have = {d.metadata['Name'].lower(
 RUN useradd --create-home --uid 1000 comfy \
     && mkdir -p /opt/ComfyUI/input /opt/ComfyUI/output /opt/ComfyUI/user /opt/ComfyUI/models \
     && chown -R comfy:comfy /opt/ComfyUI/input /opt/ComfyUI/output /opt/ComfyUI/user \
-    # The lip-sync and voice packs download their weights into their own folders on first use.
+    # The lip-sync and voice packs download their weights into their own folders on first use
+    # (MuseTalk's UNet into models/musetalk, its Whisper tiny into the pack's folder).
     && chown -R comfy:comfy /opt/ComfyUI/custom_nodes
 # Trained and uploaded style LoRAs land in output/loras/ (SaveLoRA, the worker's upload): LoraLoader lists them too.
 RUN printf 'spinbot:\n  base_path: /opt/ComfyUI/output\n  loras: loras\n' > /opt/ComfyUI/extra_model_paths.yaml

@@ -17,7 +17,7 @@ PLACEHOLDER_INPUTS = ["example.png", "example.wav", "spinbot-train/01.png"]  # t
 def test_the_shipped_set_covers_every_gpu_stage():
     assert {w.stage for w in WORKFLOWS.values()} == {"visuals", "motion", "upscale", "tts", "lipsync", "train_lora"}
     assert {"pictures-flux-schnell", "pictures-sdxl", "motion-wan22-ti2v-5b", "upscale-realesrgan-x2",
-            "tts-chatterbox-clone", "lipsync-latentsync", "train-lora-sdxl"} <= set(WORKFLOWS)
+            "tts-chatterbox-clone", "lipsync-musetalk", "lipsync-latentsync", "train-lora-sdxl"} <= set(WORKFLOWS)
 
 
 @pytest.mark.parametrize("workflow_id", sorted(WORKFLOWS))

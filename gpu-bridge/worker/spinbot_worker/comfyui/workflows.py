@@ -2,7 +2,7 @@
 
 The manifest says which stage the workflow serves, which node inputs receive the job's values
 (prompt, negative, seed, width, height, frames, fps, text, input_image, input_audio,
-reference_voice, lora), which node's output to read, and the model files it needs with their
+reference_voice, lora, the presenter's face box), which node's output to read, and the model files it needs with their
 folder, licence and download page. A user adds a workflow by dropping such a folder into
 workflows/ or into SPINBOT_WORKFLOWS_DIR, and selects it by its folder name.
 """
@@ -22,6 +22,8 @@ from .graph import UI_FORMAT_MESSAGE, is_ui_format
 SHIPPED_DIR = Path(__file__).resolve().parents[4] / "workflows"
 PARAMETERS = ("prompt", "negative", "seed", "width", "height", "frames", "fps", "steps", "text",
               "input_image", "input_audio", "reference_voice", "lora",
+              # lip-sync: the face in input_image as the worker finds it (pixels), for workflows that crop it
+              "face_x", "face_y", "face_width", "face_height",
               # training: the input folder of pictures + captions, and the saved LoRA's name prefix
               "dataset", "output_prefix")
 STAGES = ("visuals", "motion", "upscale", "tts", "lipsync", "train_lora")
