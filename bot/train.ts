@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TrainResult, type TrainVoiceResult } from '../gpu-bridge/contracts/index.ts';
 import type { GpuQueue } from '../gpu-bridge/producer.ts';
+import { isUserError } from '../pipeline/errors.ts';
 import type { Storage } from '../storage/index.ts';
 import type { ChatChannel } from './channel.ts';
+import type { JobRunner } from './jobs.ts';
 import { describeTrainResult } from './train-result.ts';
 import { downloadUpload, type DownloadPolicy, type UploadSource } from './uploads/download.ts';
 import type { Owner as VoiceOwner } from './uploads/voices.ts';
@@ -42,17 +44,31 @@ export async function trainStyleFromFiles(deps: Omit<TrainFromChat, 'downloads'>
   const jobId = `train-${randomUUID()}`;
   const library = new StyleLibrary(deps.storage);
   const readiness = deps.readiness ?? comfyTrainingReadiness();
-  const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
-  if (!started.ok) {
-    await deps.channel.reply(started.message);
-    return;
+  // /cancel takes a waiting training out of the queue, which BullMQ's wait never hears of: listen from before it is queued.
+  const removed = new AbortController();
+  const onRemoved = (event: { jobId: string }) => event.jobId === jobId && removed.abort(new Error('removed from the queue'));
+  deps.queue.events.on('removed', onRemoved);
+  try {
+    const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
+    if (!started.ok) {
+      await deps.channel.reply(started.message);
+      return;
+    }
+    const job = (await deps.queue.queue.getJob(started.jobId))!;
+    await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
+    const result = await deps.queue.waitForResult(job, TrainResult, {
+      signal: removed.signal,
+      onProgress: (p) => void deps.channel.progress({ title: `Style "${name}"`, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend }).catch(() => {}),
+    });
+    await deps.channel.finishProgress(`${describeTrainResult(result)} Use it with "in my style ${name}"; /styles lists yours.`);
+  } catch (error) {
+    // Cancelled while waiting (removed) or while training (the worker stopped ComfyUI and failed the job with CANCELLED).
+    const cancelled = removed.signal.aborted || ((error as Error).name === 'StageFailure' && (error as { detail?: { code?: string } }).detail?.code === 'CANCELLED');
+    if (!cancelled) throw error;
+    await deps.channel.finishProgress(`🛑 The training of the style "${name}" was cancelled; nothing was stored.`);
+  } finally {
+    deps.queue.events.off('removed', onRemoved);
   }
-  const job = (await deps.queue.queue.getJob(started.jobId))!;
-  await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
-  const result = await deps.queue.waitForResult(job, TrainResult, {
-    onProgress: (p) => void deps.channel.progress({ title: `Style "${name}"`, stage: p.stage, percent: p.percent, overall: p.overall, message: p.message, backend: p.backend }).catch(() => {}),
-  });
-  await deps.channel.finishProgress(`${describeTrainResult(result)} Use it with "in my style ${name}"; /styles lists yours.`);
 }
 
 /** Queues a saved voice's profile build (train_voice) without waiting for it; the BullMQ job. */
@@ -117,6 +133,23 @@ export async function cancelTraining(queue: GpuQueue, owner: Pick<Owner, 'platfo
   if (!mine?.id) return null;
   await queue.cancel(mine.id);
   return (mine.data as { name: string }).name;
+}
+
+/**
+ * What /cancel does on every platform: the user's video (the given job, else the latest in the
+ * works); with no job named and no video in the works, their style training. The sentence for the
+ * chat; throws the video's UserError when there is nothing to cancel at all.
+ */
+export async function cancelVideoOrTraining(jobs: Pick<JobRunner, 'cancel'>, queue: GpuQueue, owner: VoiceOwner, jobId?: string): Promise<string> {
+  try {
+    const job = await jobs.cancel(owner, jobId);
+    return `Cancelled "${job.plan.title}" (${job.jobId}).`;
+  } catch (error) {
+    if (jobId || !isUserError(error) || error.id !== 'job.notFound') throw error;
+    const training = await cancelTraining(queue, owner);
+    if (!training) throw error;
+    return `Cancelled the training of the style "${training}"; nothing was stored.`;
+  }
 }
 
 /** The files directly in a local folder (the console's "train my style <name> from <folder>"), or a sentence. */

@@ -4,7 +4,7 @@
 // file into output/loras/, not listed in /history), progress with steps and ETA in the chat, then
 // stored, listed and removed; without ComfyUI one sentence and nothing queued.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -20,12 +20,12 @@ import { resolveChatConfig } from '../../bot/chat-config.ts';
 import { fakePlanner } from '../channel/fixtures.ts';
 import { StyleLibrary, comfyTrainingReadiness } from '../../bot/styles.ts';
 import { buildVoiceProfile, trainStyleFromChat } from '../../bot/train.ts';
-import { REPO_ROOT } from '../../pipeline/services.ts';
+import { startComfyEmulator } from '../comfyui/emulator.ts';
 import { openStudio, type Studio } from '../../pipeline/studio.ts';
 
 let dir: string;
-let comfy: ChildProcess;
 let comfyUrl: string;
+const stops: Array<() => unknown> = [];
 let files: Server;
 let filesHost: string;
 let studio: Studio;
@@ -39,20 +39,15 @@ before(async () => {
   files = createServer((request, response) => createReadStream(path.join(dir, path.basename(request.url ?? ''))).on('error', () => response.writeHead(404).end()).pipe(response));
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
   filesHost = `127.0.0.1:${(files.address() as { port: number }).port}`;
-  comfy = spawn(path.join(REPO_ROOT, '.venv/bin/python'), ['gpu-bridge/worker/tests/comfyui_emulator.py', '--port', '0', '--model', 'checkpoints/sd_xl_base_1.0.safetensors'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  comfyUrl = await new Promise<string>((resolve, reject) => {
-    comfy.stdout!.on('data', (chunk: Buffer) => {
-      const found = /listening (\S+)/.exec(chunk.toString());
-      if (found) resolve(found[1]!);
-    });
-    comfy.on('exit', (code) => reject(new Error(`the ComfyUI emulator stopped (${code})`)));
-  });
+  // Stopped in after() below: node:test's after() called from inside before() runs too early.
+  const emulator = await startComfyEmulator({ after: (fn) => void stops.push(fn) }, ['checkpoints/sd_xl_base_1.0.safetensors']);
+  comfyUrl = emulator.url;
   studio = await openStudio({ dataDir: path.join(dir, 'data'), workerEnv: { COMFYUI_URL: comfyUrl }, env: {}, log: () => {} });
 });
 
 after(async () => {
   await studio?.close();
-  comfy?.kill();
+  for (const stop of stops) await stop();
   files?.close();
   await rm(dir, { recursive: true, force: true });
 });

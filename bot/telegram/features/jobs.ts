@@ -6,8 +6,7 @@ import { clip, PendingAsks } from '../../channel.ts';
 import { answerAskCallback } from '../channel.ts';
 import { EDIT_PROMPT, threadOf } from '../../conversation.ts';
 import { ownerOf, type TelegramServices } from '../context.ts';
-import { isUserError } from '../../../pipeline/errors.ts';
-import { cancelTraining } from '../../train.ts';
+import { cancelVideoOrTraining } from '../../train.ts';
 
 export function jobsFeature(services: TelegramServices): Composer<Context> {
   const feature = new Composer<Context>();
@@ -30,13 +29,10 @@ export function jobsFeature(services: TelegramServices): Composer<Context> {
     const jobId = ctx.match.trim() || undefined;
     services.background('cancel', async () => {
       try {
-        const job = await jobs.cancel(owner, jobId);
-        await channel.reply(`Cancelled "${job.plan.title}" (${job.jobId}).`);
-      } catch (error) {
         // No video in the works: a style training is what /cancel stops then.
-        const training = !jobId && isUserError(error) && error.id === 'job.notFound' ? await cancelTraining(services.studio.queue, owner).catch(() => null) : null;
-        if (training) await channel.reply(`Cancelled the training of the style "${training}"; nothing was stored.`);
-        else await channel.fail(error);
+        await channel.reply(await cancelVideoOrTraining(jobs, services.studio.queue, owner, jobId));
+      } catch (error) {
+        await channel.fail(error);
       }
     });
   });

@@ -563,7 +563,7 @@ class ComfyEmulator:
         if node["class_type"] == "ImageUpscaleWithModel":
             model = graph.get(str(inputs.get("upscale_model", [""])[0]), {}).get("inputs", {}).get("model_name", "")
             scale = 2 if "x2" in str(model).lower() else 4
-        for name in ("image", "images", "samples", "latent_image", "pixels", "start_image", "video"):
+        for name in ("image", "images", "samples", "latent_image", "pixels", "start_image", "video", "destination"):
             link = inputs.get(name)
             if isinstance(link, list) and str(link[0]) in graph:
                 width, height = self._size(graph, str(link[0]), depth + 1)
@@ -748,12 +748,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--model", action="append", default=[], help="folder/file, e.g. checkpoints/x.safetensors")
     parser.add_argument("--vram-gib", type=float, default=16.0)
+    parser.add_argument("--step-delay", type=float, default=0.01, help="seconds per sampler/training step (slow: time to cancel)")
     args = parser.parse_args()
     models: dict[str, list[str]] = {}
     for item in args.model:
         folder, _, file = item.partition("/")
         models.setdefault(folder, []).append(file)
-    emulator = ComfyEmulator(models=models, vram_gib=args.vram_gib, port=args.port).start()
+    emulator = ComfyEmulator(models=models, vram_gib=args.vram_gib, port=args.port, step_delay=args.step_delay).start()
     print(f"listening {emulator.url}", flush=True)
     try:
         threading.Event().wait()
