@@ -11,7 +11,7 @@ import pytest
 
 from comfyui_emulator import ComfyEmulator, model_files
 from spinbot_worker.comfyui.client import ComfyClient
-from spinbot_worker.comfyui.preflight import preflight
+from spinbot_worker.comfyui.preflight import choose, preflight
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from support import REPO_ROOT, WORKER_DIR
 
@@ -32,7 +32,26 @@ def test_everything_installed_on_a_16_gib_card_is_ready():
     assert report == {w.id: f"{w.stage}: {w.name} — ready" for w in WORKFLOWS.values() if w.stage not in ("tts", "lipsync")} | {
         "tts-chatterbox-clone": "tts: Chatterbox — ready (unchecked: t3_cfg.safetensors, s3gen.safetensors, "
                                 "ve.safetensors, tokenizer.json, fetched by the node on first use)",
-        "lipsync-latentsync": "lipsync: LatentSync 1.5 — ready (unchecked: latentsync_unet.pt, whisper/tiny.pt, fetched by the node on first use)"}
+        "lipsync-latentsync": "lipsync: LatentSync 1.5 — ready (unchecked: latentsync_unet.pt, whisper/tiny.pt, fetched by the node on first use)",
+        "lipsync-musetalk": "lipsync: MuseTalk 1.0 — ready (unchecked: pytorch_model.bin; tiny.pt, fetched by the node on first use)"}
+
+
+def test_musetalk_without_its_vae_names_the_file_and_its_folder_and_lipsync_falls_to_latentsync():
+    models = {folder: [f for f in files if f != "vae-ft-mse-840000-ema-pruned.safetensors"] for folder, files in ALL_MODELS.items()}
+
+    async def go(url):
+        async with ComfyClient(url) as client:
+            return await preflight(client, WORKFLOWS)
+
+    with ComfyEmulator(models=models) as comfy:
+        results = asyncio.run(go(comfy.url))
+    report = {r.workflow.id: r.line() for r in results}
+    assert report["lipsync-musetalk"] == ("lipsync: MuseTalk 1.0 — missing vae/vae-ft-mse-840000-ema-pruned.safetensors "
+                                          "(download page https://huggingface.co/stabilityai/sd-vae-ft-mse-original)")
+    assert report["lipsync-latentsync"].startswith("lipsync: LatentSync 1.5 — ready")  # one line per lip-sync workflow
+    assert choose(results, "lipsync").workflow.id == "lipsync-latentsync"
+    with ComfyEmulator(models=ALL_MODELS) as comfy:
+        assert choose(asyncio.run(go(comfy.url)), "lipsync").workflow.id == "lipsync-musetalk"  # the faster one, when ready
 
 
 def test_a_missing_model_a_missing_custom_node_and_too_little_vram_are_each_named():
@@ -113,9 +132,10 @@ def test_a_ui_format_workflow_in_the_users_folder_is_refused_with_how_to_export_
 def test_the_shared_models_folder_answers_for_files_comfyui_cannot_list(tmp_path):
     # SPINBOT_MODELS_DIR as docker-compose.yml mounts it: ComfyUI's models tree in comfyui/.
     tree = tmp_path / "models" / "comfyui"
-    for name in ("t3_cfg.safetensors", "s3gen.safetensors", "ve.safetensors", "tokenizer.json"):
-        (tree / "chatterbox" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tree / "chatterbox" / name).write_bytes(b"weights")
+    for path in ("chatterbox/t3_cfg.safetensors", "chatterbox/s3gen.safetensors", "chatterbox/ve.safetensors",
+                 "chatterbox/tokenizer.json", "musetalk/musetalk/pytorch_model.bin"):
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        (tree / path).write_bytes(b"weights")
     (tree / "checkpoints").mkdir()
     (tree / "checkpoints" / "flux1-schnell-fp8.safetensors").write_bytes(b"weights")  # there, but this ComfyUI does not see it
     models = {k: [f for f in v if f != "flux1-schnell-fp8.safetensors"] for k, v in ALL_MODELS.items()}
@@ -123,6 +143,8 @@ def test_the_shared_models_folder_answers_for_files_comfyui_cannot_list(tmp_path
         done = run_cli(COMFYUI_URL=comfy.url, SPINBOT_MODELS_DIR=str(tmp_path / "models"))
     assert done.returncode == 0, done.stderr
     assert "tts: Chatterbox — ready" in done.stdout.splitlines()  # the node's own weights found: nothing left unchecked
+    # MuseTalk's UNet (its loader fetches it into models/musetalk) found there; only its Whisper stays unchecked.
+    assert "lipsync: MuseTalk 1.0 — ready (unchecked: tiny.pt, fetched by the node on first use)" in done.stdout.splitlines()
     assert (f"visuals: FLUX.1 schnell fp8 — missing checkpoints/flux1-schnell-fp8.safetensors (it is in "
             f"{tree}/checkpoints/flux1-schnell-fp8.safetensors, but this ComfyUI does not list it: does it use {tree} "
             "as its models folder?)") in done.stdout.splitlines()
