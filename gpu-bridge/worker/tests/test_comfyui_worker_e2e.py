@@ -3,9 +3,12 @@ ComfyUI emulator: GPU workflows when they are ready, the CPU backend (and a resu
 
 import json
 import re
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
+import matplotlib.cbook
 import pytest
 import redis
 from PIL import Image, ImageStat
@@ -15,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from comfyui_emulator import IDLE_VRAM, ComfyEmulator, model_files
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.contracts import schema_errors
+from spinbot_worker.presenter.portrait import analyse
 from spinbot_worker.storage import FileStorage
-from support import contract_fixture, enqueue, mean_volume_db, progress_events, run_async, wait_finished
+from support import contract_fixture, enqueue, mean_volume_db, probe_seconds, progress_events, run_async, wait_finished
 
 WORKFLOWS = load_workflows([SHIPPED_DIR])
 
@@ -171,3 +175,43 @@ def test_the_operator_can_pick_the_sdxl_workflow(start_worker, comfy):
     comfy.install("checkpoints", "sd_xl_base_1.0.safetensors")
     worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_VISUALS_WORKFLOW="pictures-sdxl")
     assert "visuals=SDXL base 1.0 (ComfyUI)" in worker.lines[0]
+
+
+def test_a_presenter_scene_is_lip_synced_by_the_musetalk_workflow(start_worker, redis_url, queue_name, data_dir):
+    # The stored presenter as a presenter_photo job leaves it: Grace Hopper's portrait (public domain), checked.
+    portrait = analyse(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes())
+    storage = FileStorage(data_dir)
+    storage.put_bytes("users/test/u1/presenter.png", portrait.png())
+    job = contract_fixture("valid-render.json", jobId="comfy-render-musetalk", backends={})
+    job["plan"]["presenterKey"] = "users/test/u1/presenter.png"
+    job["plan"]["scenes"][0]["presenter"] = "full"
+    # LatentSync is ready too (it lists no model files): the faster MuseTalk is the one chosen.
+    models = model_files(*(WORKFLOWS[w] for w in ("pictures-flux-schnell", "upscale-realesrgan-x2", "lipsync-musetalk")))
+    with ComfyEmulator(models=models) as comfy:
+        worker = start_worker(COMFYUI_URL=comfy.url, SPINBOT_TTS_BACKEND="espeak-ng")
+        done = run_async(wait_finished(redis_url, queue_name, run_async(enqueue(redis_url, queue_name, job, attempts=1)), timeout=120))
+        assert done.failedReason is None, done.failedReason + worker.log()
+        [graph] = [g for g in comfy.submitted if any(n["class_type"] == "muse_talk_sampler" for n in g.values())]
+        uploaded = comfy.input_dir / graph["1"]["inputs"]["image"]
+        with Image.open(uploaded) as picture:
+            assert picture.size == portrait.image.shape[1::-1]  # the checked portrait, in whose pixels the face box is
+    result = done.returnvalue
+    assert schema_errors("render-result", result) == []
+    assert result["backends"]["lipsync"] == {"name": "MuseTalk 1.0 (ComfyUI)", "device": "gpu"}
+    # The narration of scene 1 and the presenter went in; the face box holds the mouth, inside the picture.
+    assert graph["2"]["inputs"]["audio"] == "spinbot/comfy-render-musetalk-narration-scene-01.wav"
+    crop = graph["3"]["inputs"]
+    x, y, w, h = crop["x"], crop["y"], crop["width"], crop["height"]
+    for point in (13, 14, 61, 291):  # inner lips and mouth corners on mediapipe's mesh
+        px, py = portrait.landmarks[point]
+        assert x < px < x + w and y < py < y + h, point
+    assert x + w <= portrait.image.shape[1] and y + h <= portrait.image.shape[0]
+    assert (graph["16"]["inputs"]["x"], graph["16"]["inputs"]["y"], graph["12"]["inputs"]["width"], graph["14"]["inputs"]["height"]) == (x, y, w, h)
+    # The scene's video: the frame size, H.264 with the narration, as long as the scene.
+    video = storage.path_for(result["scenes"][0]["videoKey"])
+    streams = {s["codec_type"]: s for s in json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(video)], capture_output=True, text=True, check=True).stdout)["streams"]}
+    assert (streams["video"]["codec_name"], streams["video"]["width"], streams["video"]["height"]) == ("h264", 1280, 720)
+    assert streams["audio"]["codec_name"] == "aac"
+    assert abs(probe_seconds(video) - job["plan"]["scenes"][0]["seconds"]) < 0.3
+    assert "videoKey" not in result["scenes"][1]  # no presenter asked for there

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -246,7 +247,11 @@ class ComfyLipsync(ComfyBackend[LipsyncRequest, None]):
         audio = ctx.workdir / f"narration-{Path(request.audio_key).name}"
         ctx.storage.get_to_file(request.image_key, image)
         ctx.storage.get_to_file(request.audio_key, audio)
-        _, [frames] = self.engine.run(workflow.fill(), workflow, ctx, "lipsync", {"input_image": image, "input_audio": audio})
+        graph = workflow.fill()
+        if workflow.accepts("face_x"):  # a workflow that crops the face (MuseTalk) is told where it is
+            image, box = presenter_face(image)
+            graph = workflow.fill(graph, **box)
+        _, [frames] = self.engine.run(graph, workflow, ctx, "lipsync", {"input_image": image, "input_audio": audio})
         silent = ctx.workdir / f"lipsync-{ctx.job_id}.webm"
         silent.write_bytes(frames)
         inputs = ["-i", str(silent), "-i", str(audio)]
@@ -297,6 +302,31 @@ class ComfyMotion(ComfyBackend[MotionRequest, None]):
         run_tool(["ffmpeg", "-v", "error", "-y", "-i", str(made), "-vf", video, "-t", f"{request.seconds:.3f}", "-an",
                   "-c:v", "libx264", "-preset", "veryfast", str(out)], stage="motion", timeout=600)
         ctx.storage.put_file(request.out_key, out)
+
+
+# MuseTalk's crop (its preprocessing, on 68-point landmarks): the face's width, from the chin up as far
+# above landmark 29 (the nose bridge) as the chin is below it. 195 is that point on mediapipe's mesh.
+NOSE_BRIDGE = 195
+CHIN_ROOM = 10  # pixels below the chin (MuseTalk 1.5's extra margin), so the jaw can open inside the box
+
+
+def presenter_face(image: Path) -> tuple[Path, dict[str, int]]:
+    """The presenter picture as the face detector saw it (at most WORKING_SIDE pixels a side: the box is
+    in its pixels) and the face box to fill into a workflow's face_* inputs."""
+    from ..presenter.portrait import PortraitRejected, analyse  # mediapipe: loaded only for this stage
+
+    try:
+        portrait = analyse(image.read_bytes())
+    except PortraitRejected as error:
+        raise StageFailure("lipsync", "BAD_INPUT", str(error), False) from None
+    height, width = portrait.image.shape[:2]
+    xs, ys = portrait.landmarks[:, 0], portrait.landmarks[:, 1]
+    chin, bridge = float(ys.max()), float(portrait.landmarks[NOSE_BRIDGE, 1])
+    left, right = max(0, int(xs.min())), min(width, int(math.ceil(xs.max())))
+    top, bottom = max(0, int(bridge - (chin - bridge))), min(height, int(math.ceil(chin)) + CHIN_ROOM)
+    checked = image.with_name(f"{image.stem}-face.png")
+    checked.write_bytes(portrait.png())
+    return checked, {"face_x": left, "face_y": top, "face_width": right - left, "face_height": bottom - top}
 
 
 def _media_seconds(path: Path) -> float:
