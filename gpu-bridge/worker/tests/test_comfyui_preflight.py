@@ -86,6 +86,9 @@ def test_commercial_safe_mode_excludes_a_non_commercial_workflow(tmp_path):
     assert safe["tts-noncommercial"].startswith("tts: My NC voice — excluded: licence — ")
     assert "(CC-BY-NC-4.0) not cleared for commercial use" in safe["tts-noncommercial"]
     assert safe["pictures-flux-schnell"] == "visuals: FLUX.1 schnell fp8 — ready"
+    # Both lip-sync workflows' weights are cleared for commercial use (MuseTalk, sd-vae-ft-mse, Whisper: MIT; LatentSync: Apache-2.0).
+    assert safe["lipsync-musetalk"].startswith("lipsync: MuseTalk 1.0 — ready")
+    assert safe["lipsync-latentsync"].startswith("lipsync: LatentSync 1.5 — ready")
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
