@@ -15,6 +15,7 @@ from spinbot_worker.comfyui.backends import ComfyEngine, ComfyLipsync, ComfyTts
 from spinbot_worker.comfyui.client import ComfyClient
 from spinbot_worker.comfyui.workflows import SHIPPED_DIR, load_workflows
 from spinbot_worker.errors import StageFailure
+from spinbot_worker.presenter.portrait import NO_FACE
 from spinbot_worker.storage import FileStorage
 from support import mean_volume_db, probe_seconds
 
@@ -89,6 +90,20 @@ def test_lipsync_of_the_built_in_character_is_left_to_the_cpu_presenter(comfy, c
         backend.run(LipsyncRequest(None, "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4"), ctx)
     assert (failure.value.code, failure.value.retryable) == ("BACKEND_UNAVAILABLE", False)
     assert "built-in character" in failure.value.message and comfy.submitted == []
+
+
+def test_musetalk_refuses_a_presenter_picture_without_a_face_before_comfyui_is_asked(comfy, ctx, tmp_path):
+    Image.new("RGB", (512, 512), (180, 140, 120)).save(tmp_path / "flat.png")
+    ctx.storage.put_file("users/test/u1/presenter.png", tmp_path / "flat.png")
+    ctx.storage.put_file("jobs/media-job-1/scene-01.wav", speak(tmp_path / "n.wav", "Hello there."))
+    backend = ComfyLipsync(ComfyEngine(comfy.url, {"lipsync-musetalk": WORKFLOWS["lipsync-musetalk"]}), "lipsync")
+    assert backend.available() is None and backend.name == "MuseTalk 1.0 (ComfyUI)"
+    with pytest.raises(StageFailure) as failure:
+        backend.run(LipsyncRequest("users/test/u1/presenter.png", "jobs/media-job-1/scene-01.wav", "jobs/media-job-1/scene-01.mp4"), ctx)
+    assert (failure.value.stage, failure.value.code, failure.value.retryable) == ("lipsync", "BAD_INPUT", False)
+    assert failure.value.message == NO_FACE
+    assert comfy.submitted == [] and comfy.calls("/upload/image") == []
+    assert not ctx.storage.exists("jobs/media-job-1/scene-01.mp4")
 
 
 def test_a_motion_clip_from_a_picture_has_the_frames_and_size_asked_for(comfy, tmp_path):
