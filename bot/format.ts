@@ -50,6 +50,8 @@ export function formatPlan(plan: ScriptPlan): string {
     lines.push(`  ${i + 1}. (${scene.seconds} s)${sceneTags(scene)} ${scene.narration}`);
     lines.push(`     visual: ${scene.visualPrompt}${scene.onScreenText ? ` · text: "${scene.onScreenText}"` : ''}`);
   });
+  // What the planner could not fix (agent/nodes/enforce.ts withNotice), right under the scenes it names.
+  if (plan.notice) lines.push(plan.notice);
   lines.push(`Estimated render time: about ${estimateRenderSeconds(plan)} s.`);
   return lines.join('\n');
 }

@@ -5,7 +5,7 @@
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import type { PlannerContext, PlanRequest } from '../graph.ts';
-import { enforcePlan } from '../nodes/enforce.ts';
+import { enforcePlan, withNotice } from '../nodes/enforce.ts';
 import { PROMPTS as PLAN_PROMPTS } from '../nodes/plan.ts';
 import { wordCount, wordsAsked } from '../nodes/review.ts';
 import { stageScenes } from '../nodes/presenter.ts';
@@ -147,7 +147,8 @@ export async function revisePlan(
     // every other scene, and every scene's length, stays exactly as it was.
     const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
     const capped = enforcePlan({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
-    next = { ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) };
+    // The notice follows the rewritten scene: gone when it fixed what was wrong, new when it broke something.
+    next = withNotice({ ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) }, brief);
   } else if (seconds !== undefined) {
     const asked: PlanRequest = { ...request, seconds };
     understandRequest(asked); // a length out of range is the user's message, before any model call

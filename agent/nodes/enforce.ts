@@ -5,10 +5,11 @@
 import { LIMITS, ScriptPlan, type Scene } from '../../gpu-bridge/contracts/index.ts';
 import type { DraftPlan } from '../schema.ts';
 import type { PlanBrief, PlannerStateType, PlannerUpdate } from '../state.ts';
-import { sceneSeconds, wordCount } from './review.ts';
+import { planNotice, reviewDraft, sceneSeconds, wordCount } from './review.ts';
 
 export const MAX_ON_SCREEN_CHARS = 80;
 export const MAX_TITLE_CHARS = 100;
+const MAX_NOTICE_CHARS = 500;
 const MAX_VISUAL_CHARS = 400;
 const CAPTION_WORDS = 5;
 
@@ -92,7 +93,19 @@ export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
 
   const title = cutChars(clean(draft.title) || sentence(brief.topic).replace(/[.!?…]$/, ''), MAX_TITLE_CHARS);
   const musicMood = draft.musicMood ? { musicMood: draft.musicMood } : {};
-  return ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, style: brief.style, aspect: brief.aspect, music: brief.music, ...musicMood, scenes });
+  const plan = ScriptPlan.parse({ title, language: brief.language, voice: brief.voice, style: brief.style, aspect: brief.aspect, music: brief.music, ...musicMood, scenes });
+  return withNotice(plan, brief);
+}
+
+/**
+ * The plan with a notice naming what a viewer would still notice is wrong with it (as the user will
+ * get it, after the caps above), or without one when nothing is: a plan the rewrites could not fix
+ * is shown with what is wrong, never passed off as fine.
+ */
+export function withNotice(plan: ScriptPlan, brief: PlanBrief): ScriptPlan {
+  const { notice: _old, ...rest } = plan;
+  const notice = planNotice(reviewDraft(plan, { ...brief, sceneCount: plan.scenes.length }));
+  return notice ? { ...rest, notice: cutChars(notice, MAX_NOTICE_CHARS) } : rest;
 }
 
 export function enforce(state: PlannerStateType): PlannerUpdate {

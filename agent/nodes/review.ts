@@ -22,6 +22,8 @@ export interface Problem {
   message: string;
   /** The words said twice, when that is the problem. */
   repeated?: string;
+  /** The same problem as a user reads it with the plan ("scene 3 has only 6 words for 5 seconds"). */
+  note: string;
 }
 
 /** Whole seconds per scene that add up exactly to `total` (the first scenes take the remainder). */
@@ -110,7 +112,7 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
   const seconds = sceneSeconds(brief.seconds, count);
   const scenes = draft.scenes.slice(0, count);
   for (let i = scenes.length; i < count; i++) {
-    problems.push({ scene: i, kind: 'incomplete', message: `Scene ${i + 1} is missing.` });
+    problems.push({ scene: i, kind: 'incomplete', message: `Scene ${i + 1} is missing.`, note: `scene ${i + 1} is missing` });
   }
   scenes.forEach((scene, i) => {
     const n = i + 1;
@@ -118,11 +120,21 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
     const [least, most] = wordRange(seconds[i]!);
     const [askLeast, askMost] = wordsAsked(seconds[i]!);
     if (words < 3) {
-      problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} has no narration.` });
+      problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} has no narration.`, note: `scene ${n} has no narration` });
     } else if (words < least) {
-      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${seconds[i]} seconds.` });
+      problems.push({
+        scene: i,
+        kind: 'quality',
+        message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${seconds[i]} seconds.`,
+        note: `scene ${n} has only ${words} words for its ${seconds[i]} seconds, so it is mostly silence`,
+      });
     } else if (words > most) {
-      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.` });
+      problems.push({
+        scene: i,
+        kind: 'quality',
+        message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.`,
+        note: `scene ${n} has more words than its ${seconds[i]} seconds can hold, so its end is cut`,
+      });
     }
     // A whole sentence said again anywhere earlier first; only then a shared phrase.
     const earlier = scenes.slice(0, i);
@@ -132,22 +144,48 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
     const phraseAgain = earlier.map((other, j) => ({ j, phrase: sharedPhrase(scene.narration, other.narration) })).find((hit) => hit.phrase);
     if (sentenceAgain) {
       const repeated = sentenceAgain.sentence!;
-      problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} repeats the sentence "${repeated}" from scene ${sentenceAgain.j + 1}.`, repeated });
+      const message = `Scene ${n} repeats the sentence "${repeated}" from scene ${sentenceAgain.j + 1}.`;
+      problems.push({ scene: i, kind: 'incomplete', message, repeated, note: `scene ${n} repeats a sentence of scene ${sentenceAgain.j + 1}` });
     } else if (phraseAgain) {
       const repeated = phraseAgain.phrase!;
-      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} repeats the words "${repeated}" from scene ${phraseAgain.j + 1}.`, repeated });
+      const message = `Scene ${n} repeats the words "${repeated}" from scene ${phraseAgain.j + 1}.`;
+      problems.push({ scene: i, kind: 'quality', message, repeated, note: `scene ${n} repeats the words "${repeated}" of scene ${phraseAgain.j + 1}` });
     }
     const picture = spokenWords(scene.visualPrompt).join(' ');
     if (!picture) {
-      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has no visualPrompt.` });
+      problems.push({ scene: i, kind: 'quality', message: `Scene ${n} has no visualPrompt.`, note: `scene ${n} has no picture description` });
     } else if (picture === spokenWords(scene.narration).join(' ') || sharedPhrase(scene.visualPrompt, scene.narration)) {
-      problems.push({ scene: i, kind: 'quality', message: `Scene ${n}'s visualPrompt copies its narration; describe what the picture shows instead.` });
+      problems.push({
+        scene: i,
+        kind: 'quality',
+        message: `Scene ${n}'s visualPrompt copies its narration; describe what the picture shows instead.`,
+        note: `scene ${n}'s picture description repeats its narration instead of describing a picture`,
+      });
     } else {
       const same = scenes.findIndex((other, j) => j < i && spokenWords(other.visualPrompt).join(' ') === picture);
-      if (same >= 0) problems.push({ scene: i, kind: 'quality', message: `Scene ${n} shows the same picture as scene ${same + 1}; describe a different one.` });
+      if (same >= 0) {
+        const message = `Scene ${n} shows the same picture as scene ${same + 1}; describe a different one.`;
+        problems.push({ scene: i, kind: 'quality', message, note: `scene ${n} shows the same picture as scene ${same + 1}` });
+      }
     }
   });
   return problems;
+}
+
+/** At most this many problems are named in a plan's notice; the rest are counted. */
+const NOTICE_PROBLEMS = 2;
+
+/**
+ * The one sentence shown with a plan that still falls short after the rewrite rounds: what a
+ * viewer would notice, and what the user can do about it. Undefined when nothing is wrong.
+ */
+export function planNotice(problems: Problem[]): string | undefined {
+  if (!problems.length) return undefined;
+  const named = problems.slice(0, NOTICE_PROBLEMS).map((p) => p.note);
+  const more = problems.length - named.length;
+  const list = more ? `${named.join(', ')} and ${more} more problem${more === 1 ? '' : 's'}` : named.join(' and ');
+  const scene = problems.find((p) => p.scene !== undefined)?.scene;
+  return `Still not right: ${list}; say "redo scene ${scene === undefined ? 'N' : scene + 1} ..." with what it should say, or approve it as it is.`;
 }
 
 /**

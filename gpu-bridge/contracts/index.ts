@@ -105,6 +105,8 @@ export const ScriptPlan = z.object({
   /** The user's checked portrait (a presenter_photo job's presenterKey) for presenter scenes; absent: the built-in character. */
   presenterKey: StorageKey.optional(),
   scenes: z.array(Scene).min(1).max(LIMITS.maxScenes),
+  /** What the planner could not get right (a repeated phrase, a scene too short), in one sentence shown with the plan; absent when nothing is wrong. */
+  notice: z.string().trim().min(1).max(500).optional(),
 });
 export type ScriptPlan = z.infer<typeof ScriptPlan>;
 

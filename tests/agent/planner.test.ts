@@ -4,7 +4,9 @@ import { describe, test } from 'node:test';
 import { LIMITS, ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { planVideo } from '../../agent/graph.ts';
 import { isUserError, UserError } from '../../pipeline/errors.ts';
+import { revisePlan } from '../../agent/conversation/revise.ts';
 import { REPAIR_ROUNDS } from '../../agent/nodes/plan.ts';
+import { formatPlan } from '../../bot/format.ts';
 import { wordCount } from '../../agent/nodes/review.ts';
 import { draftWith, isSceneCall, MORE_SKY_FACTS, sceneAnswer, ScriptedFakeChatModel, SKY_FACTS, type ScriptedAnswer } from './fakeChatModel.ts';
 
@@ -53,6 +55,7 @@ describe('planVideo with a valid model answer', () => {
     assert.deepEqual(plan.voice, { engine: 'espeak-ng', id: 'en-us', speed: 1 });
     assertSpeakable(plan);
     assert.equal(model.calls.length, 1);
+    assert.equal(plan.notice, undefined, 'a plan with nothing wrong carries no notice');
   });
 
   test('sends the JSON schema for exactly N scenes, and the request, to the model', async () => {
@@ -231,6 +234,43 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     const plan = await planVideo({ prompt: SKY }, { model });
     assert.equal(model.calls.length, 1 + REPAIR_ROUNDS);
     assert.equal(plan.scenes[1]!.narration, 'Air molecules scatter the blue light.');
+  });
+
+  test('a plan still short of the bar after the rewrites is shown with one sentence naming what is wrong and what to do', async () => {
+    // Scene 2 stays thin through every rewrite; scene 4 keeps five words of scene 3.
+    const echo = 'so evening skies glow orange';
+    const flawed = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : i === 3 ? `Look up: ${echo} and gold, then fade.` : SKY_FACTS[i]!) });
+    const scene3 = `At dusk the light is low, ${echo} over the hills.`;
+    const draft = { ...flawed, scenes: flawed.scenes.map((s, i) => (i === 2 ? { ...s, narration: scene3 } : s)) };
+    // Every rewrite gives the scene back as flawed as before (its own picture, so only the words are wrong).
+    const model = new ScriptedFakeChatModel([draft], {
+      afterScript: (call) => {
+        const index = Number(/Write scene (\d+) again/.exec(call.messages.at(-1)!)?.[1]) - 1;
+        return sceneAnswer(index === 1 ? 'Air molecules scatter the blue light.' : draft.scenes[index]!.narration, `a picture for scene ${index + 1}`);
+      },
+    });
+    const plan = await planVideo({ prompt: SKY }, { model });
+
+    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 6 words for its 5 seconds, so it is mostly silence and scene 4 repeats the words "so evening skies glow orange" of scene 3; say "redo scene 2 \.\.\." with what it should say, or approve it as it is\.$/);
+    assert.equal(plan.notice!.split(/[.!?](?:\s|$)/).filter(Boolean).length, 1, 'one sentence');
+    const shown = formatPlan(plan);
+    assert.ok(shown.includes(plan.notice!), `the plan the user sees carries the notice:\n${shown}`);
+  });
+
+  test('a scene rewritten on request that fixes the problem takes the notice away; one that breaks a scene brings it', async () => {
+    const thin = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : SKY_FACTS[i]!) });
+    const request = { prompt: SKY };
+    const plan = await planVideo(request, { model: fake(thin, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer('Air scatters blue light.'))) });
+    assert.match(plan.notice ?? '', /scene 2 has only 4 words/);
+
+    const noPlanning = { plan: () => Promise.reject(new Error('no re-plan expected')) };
+    const fixed = await revisePlan({ plan, request }, 'redo scene 2 about tiny air molecules', 2, { model: fake(sceneAnswer(MORE_SKY_FACTS[0]!, 'tiny air molecules glowing')), ...noPlanning });
+    assert.equal(fixed.plan.scenes[1]!.narration, MORE_SKY_FACTS[0]);
+    assert.equal(fixed.plan.notice, undefined);
+    assert.ok(!formatPlan(fixed.plan).includes('Still not right'));
+
+    const broken = await revisePlan({ plan: fixed.plan, request }, 'redo scene 3 in three words', 3, { model: fake(sceneAnswer('Blue waves bounce.', 'waves of light')), ...noPlanning });
+    assert.match(broken.plan.notice ?? '', /^Still not right: scene 3 has only 3 words/);
   });
 });
 
