@@ -237,6 +237,51 @@ export class ThrottledStatus {
   }
 }
 
+/** How one platform shows a status message; ProgressMessage decides when. */
+export interface StatusMessageAdapter {
+  /** Posts the status message (`first`, or where there is none to edit) or edits it in place. */
+  show(content: StatusContent, first: boolean): Promise<void>;
+  /** The message is finished: drop what refers to it, so that a later job posts a new one. */
+  forget(): void;
+}
+
+/**
+ * progress() and finishProgress() for every chat platform: one status message per job, posted on
+ * the first view and then edited at most every `progressIntervalMs` (ThrottledStatus); finishing
+ * shows the final text without buttons. A failed post or edit is logged, not thrown: the job goes
+ * on whether or not its status could be shown.
+ */
+export class ProgressMessage {
+  private status: ThrottledStatus;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: Pick<ChannelOptions, 'progressIntervalMs' | 'log'>,
+    private readonly adapter: StatusMessageAdapter,
+  ) {
+    this.status = this.newStatus();
+  }
+
+  update(view: ProgressView, buttons: ChannelButton[] = []): Promise<void> {
+    return this.status.update({ text: formatProgress(view), buttons });
+  }
+
+  async finish(text: string): Promise<void> {
+    await this.status.finish({ text, buttons: [] });
+    // A later job on the same channel starts a new status message.
+    this.status = this.newStatus();
+    this.adapter.forget();
+  }
+
+  private newStatus(): ThrottledStatus {
+    return new ThrottledStatus(
+      this.options.progressIntervalMs,
+      (content, first) => this.adapter.show(content, first),
+      (error) => this.options.log?.(`${this.platform} status edit failed: ${String(error)}`),
+    );
+  }
+}
+
 function sameContent(a: StatusContent, b: StatusContent | null): boolean {
   return (
     b !== null &&

@@ -18,14 +18,14 @@ import path from 'node:path';
 import {
   clip,
   describeFailure,
-  formatProgress,
   logUnexpected,
   PendingAsks,
-  ThrottledStatus,
+  ProgressMessage,
   type ChannelButton,
   type ChannelOptions,
   type ChatChannel,
   type ProgressView,
+  type StatusContent,
 } from '../channel.ts';
 
 const MAX_CONTENT = 2000;
@@ -63,6 +63,11 @@ interface Body {
   files?: Array<{ attachment: string; name: string }>;
 }
 
+/** A message's text (cut to Discord's limit) with its buttons. */
+function messageBody(text: string, buttons?: ChannelButton[]): Body {
+  return { content: clip(text, MAX_CONTENT), components: buttonRows(buttons) };
+}
+
 /** A message this channel posted: through the interaction's webhook (`id` may be "@original"; `messageId` is its real id when known) or in the channel. */
 type Ref = { kind: 'webhook'; id: string; messageId?: string } | { kind: 'channel'; message: Message };
 
@@ -79,7 +84,7 @@ export class DiscordChannel implements ChatChannel {
   private ephemeralDefer = false;
   private tokenGone = false;
   private statusRef: Ref | null = null;
-  private status: ThrottledStatus;
+  private readonly progressMessage: ProgressMessage;
 
   constructor(
     readonly interaction: RepliableInteraction,
@@ -89,24 +94,21 @@ export class DiscordChannel implements ChatChannel {
     this.chatId = interaction.channelId ?? interaction.user.id;
     const platformLimit = interaction.attachmentSizeLimit > 0 ? interaction.attachmentSizeLimit : Number.POSITIVE_INFINITY;
     this.uploadLimitBytes = Math.min(options.uploadLimitBytes, platformLimit);
-    this.status = this.newStatus();
+    this.progressMessage = new ProgressMessage('discord', options, {
+      show: async (content, first) => {
+        const body = messageBody(content.text, content.buttons);
+        this.statusRef = first || !this.statusRef ? await this.post(body) : await this.edit(this.statusRef, body);
+      },
+      forget: () => {
+        this.statusRef = null;
+      },
+    });
   }
 
   /** The status message's id, kept in the job record so that a restarted bot edits this same message. */
   get statusMessageRef(): string | undefined {
     const ref = this.statusRef;
     return ref?.kind === 'channel' ? ref.message.id : ref?.messageId;
-  }
-
-  private newStatus(): ThrottledStatus {
-    return new ThrottledStatus(
-      this.options.progressIntervalMs,
-      async (content, first) => {
-        const body = { content: clip(content.text, MAX_CONTENT), components: buttonRows(content.buttons) };
-        this.statusRef = first || !this.statusRef ? await this.post(body) : await this.edit(this.statusRef, body);
-      },
-      (error) => this.options.log?.(`discord status edit failed: ${String(error)}`),
-    );
   }
 
   /** Acknowledges the interaction ("thinking…"); must happen within 3 s of it arriving. */
@@ -186,39 +188,32 @@ export class DiscordChannel implements ChatChannel {
   }
 
   async reply(text: string, options?: { buttons?: ChannelButton[] }): Promise<void> {
-    await this.post({ content: clip(text, MAX_CONTENT), components: buttonRows(options?.buttons) });
+    await this.post(messageBody(text, options?.buttons));
   }
 
-  async progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
-    await this.status.update({ text: formatProgress(view), buttons: options?.buttons ?? [] });
+  progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    return this.progressMessage.update(view, options?.buttons);
   }
 
-  async finishProgress(text: string): Promise<void> {
-    await this.status.finish({ text, buttons: [] });
-    // A later job on this channel (none today) would start a new status message.
-    this.status = this.newStatus();
-    this.statusRef = null;
+  finishProgress(text: string): Promise<void> {
+    return this.progressMessage.finish(text);
   }
 
   async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
-    await this.post({
-      content: clip(video.caption, MAX_CONTENT),
-      components: buttonRows(video.buttons),
-      files: [{ attachment: video.path, name: path.basename(video.path) }],
-    });
+    await this.post({ ...messageBody(video.caption, video.buttons), files: [{ attachment: video.path, name: path.basename(video.path) }] });
   }
 
   async sendLink(link: { url: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
-    await this.post({ content: clip(`${link.caption}\n${link.url}`, MAX_CONTENT), components: buttonRows(link.buttons) });
+    await this.post(messageBody(`${link.caption}\n${link.url}`, link.buttons));
   }
 
   async ask(question: string, choices: ChannelButton[], options?: { timeoutMs?: number }): Promise<string | null> {
     const { buttons, answer } = this.options.asks.open(this.userId, choices, options?.timeoutMs);
-    const ref = await this.post({ content: clip(question, MAX_CONTENT), components: buttonRows(buttons) });
+    const ref = await this.post(messageBody(question, buttons));
     const choice = await answer;
     if (choice === null) {
       // Nobody answered: take the buttons away so they cannot be pressed later.
-      await this.edit(ref, { content: clip(`${question}\n(no answer; the question expired)`, MAX_CONTENT), components: [] }).catch(() => {});
+      await this.edit(ref, messageBody(`${question}\n(no answer; the question expired)`)).catch(() => {});
     }
     return choice;
   }
@@ -288,7 +283,7 @@ export class DiscordDelivery implements ChatChannel {
   private statusMessage: Message | null = null;
   /** The status message an earlier process showed, until it is fetched (once). */
   private earlierStatusId: string | undefined;
-  private status: ThrottledStatus;
+  private readonly progressMessage: ProgressMessage;
 
   constructor(
     private readonly client: Client,
@@ -299,25 +294,25 @@ export class DiscordDelivery implements ChatChannel {
     this.userId = destination.userId;
     this.earlierStatusId = destination.statusRef && /^\d+$/.test(destination.statusRef) ? destination.statusRef : undefined;
     this.uploadLimitBytes = options.uploadLimitBytes;
-    this.status = this.newStatus();
+    this.progressMessage = new ProgressMessage('discord', options, {
+      show: (content) => this.showStatus(content),
+      forget: () => {
+        this.statusMessage = null;
+        this.earlierStatusId = undefined;
+      },
+    });
   }
 
   get statusMessageRef(): string | undefined {
     return this.statusMessage?.id ?? this.earlierStatusId;
   }
 
-  private newStatus(): ThrottledStatus {
-    return new ThrottledStatus(
-      this.options.progressIntervalMs,
-      async (content) => {
-        const body = { content: clip(content.text, MAX_CONTENT), components: buttonRows(content.buttons) };
-        this.statusMessage ??= await this.earlierStatus();
-        // The interaction's own reply (a webhook message) sits under the user's command: no mention.
-        if (this.statusMessage) await this.statusMessage.edit({ ...body, content: this.statusMessage.webhookId ? body.content : this.mention(body.content) });
-        else this.statusMessage = await this.post(body);
-      },
-      (error) => this.options.log?.(`discord status edit failed: ${String(error)}`),
-    );
+  private async showStatus(content: StatusContent): Promise<void> {
+    const body = messageBody(content.text, content.buttons);
+    this.statusMessage ??= await this.earlierStatus();
+    // The interaction's own reply (a webhook message) sits under the user's command: no mention.
+    if (this.statusMessage) await this.statusMessage.edit({ ...body, content: this.statusMessage.webhookId ? body.content : this.mention(body.content) });
+    else this.statusMessage = await this.post(body);
   }
 
   /** The status message an earlier process posted, or null when there is none or it is gone. */
@@ -348,15 +343,12 @@ export class DiscordDelivery implements ChatChannel {
     await this.post({ content: text, components: buttonRows(options?.buttons) });
   }
 
-  async progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
-    await this.status.update({ text: formatProgress(view), buttons: options?.buttons ?? [] });
+  progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    return this.progressMessage.update(view, options?.buttons);
   }
 
-  async finishProgress(text: string): Promise<void> {
-    await this.status.finish({ text, buttons: [] });
-    this.status = this.newStatus();
-    this.statusMessage = null;
-    this.earlierStatusId = undefined;
+  finishProgress(text: string): Promise<void> {
+    return this.progressMessage.finish(text);
   }
 
   async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {

@@ -6,14 +6,14 @@ import path from 'node:path';
 import {
   clip,
   describeFailure,
-  formatProgress,
   logUnexpected,
   PendingAsks,
-  ThrottledStatus,
+  ProgressMessage,
   type ChannelButton,
   type ChannelOptions,
   type ChatChannel,
   type ProgressView,
+  type StatusContent,
 } from '../channel.ts';
 
 const MAX_TEXT = 4096;
@@ -59,7 +59,7 @@ export class TelegramChannel implements ChatChannel {
   readonly chatId: string;
   readonly uploadLimitBytes: number;
   private statusMessageId: number | null = null;
-  private status: ThrottledStatus;
+  private readonly progressMessage: ProgressMessage;
 
   constructor(
     private readonly api: Api,
@@ -71,7 +71,12 @@ export class TelegramChannel implements ChatChannel {
     this.userId = String(userId);
     this.uploadLimitBytes = options.uploadLimitBytes;
     this.statusMessageId = options.statusMessageId ?? null;
-    this.status = this.newStatus();
+    this.progressMessage = new ProgressMessage('telegram', options, {
+      show: (content) => this.showStatus(content),
+      forget: () => {
+        this.statusMessageId = null;
+      },
+    });
   }
 
   /** The status message's id, once posted (kept in the job record to edit it after a restart). */
@@ -79,42 +84,34 @@ export class TelegramChannel implements ChatChannel {
     return this.statusMessageId === null ? undefined : String(this.statusMessageId);
   }
 
-  private newStatus(): ThrottledStatus {
-    return new ThrottledStatus(
-      this.options.progressIntervalMs,
-      async (content, first) => {
-        const text = clip(content.text, MAX_TEXT);
-        const reply_markup = keyboard(content.buttons);
-        // A channel resumed after a restart edits the status message it was given.
-        if (this.statusMessageId === null) {
-          const sent = await this.api.sendMessage(this.chatId, text, { reply_markup });
-          this.statusMessageId = sent.message_id;
-          return;
-        }
-        await this.options.pacer.wait(this.chatId);
-        try {
-          // An edit without reply_markup removes the keyboard.
-          await this.api.editMessageText(this.chatId, this.statusMessageId, text, { reply_markup });
-        } catch (error) {
-          if (!isNotModified(error)) throw error;
-        }
-      },
-      (error) => this.options.log?.(`telegram status edit failed: ${String(error)}`),
-    );
+  private async showStatus(content: StatusContent): Promise<void> {
+    const text = clip(content.text, MAX_TEXT);
+    const reply_markup = keyboard(content.buttons);
+    // A channel resumed after a restart edits the status message it was given.
+    if (this.statusMessageId === null) {
+      const sent = await this.api.sendMessage(this.chatId, text, { reply_markup });
+      this.statusMessageId = sent.message_id;
+      return;
+    }
+    await this.options.pacer.wait(this.chatId);
+    try {
+      // An edit without reply_markup removes the keyboard.
+      await this.api.editMessageText(this.chatId, this.statusMessageId, text, { reply_markup });
+    } catch (error) {
+      if (!isNotModified(error)) throw error;
+    }
   }
 
   async reply(text: string, options?: { buttons?: ChannelButton[] }): Promise<void> {
     await this.api.sendMessage(this.chatId, clip(text, MAX_TEXT), { reply_markup: keyboard(options?.buttons) });
   }
 
-  async progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
-    await this.status.update({ text: formatProgress(view), buttons: options?.buttons ?? [] });
+  progress(view: ProgressView, options?: { buttons?: ChannelButton[] }): Promise<void> {
+    return this.progressMessage.update(view, options?.buttons);
   }
 
-  async finishProgress(text: string): Promise<void> {
-    await this.status.finish({ text, buttons: [] });
-    this.status = this.newStatus();
-    this.statusMessageId = null;
+  finishProgress(text: string): Promise<void> {
+    return this.progressMessage.finish(text);
   }
 
   async sendVideo(video: { path: string; caption: string; buttons?: ChannelButton[] }): Promise<void> {
