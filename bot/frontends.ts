@@ -9,7 +9,7 @@ import { createConversation } from './conversation.ts';
 import { JobRunner, type JobRunnerDeps } from './jobs.ts';
 import { ReferenceImages, VoiceLibrary } from './uploads/voices.ts';
 import { sampleTranscriber } from '../gpu-bridge/transcribe.ts';
-import { profileAfterTranscript } from './train.ts';
+import { voiceProfileAfterSave } from './train.ts';
 import type { ConversationAgent } from '../agent/conversation/index.ts';
 import type { Planner } from './planner.ts';
 
@@ -64,8 +64,11 @@ export function createJobServices(
     counter: new RedisDailyCounter(deps.studio.services.redisUrl),
   });
   // A saved voice gets its profile (clean speech, reference clip) built after its transcript, without delaying the reply.
-  const transcribe = profileAfterTranscript(sampleTranscriber(deps.studio.queue), deps.studio.queue, log);
-  const voices = new VoiceLibrary(deps.studio.storage, { maxVoices: config.SPINBOT_MAX_VOICES, transcribe });
+  const voices = new VoiceLibrary(deps.studio.storage, {
+    maxVoices: config.SPINBOT_MAX_VOICES,
+    transcribe: sampleTranscriber(deps.studio.queue),
+    profile: voiceProfileAfterSave(deps.studio.queue, log),
+  });
   const jobs = new JobRunner({ studio: deps.studio, voices, limits, minVideoKbps: config.SPINBOT_MIN_VIDEO_KBPS, planner: deps.planner.label, log, ...delivery });
   const conversation = createConversation(deps.studio, deps.planner, { autoApprove: config.SPINBOT_AUTO_APPROVE });
   return {
@@ -84,6 +87,26 @@ export function createJobServices(
       await Promise.all([limits.close(), conversation.close()]);
     },
   };
+}
+
+/**
+ * A chat front-end's stop(), the same order on every platform and run once however often it is
+ * called: open questions end unanswered, the job runner stops following jobs (their renders go on
+ * in the queue and are taken up at the next start), then the platform connection is let go
+ * (`disconnect`), and the shared services are released even when a step before failed.
+ */
+export function stopOnce(services: Pick<ChatServices, 'asks' | 'jobs'>, disconnect: () => Promise<void>, close: () => Promise<void>): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  return () =>
+    (stopping ??= (async () => {
+      try {
+        services.asks.closeAll();
+        await services.jobs.close();
+        await disconnect();
+      } finally {
+        await close();
+      }
+    })());
 }
 
 export async function startChatFrontEnds(deps: FrontEndDeps): Promise<FrontEnd & { started: Array<'discord' | 'telegram'> }> {

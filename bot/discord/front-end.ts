@@ -22,7 +22,7 @@ import { routeButton } from '../buttons.ts';
 import { describeFailure, PendingAsks } from '../channel.ts';
 import { mib, resolveChatConfig } from '../chat-config.ts';
 import { agentActions, parsePlanButton, presentTurn, threadOf } from '../conversation.ts';
-import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
+import { createJobServices, redactor, stopOnce, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import type { JobRunner } from '../jobs.ts';
 import { answerAskButton, DiscordChannel, DiscordDelivery } from './channel.ts';
 import { findCommand } from './commands/index.ts';
@@ -75,20 +75,10 @@ export async function startDiscordFrontEnd(deps: FrontEndDeps): Promise<DiscordF
   // Jobs still in the works and outcomes made while the bot was down are taken up now.
   await jobs.resume();
 
-  let stopping: Promise<void> | undefined;
   return {
     client: readyClient,
     jobs,
-    stop: () =>
-      (stopping ??= (async () => {
-        try {
-          asks.closeAll();
-          await jobs.close();
-          await client.destroy();
-        } finally {
-          await close();
-        }
-      })()),
+    stop: stopOnce(services, () => client.destroy(), close),
   };
 }
 

@@ -1,7 +1,7 @@
 // The Telegram front-end: publishes the command menu, polls for updates and runs the bot until
 // stop(). Long work (downloads, planning, renders) runs outside the update loop.
 import { mib, resolveChatConfig } from '../chat-config.ts';
-import { createJobServices, redactor, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
+import { createJobServices, redactor, stopOnce, type FrontEnd, type FrontEndDeps } from '../frontends.ts';
 import { JobRunner } from '../jobs.ts';
 import { ChatPacer, TelegramChannel } from './channel.ts';
 import type { TelegramServices } from './context.ts';
@@ -68,21 +68,11 @@ export async function startTelegramFrontEnd(deps: FrontEndDeps): Promise<Telegra
   // Jobs still in the works and outcomes made while the bot was down are taken up now.
   await jobs.resume();
 
-  let stopping: Promise<void> | undefined;
-  return {
-    jobs,
-    stop: () =>
-      (stopping ??= (async () => {
-        try {
-          asks.closeAll();
-          await jobs.close();
-          // bot.stop() confirms the handled updates with one last getUpdates; the server may be gone.
-          if (bot.isRunning()) await bot.stop().catch((error: unknown) => log(`stop: ${String(error)}`));
-          await polling.catch(() => {});
-          await Promise.allSettled([...tasks]);
-        } finally {
-          await close();
-        }
-      })()),
+  const disconnect = async () => {
+    // bot.stop() confirms the handled updates with one last getUpdates; the server may be gone.
+    if (bot.isRunning()) await bot.stop().catch((error: unknown) => log(`stop: ${String(error)}`));
+    await polling.catch(() => {});
+    await Promise.allSettled([...tasks]);
   };
+  return { jobs, stop: stopOnce(shared, disconnect, close) };
 }
