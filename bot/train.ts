@@ -102,24 +102,26 @@ export async function readVoiceProfile(storage: Storage, voiceKey: string): Prom
 }
 
 /**
- * For VoiceLibrary's transcribe option: the transcript as before (the reply waits for it), then the
- * voice's profile built on the worker in the background, so the reply is not delayed by it;
- * `onReady` hears its summary (failures are logged, never shown: the voice is saved either way).
+ * For VoiceLibrary's profile option: a saved voice's profile built on the worker (after its
+ * transcript, in the background), resolving with what the chat is told: how much clean speech, enough
+ * or not, and the reference clip's words. null when the build failed: that is logged, never shown
+ * (the voice is saved either way).
  */
-export function profileAfterTranscript(
-  transcribe: (audioKey: string, owner: VoiceOwner) => Promise<string | null>,
-  queue: GpuQueue,
-  log: (line: string) => void,
-  onReady?: (owner: VoiceOwner, name: string, summary: string) => void,
-) {
-  return async (audioKey: string, owner: VoiceOwner): Promise<string | null> => {
-    const transcript = await transcribe(audioKey, owner);
+export function voiceProfileAfterSave(queue: GpuQueue, log: (line: string) => void) {
+  return (audioKey: string, owner: VoiceOwner): Promise<string | null> => {
     const name = path.posix.basename(audioKey, '.wav');
-    buildVoiceProfile(queue, { platform: owner.platform, userId: owner.userId }, name, [audioKey])
-      .then((profile) => onReady?.(owner, name, voiceProfileSummary(profile)))
-      .catch((error: unknown) => log(`voice profile ${name}: ${(error as Error).message}`));
-    return transcript;
+    return buildVoiceProfile(queue, { platform: owner.platform, userId: owner.userId }, name, [audioKey])
+      .then((profile) => `Voice profile for '${name}' ready: ${voiceProfileSummary(profile)}. Reference clip (${profile.referenceSeconds.toFixed(1)} s): "${profile.referenceText}"`)
+      .catch((error: unknown) => {
+        log(`voice profile ${name}: ${(error as Error).message}`);
+        return null;
+      });
   };
+}
+
+/** Says a saved sample's profile summary (in the chat the voice was sent in) once the worker built it. */
+export function tellVoiceProfile(saved: { profile?: Promise<string | null> }, say: (text: string) => Promise<unknown>): void {
+  void saved.profile?.then((summary) => (summary ? say(summary) : undefined)).catch(() => {});
 }
 
 /**

@@ -32,6 +32,8 @@ export interface SavedSample {
   seconds: number;
   replaced: boolean;
   transcript?: string | null;
+  /** The voice profile's summary for the chat once the worker built it (after the reply), null when that failed. */
+  profile?: Promise<string | null>;
 }
 
 export const VOICE_SECONDS = { min: 3, max: 30 } as const;
@@ -81,8 +83,15 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 export class VoiceLibrary {
   constructor(
     private readonly storage: Storage,
-    /** transcribe: what a saved sample says (the worker's transcribe job), null when it cannot tell in time. */
-    private readonly options: { maxVoices: number; transcribe?: (audioKey: string, owner: Owner) => Promise<string | null> },
+    /**
+     * transcribe: what a saved sample says (the worker's transcribe job), null when it cannot tell in time;
+     * profile: builds the saved voice's profile in the background (bot/train.ts voiceProfileAfterSave).
+     */
+    private readonly options: {
+      maxVoices: number;
+      transcribe?: (audioKey: string, owner: Owner) => Promise<string | null>;
+      profile?: (audioKey: string, owner: Owner) => Promise<string | null>;
+    },
   ) {}
 
   key(owner: Owner, name: string): string {
@@ -188,7 +197,9 @@ export class VoiceLibrary {
       }
       await this.storage.put(this.key(owner, name), { file: sample.outPath }, { contentType: 'audio/wav' });
       const transcript = await this.options.transcribe?.(this.key(owner, name), owner);
-      return { name, seconds: sample.seconds, replaced: Boolean(existing), transcript };
+      // Started after the transcript and not awaited: the reply is not delayed by it.
+      const profile = this.options.profile?.(this.key(owner, name), owner);
+      return { name, seconds: sample.seconds, replaced: Boolean(existing), transcript, ...(profile ? { profile } : {}) };
     });
   }
 }

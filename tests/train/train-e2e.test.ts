@@ -189,6 +189,8 @@ test('a voice saved in chat gets its profile built after the transcript, without
     assert.match(saved.transcript ?? '', /climbed the narrow stairs/i);
     // The reply (with the transcript) comes before the profile: it is still being built.
     assert.equal(await studio.storage.stat('users/console/carol/voices/carol/profile.json'), null);
+    // What the chat the voice came from is told once the profile is built (Discord and Telegram post it).
+    assert.match((await saved.profile) ?? '', /^Voice profile for 'carol' ready: \d+\.\d s of clean speech: not enough for cloning yet, add another sample\. Reference clip \(\d+\.\d s\): ".*narrow stairs.*"$/i);
     const actions = agentActions(channel, services);
     let voices = await actions.voices();
     for (const started = Date.now(); !/clean speech/.test(voices); voices = await actions.voices()) {

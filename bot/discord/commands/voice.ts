@@ -1,9 +1,10 @@
 // /voice add <sample> <name> · /voice list · /voice remove <name>: the user's saved voices.
 // Every answer is private (ephemeral): a voice library is nobody else's business.
-import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { checkDeclaredSize } from '../../uploads/download.ts';
 import { normalizeVoiceName, VOICE_SECONDS } from '../../uploads/voices.ts';
 import { heardLine } from '../../../gpu-bridge/transcribe.ts';
+import { tellVoiceProfile } from '../../train.ts';
 import { ownerOf, voiceChoices, type DiscordCommand, type DiscordContext } from '../context.ts';
 
 export const data = new SlashCommandBuilder()
@@ -43,6 +44,8 @@ export async function execute(interaction: ChatInputCommandInteraction, ctx: Dis
           `Use it with /generate voice:${saved.name}. Cloning it needs a GPU worker; until one is connected, videos are narrated by the built-in voice.` +
           heardLine(saved.transcript),
       );
+      // Private like the reply above: the summary quotes the user's recording.
+      tellVoiceProfile(saved, (content) => interaction.followUp({ content, flags: MessageFlags.Ephemeral }));
       return;
     }
     await channel.acknowledge({ ephemeral: true });

@@ -4,6 +4,7 @@ import { Composer, type Context } from 'grammy';
 import { UserError } from '../../../pipeline/errors.ts';
 import { normalizeVoiceName, VOICE_SECONDS } from '../../uploads/voices.ts';
 import { heardLine } from '../../../gpu-bridge/transcribe.ts';
+import { tellVoiceProfile } from '../../train.ts';
 import { ownerOf, telegramFile, type TelegramServices } from '../context.ts';
 
 const DEFAULT_NAME = 'voice';
@@ -41,6 +42,7 @@ export function uploadsFeature(services: TelegramServices): Composer<Context> {
             ' Cloning it needs a GPU worker; until one is connected, videos are narrated by the built-in voice.' +
             heardLine(saved.transcript),
         );
+        tellVoiceProfile(saved, (text) => channel.reply(text));
       } catch (error) {
         await channel.fail(error);
       }

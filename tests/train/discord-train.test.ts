@@ -1,7 +1,8 @@
-// Discord /cancel reaches a style training, through real discord.js against the Discord emulator, a
-// real studio (redis, BullMQ, the Python worker) and the ComfyUI protocol emulator run slowly: a
-// waiting training is taken out of the queue, a running one stops ComfyUI (/interrupt) mid-training;
-// either way the user is told on /cancel and on the training's own message, and no style is stored.
+// Training from Discord, through real discord.js against the Discord emulator, a real studio (redis,
+// BullMQ, the Python worker) and the ComfyUI protocol emulator run slowly. /cancel reaches a style
+// training: a waiting one is taken out of the queue, a running one stops ComfyUI (/interrupt)
+// mid-training; either way the user is told on /cancel and on the training's own message, and no
+// style is stored. A saved voice's profile summary is posted where the voice was sent once built.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openStudio, type Studio } from '../../pipeline/studio.ts';
 import { startComfyEmulator } from '../comfyui/emulator.ts';
+import { speechSample } from '../channel/fixtures.ts';
 import type { InteractionHandle, OptionValue, StoredMessage } from '../emulators/discord/server.ts';
 import { startDiscordBot } from '../discord/setup.ts';
 
@@ -76,4 +78,19 @@ test('/cancel stops a waiting style training and a running one (ComfyUI interrup
   // Nothing left to cancel: the usual sentence.
   const third = await emu.dispatchInteraction({ commandName: 'cancel', user });
   assert.match((await answer(third)).content, /no video in the works to cancel/);
+});
+
+test('/voice add: the reply comes first, then the voice profile\'s summary (clean speech, enough or not, the reference words) in the same conversation', async (t) => {
+  const { emu } = await startDiscordBot(studio, t);
+  const user = { id: '500000000000002', username: 'anna', global_name: 'anna' };
+  const sample = emu.registerAttachment({ bytes: speechSample('ogg'), filename: 'me.ogg', contentType: 'audio/ogg' });
+  const add = await emu.dispatchInteraction({ commandName: 'voice', subcommand: 'add', options: { sample, name: 'Anna' }, user });
+  const saved = await answer(add);
+  assert.match(saved.content, /^Saved your voice 'anna'/);
+  assert.doesNotMatch(latest(add), /Voice profile/, 'the reply does not wait for the profile');
+  const told = await add.waitFor((h) => h.messages().find((m: StoredMessage) => !m.deleted && /^Voice profile for 'anna' ready/.test(m.content)), 120_000);
+  assert.equal(told.ephemeral, true, 'as private as the reply it follows');
+  // espeak-ng's "Hello, this is my voice. I am recording a short sample..." (about 6 s): a usable clip, not enough speech yet.
+  assert.match(told.content, /^Voice profile for 'anna' ready: \d+\.\d s of clean speech: not enough for cloning yet, add another sample\. Reference clip \(\d+\.\d s\): "[^"]*recording a short sample[^"]*"$/i);
+  assert.ok(await studio.storage.stat(`users/discord/${user.id}/voices/anna/profile.json`));
 });
