@@ -104,7 +104,7 @@ export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
  */
 export function withNotice(plan: ScriptPlan, brief: PlanBrief): ScriptPlan {
   const { notice: _old, ...rest } = plan;
-  const notice = planNotice(reviewDraft(plan, { ...brief, sceneCount: plan.scenes.length }));
+  const notice = planNotice(reviewDraft({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes }, { ...brief, sceneCount: plan.scenes.length }));
   return notice ? { ...rest, notice: cutChars(notice, MAX_NOTICE_CHARS) } : rest;
 }
 
