@@ -1,6 +1,6 @@
 // Shared pieces of the chat front-end tests: a fake planner that returns a hand-written plan (the
-// planner is not what these tests are about), real audio made with espeak-ng + ffmpeg, and a
-// studio shared by all tests of one file.
+// planner is not what these tests are about), real audio made with espeak-ng + ffmpeg, a studio
+// shared by all tests of one file, and how long and for what the tests wait on a render.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { after } from 'node:test';
 import { ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import { understandRequest } from '../../agent/nodes/understand.ts';
 import { stageScenes } from '../../agent/nodes/presenter.ts';
+import type { JobState } from '../../pipeline/job-store.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { Planner, PlanRequest } from '../../bot/planner.ts';
 import { ScriptedFakeChatModel, type ScriptedAnswer } from '../agent/fakeChatModel.ts';
@@ -52,6 +53,20 @@ export function fakePlanner(options: { seconds?: number; scenes?: number; modelS
       }), brief);
     },
   };
+}
+
+/** How long a chat test waits for a short clip (the fake planner's 6 s) to render on the CPU backends. */
+export const RENDER_MS = 90_000;
+/** A status line of a stage at work, e.g. "⚙️ assembling 40% — Assembling the clip". */
+export const MID_RENDER = /⚙️ (checking the job|narration|pictures|sizing|assembling) \d+%/;
+
+/** Waits until the job's record is in `state` (or `timeoutMs` has passed); returns the state it is in then. */
+export async function waitForJobState(studio: Studio, jobId: string, state: JobState, timeoutMs = RENDER_MS): Promise<JobState | undefined> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; ) {
+    if ((await studio.jobs.get(jobId))?.state === state) return state;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return (await studio.jobs.get(jobId))?.state;
 }
 
 /** One studio (private redis + Python worker) for every test in the file. */

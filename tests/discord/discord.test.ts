@@ -12,13 +12,10 @@ import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import type { DiscordEmulator, InteractionHandle, OptionValue, StoredMessage } from '../emulators/discord/server.ts';
-import { pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
+import { MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
 import { startDiscordBot, type DiscordSetupOptions, type TestContextLike } from './setup.ts';
 
 const studio = await sharedStudio();
-const RENDER_MS = 90_000;
-/** A status line of a stage at work, e.g. "⚙️ assembling 40% — Assembling the clip". */
-const MID_RENDER = /⚙️ (checking the job|narration|pictures|sizing|assembling) \d+%/;
 
 let nextUser = 100;
 function newUser(name: string) {
@@ -393,10 +390,7 @@ test('a clip finished while the Discord front-end was stopped is posted once, in
   await stopBot();
 
   // The studio's assembler finishes the clip while no front-end runs: it waits in the outbox.
-  for (const until = Date.now() + RENDER_MS; Date.now() < until && (await studio.jobs.get(jobId))?.state !== 'made'; ) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.equal((await studio.jobs.get(jobId))?.state, 'made');
+  assert.equal(await waitForJobState(studio, jobId, 'made'), 'made');
 
   await startBot();
   const posted = await emu.waitFor(() => emu.messages().find((m) => m.kind === 'channel' && mp4Of(m)), RENDER_MS);

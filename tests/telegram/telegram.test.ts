@@ -12,12 +12,9 @@ import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import { startTelegramEmulator, type BotMessage, type TelegramEmulator } from '../emulators/telegram/server.ts';
 import type { ScriptedAnswer } from '../agent/fakeChatModel.ts';
-import { fakePlanner, pngImage, sharedStudio, speechSample } from '../channel/fixtures.ts';
+import { fakePlanner, MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
 
 const studio = await sharedStudio();
-const RENDER_MS = 90_000;
-/** A status line of a stage at work, e.g. "⚙️ assembling 40% — Assembling the clip". */
-const MID_RENDER = /⚙️ (checking the job|narration|pictures|sizing|assembling) \d+%/;
 
 let nextUser = 500;
 function newUser(name: string) {
@@ -321,10 +318,7 @@ test('a clip finished while the Telegram front-end was stopped is posted once, i
   await bot.stop();
 
   // The studio's assembler finishes the clip with no front-end running: it waits in the outbox.
-  for (const until = Date.now() + RENDER_MS; Date.now() < until && (await studio.jobs.get(jobId))?.state !== 'made'; ) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  assert.equal((await studio.jobs.get(jobId))?.state, 'made');
+  assert.equal(await waitForJobState(studio, jobId, 'made'), 'made');
   assert.equal(tg.botMessages(user.id).filter((m) => m.method === 'sendVideo').length, 0);
 
   bot = await start();
