@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startTelegramFrontEnd } from '../../bot/telegram/front-end.ts';
 import { presenterKeyFor } from '../../gpu-bridge/presenter.ts';
-import { startTelegramEmulator, type TelegramEmulator } from '../emulators/telegram/server.ts';
-import { fakePlanner, pngImage, sharedStudio } from '../channel/fixtures.ts';
+import { pngImage, sharedStudio } from '../channel/fixtures.ts';
+import { startTelegramBot, waitForText } from './setup.ts';
 
 const studio = await sharedStudio();
 
@@ -19,27 +18,8 @@ function portrait(): Buffer {
   return readFileSync(path.join(lib, python, 'site-packages/matplotlib/mpl-data/sample_data/grace_hopper.jpg'));
 }
 
-async function startTelegram(t: { after(fn: () => unknown): void }) {
-  const tg = await startTelegramEmulator();
-  const planner = fakePlanner({ seconds: 6 });
-  const bot = await startTelegramFrontEnd({
-    studio,
-    planner,
-    config: { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_DAILY_JOBS: '50' },
-    log: () => {},
-  });
-  t.after(async () => {
-    await bot.stop();
-    await tg.stop();
-  });
-  return { tg, planner };
-}
-
-const waitForText = (tg: TelegramEmulator, chat: number, pattern: RegExp, timeoutMs = 60_000) =>
-  tg.waitFor(() => tg.botMessages(chat).find((m) => pattern.test(m.text ?? m.caption ?? '')), timeoutMs);
-
 test('present it yourself: a photo without a face is refused with nothing stored; a portrait presents the plan', async (t) => {
-  const { tg, planner } = await startTelegram(t);
+  const { tg, planner } = await startTelegramBot(studio, t);
   const user = { id: 990001, first_name: 'Grace', username: 'grace' };
   const chat = user.id;
 

@@ -6,13 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startTelegramFrontEnd } from '../../bot/telegram/front-end.ts';
 import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
-import { startTelegramEmulator, type BotMessage, type TelegramEmulator } from '../emulators/telegram/server.ts';
-import type { ScriptedAnswer } from '../agent/fakeChatModel.ts';
-import { fakePlanner, MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
+import type { BotMessage, TelegramEmulator } from '../emulators/telegram/server.ts';
+import { MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
+import { startTelegramBot, waitForText, type TelegramSetupOptions } from './setup.ts';
 
 const studio = await sharedStudio();
 
@@ -22,35 +21,10 @@ function newUser(name: string) {
   return { id: 880000 + nextUser, first_name: name, username: name.toLowerCase() };
 }
 
-async function startTelegram(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: { plannerSeconds?: number; modelScript?: ScriptedAnswer[] } = {}) {
-  const tg = await startTelegramEmulator();
-  const planner = fakePlanner({ seconds: options.plannerSeconds ?? 6, modelScript: options.modelScript });
-  const bot = await startTelegramFrontEnd({
-    studio,
-    planner,
-    config: {
-      TELEGRAM_BOT_TOKEN: tg.token,
-      TELEGRAM_API_ROOT: tg.apiRoot,
-      SPINBOT_PROGRESS_EDIT_MS: '150',
-      SPINBOT_DAILY_JOBS: '50',
-      ...env,
-    },
-    log: () => {},
-  });
-  // The bot stops first (its last getUpdates confirms what it handled), then the emulator.
-  t.after(async () => {
-    await bot.stop();
-    await tg.stop();
-  });
-  return { tg, bot, planner };
-}
+const startTelegram = (t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: TelegramSetupOptions = {}) =>
+  startTelegramBot(studio, t, env, options);
 
 const texts = (tg: TelegramEmulator, chat: number) => tg.botMessages(chat).map((m) => m.text ?? m.caption ?? '');
-
-/** The next bot message in the chat whose text matches, sent after `after` messages. */
-function waitForText(tg: TelegramEmulator, chat: number, pattern: RegExp, timeoutMs = 30_000): Promise<BotMessage> {
-  return tg.waitFor(() => tg.botMessages(chat).find((m) => pattern.test(m.text ?? m.caption ?? '')), timeoutMs);
-}
 
 function waitForVideo(tg: TelegramEmulator, chat: number, skip = 0): Promise<BotMessage> {
   return tg.waitFor(() => tg.botMessages(chat).filter((m) => m.method === 'sendVideo')[skip], RENDER_MS);
@@ -303,25 +277,18 @@ test('one video at a time per user and a daily quota, each with a clear reply; a
 });
 
 test('a clip finished while the Telegram front-end was stopped is posted once, in its own status message, when it starts again', async (t) => {
-  const tg = await startTelegramEmulator();
-  const config = { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, SPINBOT_PROGRESS_EDIT_MS: '150', SPINBOT_DAILY_JOBS: '50' };
-  const start = () => startTelegramFrontEnd({ studio, planner: fakePlanner({ seconds: 6 }), config, log: () => {} });
-  let bot = await start();
-  t.after(async () => {
-    await bot.stop();
-    await tg.stop();
-  });
+  const { tg, stopBot, startBot } = await startTelegram(t);
   const user = newUser('Lee');
   tg.sendCommand(user.id, user, 'generate', 'Made while away');
   const status = await waitForText(tg, user.id, MID_RENDER, RENDER_MS);
   const jobId = status.buttons.find((b) => b.text === 'Cancel')!.callback_data!.split(':')[2]!;
-  await bot.stop();
+  await stopBot();
 
   // The studio's assembler finishes the clip with no front-end running: it waits in the outbox.
   assert.equal(await waitForJobState(studio, jobId, 'made'), 'made');
   assert.equal(tg.botMessages(user.id).filter((m) => m.method === 'sendVideo').length, 0);
 
-  bot = await start();
+  await startBot();
   const video = await waitForVideo(tg, user.id);
   assert.match(video.caption!, /"Made while away"/);
   await tg.waitFor(() => /is ready/.test(tg.botMessage(user.id, status.messageId)!.text ?? '') || undefined, 10_000);
