@@ -1,8 +1,10 @@
 // Shared pieces of the chat front-end tests: a fake planner that returns a hand-written plan (the
 // planner is not what these tests are about), real audio made with espeak-ng + ffmpeg, a studio
-// shared by all tests of one file, and how long and for what the tests wait on a render.
+// shared by all tests of one file, how long and for what the tests wait on a render, and a
+// front-end the tests can stop and start again.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
@@ -67,6 +69,55 @@ export async function waitForJobState(studio: Studio, jobId: string, state: JobS
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return (await studio.jobs.get(jobId))?.state;
+}
+
+export type TestContextLike = { after(fn: () => unknown): void };
+
+/** A posted clip's bytes in a file (removed after the test), for the checks that read a file. */
+export async function saveClip(bytes: Buffer, t: TestContextLike): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'spinbot-chat-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'clip.mp4');
+  await writeFile(file, bytes);
+  return file;
+}
+
+/** A running front-end that a test can stop and start again, as a bot going down and back up would. */
+export interface RestartableFrontEnd<B> {
+  /** The front-end running now (a new one after startBot()). */
+  readonly bot: B;
+  /** Stops the front-end (the emulator and the studio go on). */
+  stopBot(): Promise<void>;
+  /** Starts a new front-end with the same settings against the same emulator. */
+  startBot(): Promise<void>;
+}
+
+/** Starts a front-end with `start`; after the test it is stopped (if running), then the emulator. */
+export async function restartableFrontEnd<B extends { stop(): Promise<void> }>(
+  t: TestContextLike,
+  start: () => Promise<B>,
+  stopEmulator: () => Promise<void>,
+): Promise<RestartableFrontEnd<B>> {
+  let bot = await start();
+  let running = true;
+  // The bot stops first (Telegram's last getUpdates confirms what it handled), then the emulator.
+  t.after(async () => {
+    if (running) await bot.stop();
+    await stopEmulator();
+  });
+  return {
+    get bot() {
+      return bot;
+    },
+    async stopBot() {
+      running = false;
+      await bot.stop();
+    },
+    async startBot() {
+      bot = await start();
+      running = true;
+    },
+  };
 }
 
 /** One studio (private redis + Python worker) for every test in the file. */

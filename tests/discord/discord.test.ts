@@ -3,7 +3,7 @@
 // that returns a hand-written plan. Every check is something a Discord user would notice.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,8 +12,8 @@ import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import type { DiscordEmulator, InteractionHandle, OptionValue, StoredMessage } from '../emulators/discord/server.ts';
-import { MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
-import { startDiscordBot, type DiscordSetupOptions, type TestContextLike } from './setup.ts';
+import { MID_RENDER, pngImage, RENDER_MS, saveClip, sharedStudio, speechSample, waitForJobState, type TestContextLike } from '../channel/fixtures.ts';
+import { startDiscordBot, type DiscordSetupOptions } from './setup.ts';
 
 const studio = await sharedStudio();
 
@@ -37,14 +37,6 @@ function waitForClip(handle: InteractionHandle): Promise<StoredMessage> {
 /** The private reply of a command that answers once (ack, then the reply or the error). */
 function waitForAnswer(handle: InteractionHandle): Promise<StoredMessage> {
   return handle.waitFor((h) => h.messages().find((m) => !m.deleted && !m.loading && m.content), 30_000);
-}
-
-async function saveClip(bytes: Buffer, t: { after(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'spinbot-discord-test-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'clip.mp4');
-  await writeFile(file, bytes);
-  return file;
 }
 
 async function queueCounts() {

@@ -2,12 +2,10 @@
 // emulator, the real queue and the worker's face check.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startDiscordBot, type TestContextLike } from './setup.ts';
-import { startDiscordFrontEnd } from '../../bot/discord/front-end.ts';
-import { deployCommands } from '../../bot/discord/deploy-commands.ts';
+import { startDiscordBot } from './setup.ts';
 import { presenterKeyFor } from '../../gpu-bridge/presenter.ts';
-import { startDiscordEmulator, type InteractionHandle } from '../emulators/discord/server.ts';
-import { fakePlanner, pngImage, sharedStudio } from '../channel/fixtures.ts';
+import type { InteractionHandle } from '../emulators/discord/server.ts';
+import { pngImage, sharedStudio, type TestContextLike } from '../channel/fixtures.ts';
 
 const studio = await sharedStudio();
 

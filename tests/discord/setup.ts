@@ -3,21 +3,14 @@
 import { startDiscordFrontEnd, type DiscordFrontEnd } from '../../bot/discord/front-end.ts';
 import { deployCommands } from '../../bot/discord/deploy-commands.ts';
 import type { Studio } from '../../pipeline/studio.ts';
-import { fakePlanner } from '../channel/fixtures.ts';
+import { fakePlanner, restartableFrontEnd, type RestartableFrontEnd, type TestContextLike } from '../channel/fixtures.ts';
 import { startDiscordEmulator, type DiscordEmulator } from '../emulators/discord/server.ts';
 
-export type TestContextLike = { after(fn: () => unknown): void };
 export interface DiscordSetupOptions { deploy?: boolean; uploadLimitBytes?: number; plannerSeconds?: number }
 
-export interface Setup {
+export interface Setup extends RestartableFrontEnd<DiscordFrontEnd> {
   emu: DiscordEmulator;
-  /** The front-end running now (a new one after restart()). */
-  readonly bot: DiscordFrontEnd;
   planner: ReturnType<typeof fakePlanner>;
-  /** Stops the front-end, as a bot going down would (the emulator and the studio go on). */
-  stopBot(): Promise<void>;
-  /** Starts a new front-end with the same settings against the same emulator: the bot back up. */
-  startBot(): Promise<void>;
 }
 
 export async function startDiscordBot(
@@ -45,26 +38,5 @@ export async function startDiscordBot(
     },
     log: () => {},
   });
-  let bot = await start();
-  let running = true;
-  t.after(async () => {
-    if (running) await bot.stop();
-    await emu.stop();
-  });
-  return {
-    emu,
-    planner,
-    get bot() {
-      return bot;
-    },
-    async stopBot() {
-      running = false;
-      await bot.stop();
-    },
-    async startBot() {
-      bot = await start();
-      running = true;
-    },
-  };
+  return Object.assign(await restartableFrontEnd(t, start, () => emu.stop()), { emu, planner });
 }
-

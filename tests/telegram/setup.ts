@@ -3,7 +3,7 @@
 import { startTelegramFrontEnd, type TelegramFrontEnd } from '../../bot/telegram/front-end.ts';
 import type { Studio } from '../../pipeline/studio.ts';
 import type { ScriptedAnswer } from '../agent/fakeChatModel.ts';
-import { fakePlanner } from '../channel/fixtures.ts';
+import { fakePlanner, restartableFrontEnd, type RestartableFrontEnd, type TestContextLike } from '../channel/fixtures.ts';
 import { startTelegramEmulator, type BotMessage, type TelegramEmulator } from '../emulators/telegram/server.ts';
 
 export interface TelegramSetupOptions {
@@ -11,20 +11,14 @@ export interface TelegramSetupOptions {
   modelScript?: ScriptedAnswer[];
 }
 
-export interface TelegramSetup {
+export interface TelegramSetup extends RestartableFrontEnd<TelegramFrontEnd> {
   tg: TelegramEmulator;
-  /** The front-end running now (a new one after startBot()). */
-  readonly bot: TelegramFrontEnd;
   planner: ReturnType<typeof fakePlanner>;
-  /** Stops the front-end, as a bot going down would (the emulator and the studio go on). */
-  stopBot(): Promise<void>;
-  /** Starts a new front-end with the same settings against the same emulator: the bot back up. */
-  startBot(): Promise<void>;
 }
 
 export async function startTelegramBot(
   studio: Studio,
-  t: { after(fn: () => unknown): void },
+  t: TestContextLike,
   env: Record<string, string> = {},
   options: TelegramSetupOptions = {},
 ): Promise<TelegramSetup> {
@@ -42,28 +36,7 @@ export async function startTelegramBot(
     },
     log: () => {},
   });
-  let bot = await start();
-  let running = true;
-  // The bot stops first (its last getUpdates confirms what it handled), then the emulator.
-  t.after(async () => {
-    if (running) await bot.stop();
-    await tg.stop();
-  });
-  return {
-    tg,
-    planner,
-    get bot() {
-      return bot;
-    },
-    async stopBot() {
-      running = false;
-      await bot.stop();
-    },
-    async startBot() {
-      bot = await start();
-      running = true;
-    },
-  };
+  return Object.assign(await restartableFrontEnd(t, start, () => tg.stop()), { tg, planner });
 }
 
 /** The first bot message in the chat whose text (or caption) matches. */

@@ -2,7 +2,7 @@
 // a real studio (redis, the Python worker on CPU backends, ffmpeg). The planner is a fake that
 // returns a hand-written plan. Every check is something a Telegram user would notice.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { probeMedia } from '../../media/probe.ts';
 import { keys } from '../../storage/keys.ts';
 import { assertWatchableClip } from '../e2e/helpers.ts';
 import type { BotMessage, TelegramEmulator } from '../emulators/telegram/server.ts';
-import { MID_RENDER, pngImage, RENDER_MS, sharedStudio, speechSample, waitForJobState } from '../channel/fixtures.ts';
+import { MID_RENDER, pngImage, RENDER_MS, saveClip, sharedStudio, speechSample, waitForJobState, type TestContextLike } from '../channel/fixtures.ts';
 import { startTelegramBot, waitForText, type TelegramSetupOptions } from './setup.ts';
 
 const studio = await sharedStudio();
@@ -21,21 +21,13 @@ function newUser(name: string) {
   return { id: 880000 + nextUser, first_name: name, username: name.toLowerCase() };
 }
 
-const startTelegram = (t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: TelegramSetupOptions = {}) =>
+const startTelegram = (t: TestContextLike, env: Record<string, string> = {}, options: TelegramSetupOptions = {}) =>
   startTelegramBot(studio, t, env, options);
 
 const texts = (tg: TelegramEmulator, chat: number) => tg.botMessages(chat).map((m) => m.text ?? m.caption ?? '');
 
 function waitForVideo(tg: TelegramEmulator, chat: number, skip = 0): Promise<BotMessage> {
   return tg.waitFor(() => tg.botMessages(chat).filter((m) => m.method === 'sendVideo')[skip], RENDER_MS);
-}
-
-async function saveClip(bytes: Buffer, t: { after(fn: () => unknown): void }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'spinbot-telegram-test-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'clip.mp4');
-  await writeFile(file, bytes);
-  return file;
 }
 
 async function queueTotal(): Promise<number> {
