@@ -27,14 +27,21 @@ export const DraftPlan = z
   });
 export type DraftPlan = z.infer<typeof DraftPlan>;
 
-/** One scene as the model writes it (also asked alone, when a scene is written again). */
-export function sceneJsonSchema(narrationChars: number = LIMITS.maxNarrationChars): JsonSchema {
-  const text = (maxLength: number) => ({ type: 'string', maxLength });
+/** The least characters of a picture's description: never empty (a small model leaves it so when told not to copy the narration). */
+export const MIN_PICTURE_CHARS = 15;
+
+/**
+ * One scene as the model writes it (also asked alone, when a scene is written again). minLength
+ * is a hard floor in the grammar (cheap, unlike a hard maxLength): the 0.5B model otherwise wrote
+ * 4-word scenes that no rewrite lengthened.
+ */
+export function sceneJsonSchema(narrationChars: number = LIMITS.maxNarrationChars, minNarrationChars = 0): JsonSchema {
+  const text = (maxLength: number, minLength = 0) => ({ type: 'string', maxLength, ...(minLength ? { minLength } : {}) });
   return {
     type: 'object',
     properties: {
-      narration: text(Math.min(narrationChars, LIMITS.maxNarrationChars)),
-      visualPrompt: text(120),
+      narration: text(Math.min(narrationChars, LIMITS.maxNarrationChars), Math.min(minNarrationChars, narrationChars)),
+      visualPrompt: text(120, MIN_PICTURE_CHARS),
       onScreenText: text(40),
     },
     required: ['narration', 'visualPrompt', 'onScreenText'],
@@ -48,7 +55,7 @@ export function sceneJsonSchema(narrationChars: number = LIMITS.maxNarrationChar
  * softly (node-llama-cpp's grammar crawls with hard length bounds, see agent/llm/), and the
  * enforce node cuts whatever is still too long.
  */
-export function planJsonSchema(sceneCount: number, narrationChars: number = LIMITS.maxNarrationChars): JsonSchema {
+export function planJsonSchema(sceneCount: number, narrationChars: number = LIMITS.maxNarrationChars, minNarrationChars = 0): JsonSchema {
   return {
     type: 'object',
     properties: {
@@ -58,7 +65,7 @@ export function planJsonSchema(sceneCount: number, narrationChars: number = LIMI
       // The points first, each in a few words: a model that has listed different points writes
       // different scenes, where one writing scenes straight away tends to say the first one again.
       outline: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: { type: 'string', maxLength: 60 } },
-      scenes: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: sceneJsonSchema(narrationChars) },
+      scenes: { type: 'array', minItems: sceneCount, maxItems: sceneCount, items: sceneJsonSchema(narrationChars, minNarrationChars) },
     },
     required: ['title', 'musicMood', 'outline', 'scenes'],
     additionalProperties: false,

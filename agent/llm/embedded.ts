@@ -8,7 +8,7 @@ import { BaseChatModel, type BaseChatModelParams } from '@langchain/core/languag
 import type { CallbackManagerForLLMRun } from '@langchain/core/callbacks/manager';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
-import type { ChatHistoryItem, Llama, LlamaChat, LlamaGrammar, LlamaModel, TokenBias } from 'node-llama-cpp';
+import type { ChatHistoryItem, Llama, LlamaChat, LlamaGrammar, LlamaModel, Token, TokenBias } from 'node-llama-cpp';
 import { UserError } from '../../pipeline/errors.ts';
 import { modelInfo, modelPath as cachedModelPath, modelReady } from '../../setup/models.mjs';
 import { splitMaxLengths } from './jsonSchema.ts';
@@ -75,6 +75,11 @@ export interface EmbeddedChatModelFields extends BaseChatModelParams {
   /** Default cap on generated tokens when the caller gives none. */
   maxTokens?: number;
   /**
+   * node-llama-cpp's penalty on tokens already written (and on the `said` call option's texts);
+   * default: the model's entry in REPEAT_PENALTY, else node-llama-cpp's own (last 64 tokens, 1.1).
+   */
+  repeatPenalty?: RepeatPenalty;
+  /**
    * Soft cap on each JSON string under a schema (a property's `maxLength` when the schema gives
    * one, else this): past it the closing quote is strongly favoured.
    * A small model sometimes loops inside one string ("a blue sky, a blue sky, ..."); a hard
@@ -82,6 +87,24 @@ export interface EmbeddedChatModelFields extends BaseChatModelParams {
    */
   maxStringChars?: number;
 }
+
+export interface RepeatPenalty {
+  lastTokens: number;
+  penalty: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+}
+
+/**
+ * Repeat penalties per registry model. The 0.5B model writes one sentence in every scene and copies
+ * the other scenes' sentences back when a scene is written again; over a whole plan's tokens (512)
+ * with a presence penalty it wrote the sky and coffee plans without a repeated 5-word phrase
+ * (BENCHMARKS.md). The 1.5B keeps node-llama-cpp's default: it met the bar with it.
+ * (node-llama-cpp 3.22's dryRepeatPenalty was tried first: it changed no token of the output.)
+ */
+export const REPEAT_PENALTY: Partial<Record<string, RepeatPenalty>> = {
+  [PLANNER_MODELS.small]: { lastTokens: 512, penalty: 1.3, presencePenalty: 0.5 },
+};
 
 /** Running totals, for bench/plan.ts and logs. */
 export interface EmbeddedStats {
@@ -182,6 +205,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   threads?: number;
   maxTokens: number;
   maxStringChars: number;
+  repeatPenalty?: RepeatPenalty;
   readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, loadMs: 0, threads: 0 };
 
   static override lc_name(): string {
@@ -201,6 +225,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     this.threads = fields.threads;
     this.maxTokens = fields.maxTokens ?? 1024;
     this.maxStringChars = fields.maxStringChars ?? 300;
+    this.repeatPenalty = fields.repeatPenalty ?? (this.modelId ? REPEAT_PENALTY[this.modelId] : undefined);
   }
 
   _llmType(): string {
@@ -280,6 +305,18 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     }
     this.stats.threads = shared.llama.maxThreads;
     const avoid = options.avoid?.length ? avoidBias(shared, options.avoid) : noBias;
+    // While `unlike.property` is written, the words of the `unlike.of` value just written are far less likely.
+    const unlikeBiases = new Map<string, TokenBias>();
+    const unlikeBias = (): TokenBias | undefined => {
+      const { unlike } = options;
+      const copied = unlike && json.property === unlike.property ? json.lastValues[unlike.of] : undefined;
+      if (!copied) return undefined;
+      let bias = unlikeBiases.get(copied);
+      if (!bias) unlikeBiases.set(copied, (bias = avoidBias(shared, [copied], UNLIKE_LOGIT, unlike!.except)));
+      return bias;
+    };
+    // What other scenes already say counts as said in this answer too (with the repeat penalty on).
+    const said = this.repeatPenalty && options.said?.length ? model.tokenize(options.said.join(' ')) : [];
     let outputTokens = 0;
     const started = performance.now();
     const response = await chat.generateResponse(history, {
@@ -296,7 +333,8 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
         void runManager?.handleLLMNewToken(text);
       },
       // Read before every sampled token; the grammar still decides which tokens are legal.
-      tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : avoid) : undefined,
+      tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : (unlikeBias() ?? avoid)) : undefined,
+      ...(this.repeatPenalty ? { repeatPenalty: { ...this.repeatPenalty, punishTokensFilter: (tokens: Token[]) => (said.length ? [...tokens, ...said] : tokens) } } : {}),
     });
     const generationMs = performance.now() - started;
     // Approximate: the message texts without the chat template's few control tokens.
@@ -372,15 +410,24 @@ async function loadModelNow(modelPath: string, gpu: boolean, contextSize: number
   }
 }
 
-/** Words of at least 4 letters in `texts`, each made less likely (both as a word start and inside a word). */
-function avoidBias({ lib, model }: Loaded, texts: string[]): TokenBias {
+/**
+ * How much less likely a word of the value a property must not copy becomes (a logit). Measured on
+ * the 0.5B model: at -3 and -8 alike it still wrote a scene's narration again as its picture when
+ * the picture could be empty (enforce then used the narration); with a picture of at least
+ * MIN_PICTURE_CHARS, -8 gave 10 pictures of 10 their own words.
+ */
+const UNLIKE_LOGIT = -8;
+
+/** Words of at least 4 letters in `texts` (but not `except`), each made less likely (both as a word start and inside a word). */
+function avoidBias({ lib, model }: Loaded, texts: string[], logit = -3, except: string[] = []): TokenBias {
   const bias = new lib.TokenBias(model.tokenizer);
-  const words = new Set(texts.flatMap((t) => t.match(/\p{L}{4,}/gu) ?? []));
+  const free = new Set(except.map((w) => w.toLowerCase()));
+  const words = new Set(texts.flatMap((t) => t.match(/\p{L}{4,}/gu) ?? []).filter((w) => !free.has(w.toLowerCase())));
   for (const word of words) {
     for (const form of [word, ` ${word}`, ` ${word.toLowerCase()}`]) {
       const tokens = model.tokenize(form);
       // Only the word's first token: the rest follow from it, and short shared pieces stay free.
-      if (tokens[0] !== undefined) bias.set(tokens[0], { logit: -3 });
+      if (tokens[0] !== undefined) bias.set(tokens[0], { logit });
     }
   }
   return bias;
@@ -460,6 +507,7 @@ export class JsonStringTracker {
   private escaped = false;
   private isKey = false;
   private text = '';
+  private value = '';
   private lastKey: string | undefined;
   private lastSignificant = '';
   private containers: string[] = [];
@@ -467,6 +515,8 @@ export class JsonStringTracker {
   private containerKeys: (string | undefined)[] = [];
   /** Characters in the JSON string currently open (0 outside strings). */
   stringChars = 0;
+  /** The last complete string value of each property ("narration" -> the scene's words just written). */
+  readonly lastValues: Record<string, string> = {};
 
   /** The property whose value is the string being written (undefined for keys and array items). */
   get property(): string | undefined {
@@ -482,6 +532,7 @@ export class JsonStringTracker {
           this.text = '';
           const inObject = this.containers.at(-1) === '{';
           this.isKey = inObject && (this.lastSignificant === '{' || this.lastSignificant === ',');
+          this.value = '';
           // An array's string items are held to the array property's limit.
           if (!inObject) this.lastKey = this.containerKeys.at(-1);
         } else if (ch === '{' || ch === '[') {
@@ -495,16 +546,19 @@ export class JsonStringTracker {
       } else if (this.escaped) {
         this.escaped = false;
         this.stringChars += 1;
+        this.value += ch;
       } else if (ch === '\\') {
         this.escaped = true;
       } else if (ch === '"') {
         this.inString = false;
         if (this.isKey) this.lastKey = this.text;
+        else if (this.lastKey !== undefined) this.lastValues[this.lastKey] = this.value;
         this.stringChars = 0;
         this.lastSignificant = '"';
       } else {
         this.stringChars += 1;
         if (this.isKey) this.text += ch;
+        else this.value += ch;
       }
     }
   }

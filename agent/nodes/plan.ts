@@ -41,6 +41,8 @@ export function maxTokensFor(brief: PlanBrief): number {
  * loop is still stopped. Too many words are the review's to name.
  */
 const narrationChars = (maxWords: number) => maxWords * 9 + 40;
+/** The floor under a scene's narration in the grammar: about 5 characters a word (with its space). */
+const minNarrationChars = (minWords: number) => minWords * 5;
 
 /** Previous answers are shown back to the model on retry, but not at any length. */
 const MAX_ECHO_CHARS = 1500;
@@ -67,7 +69,7 @@ export function planMessages(brief: PlanBrief): BaseMessage[] {
   ];
 }
 
-type CallOptions = Pick<PlannerCallOptions, 'format' | 'maxTokens' | 'temperature' | 'seed' | 'avoid'>;
+type CallOptions = Pick<PlannerCallOptions, 'format' | 'maxTokens' | 'temperature' | 'seed' | 'avoid' | 'said' | 'unlike'>;
 
 interface Asker {
   (messages: BaseMessage[], options: CallOptions): Promise<string>;
@@ -127,6 +129,9 @@ function parseScene(text: string): DraftScene | undefined {
   }
 }
 
+/** A picture is described, not the narration said again (the 0.5B model copies it otherwise); it may name the subject. */
+const pictureNotNarration = (brief: PlanBrief) => ({ property: 'visualPrompt', of: 'narration', except: topicWords(brief.topic) });
+
 /** Sampling for a rewrite: warmer than the first draft, and a new draw each round (the same draw would give the same scene). */
 export const REWRITE_TEMPERATURE = 0.7;
 
@@ -140,16 +145,18 @@ async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanB
   for (const index of wrong) {
     pending.delete(index);
     const own = problems.filter((p) => p.scene === index);
-    const maxWords = wordsAsked(seconds[index]!)[1];
+    const [minWords, maxWords] = wordsAsked(seconds[index]!);
     const messages = sceneMessages({ ...draft, scenes }, index, own, brief, pending);
     // The words said twice are made less likely, except the subject's own words.
     const avoid = own.flatMap((p) => (p.repeated ? [p.repeated.split(' ').filter((w) => !subject.has(w)).join(' ')] : []));
     const answer = await ask(messages, {
-      format: sceneJsonSchema(narrationChars(maxWords)),
+      format: sceneJsonSchema(narrationChars(maxWords), minNarrationChars(minWords)),
       maxTokens: sceneTokens(maxWords),
       temperature: REWRITE_TEMPERATURE,
       seed: 1000 * (round + 1) + index,
       ...(avoid.length ? { avoid } : {}),
+      said: scenes.filter((_, i) => i !== index).map((s) => s.narration),
+      unlike: pictureNotNarration(brief),
     });
     const scene = parseScene(answer);
     // An unusable answer leaves the scene as it was: the next review names it again.
@@ -190,9 +197,10 @@ export interface DraftOutcome {
 export async function draftPlan(brief: PlanBrief, context: PlannerContext, signal?: AbortSignal): Promise<DraftOutcome> {
   await context.ready?.();
   const ask = asker(context.model, signal);
-  const format = planJsonSchema(brief.sceneCount, narrationChars(wordsPerScene(brief)[1]));
+  const [minWords, maxWords] = wordsPerScene(brief);
+  const format = planJsonSchema(brief.sceneCount, narrationChars(maxWords), minNarrationChars(minWords));
   const messages = planMessages(brief);
-  const first = await ask(messages, { format, maxTokens: maxTokensFor(brief) });
+  const first = await ask(messages, { format, maxTokens: maxTokensFor(brief), unlike: pictureNotNarration(brief) });
   const firstResult = parseDraft(first);
   // A plan cut off at the token limit keeps its complete scenes; the rest are written one by one below.
   let draft = firstResult.ok ? firstResult.plan : salvageDraft(first);
