@@ -1,7 +1,8 @@
 // Plans everyday prompts of 15-60 s with the embedded model and prints, per plan, the latency,
 // model calls, tokens, tokens per second and the script's figures against the acceptance bar
 // (words per second 1.6-3.3, distinct narration and pictures, no 5-word phrase in two scenes,
-// total within 20% of the length asked); then the conversation's own calls (routing messages no
+// total within 20% of the length asked, on topic) and whether the plan came with a notice of what is
+// still wrong (--show prints it); then the conversation's own calls (routing messages no
 // rule decides, rewriting one scene). No assertions.
 // Usage: npx tsx bench/plan.ts [--show] [--only N] [--no-plans] [--no-route]
 //   --show prints every scene; SPINBOT_MODEL=small, SPINBOT_MODEL_PATH, SPINBOT_LLM_THREADS apply.
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
     console.log(`load: ${fixed((performance.now() - loadStarted) / 1000)} s`);
 
     if (!flags['no-plans']) {
-      console.log('\nprompt                                          asked  total s  calls  out tok  tok/s   w/s  distinct  5-word repeats  planned s  topic');
+      console.log('\nprompt                                          asked  total s  calls  out tok  tok/s   w/s  distinct  5-word repeats  planned s  topic  notice');
       const cases = flags.only ? [BENCH_PROMPTS[Number(flags.only)]!] : BENCH_PROMPTS;
       for (const { prompt, seconds } of cases) {
         const before = { ...model.stats };
@@ -76,8 +77,8 @@ async function main(): Promise<void> {
           const plan = await planVideo({ prompt, seconds }, llm);
           const f = planFigures(plan, prompt);
           const distinct = `${f.distinctNarration ? 'yes' : 'NO'}/${f.distinctPictures ? 'yes' : 'NO'}`;
-          row = `${fixed(f.wordsPerSecond, 2).padStart(5)}  ${distinct.padStart(8)}  ${String(f.repeatedPhrases.length).padStart(14)}  ${String(f.seconds).padStart(9)}`;
-          shown = `  "${plan.title}"\n${plan.scenes.map((s, i) => `  ${i + 1}. (${s.seconds} s) ${s.narration}\n       picture: ${s.visualPrompt} | caption: ${s.onScreenText}`).join('\n')}`;
+          row = `${fixed(f.wordsPerSecond, 2).padStart(5)}  ${distinct.padStart(8)}  ${String(f.repeatedPhrases.length).padStart(14)}  ${String(f.seconds).padStart(9)}  ${(f.onTopic ? 'yes' : 'NO').padStart(5)}  ${plan.notice ? 'yes' : 'no'}`;
+          shown = `  "${plan.title}"\n${plan.scenes.map((s, i) => `  ${i + 1}. (${s.seconds} s) ${s.narration}\n       picture: ${s.visualPrompt} | caption: ${s.onScreenText}`).join('\n')}${plan.notice ? `\n  notice: ${plan.notice}` : ''}`;
         } catch (error) {
           row = isUserError(error) ? `UserError ${error.id}: ${error.message} (${String((error as Error).cause ?? '')})` : `error: ${String(error)}`;
         }

@@ -4,14 +4,14 @@
 // the change added. Afterwards every plan passes the same caps as a new one (enforcePlan).
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
-import type { PlannerContext, PlanRequest } from '../graph.ts';
+import type { PlanBrief, PlannerContext, PlanRequest } from '../graph.ts';
 import { enforcePlan, withNotice } from '../nodes/enforce.ts';
-import { PROMPTS as PLAN_PROMPTS } from '../nodes/plan.ts';
+import { PROMPTS as PLAN_PROMPTS, pictureNotNarration, sceneFormat } from '../nodes/plan.ts';
 import { wordCount, wordsAsked } from '../nodes/review.ts';
 import { stageScenes } from '../nodes/presenter.ts';
 import { parseAspect, parseDurationSeconds, parseMotion, parseMusic, parsePresenter, parseStyle, understandRequest } from '../nodes/understand.ts';
 import { renderPrompt } from '../prompts.ts';
-import { DraftScene, sceneJsonSchema } from '../schema.ts';
+import { DraftScene } from '../schema.ts';
 
 export const REVISE_PROMPT = 'revise-scene.v2';
 
@@ -77,7 +77,7 @@ function contentWords(text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 2 && !STOP_WORDS.has(w));
 }
 
-async function rewriteScene(plan: ScriptPlan, index: number, change: string, deps: PlannerContext, signal?: AbortSignal) {
+async function rewriteScene(plan: ScriptPlan, index: number, change: string, deps: PlannerContext, topic: Pick<PlanBrief, 'topic'>, signal?: AbortSignal) {
   const scene = plan.scenes[index]!;
   const [minWords, maxWords] = wordsAsked(scene.seconds);
   const prompt = renderPrompt(REVISE_PROMPT, {
@@ -91,7 +91,12 @@ async function rewriteScene(plan: ScriptPlan, index: number, change: string, dep
   const messages = [new SystemMessage(renderPrompt(PLAN_PROMPTS.system, {})), new HumanMessage(prompt)];
   await deps.ready?.();
   for (let attempt = 0; attempt < 2; attempt++) {
-    const answer = await deps.model.invoke(messages, { format: sceneJsonSchema(maxWords * 9), maxTokens: 64 + maxWords * 3, ...(signal ? { signal } : {}) });
+    const answer = await deps.model.invoke(messages, {
+      format: sceneFormat([minWords, maxWords]),
+      maxTokens: 64 + maxWords * 3,
+      unlike: pictureNotNarration(topic),
+      ...(signal ? { signal } : {}),
+    });
     try {
       const text = answer.text;
       const parsed = DraftScene.safeParse(JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)));
@@ -142,10 +147,10 @@ export async function revisePlan(
   let next: ScriptPlan;
   if (scene !== undefined && scene >= 1 && scene <= plan.scenes.length && seconds === undefined) {
     const index = scene - 1;
-    const rewritten = await rewriteScene(plan, index, change, deps, signal);
+    const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
+    const rewritten = await rewriteScene(plan, index, change, deps, brief, signal);
     // The new scene passes the same caps as any plan (words for its seconds, caption, lengths);
     // every other scene, and every scene's length, stays exactly as it was.
-    const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
     const capped = enforcePlan({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
     // The notice follows the rewritten scene: gone when it fixed what was wrong, new when it broke something.
     next = withNotice({ ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) }, brief);

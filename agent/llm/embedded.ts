@@ -412,9 +412,9 @@ async function loadModelNow(modelPath: string, gpu: boolean, contextSize: number
 
 /**
  * How much less likely a word of the value a property must not copy becomes (a logit). Measured on
- * the 0.5B model: at -3 and -8 alike it still wrote a scene's narration again as its picture when
- * the picture could be empty (enforce then used the narration); with a picture of at least
- * MIN_PICTURE_CHARS, -8 gave 10 pictures of 10 their own words.
+ * the 0.5B model: at -3 and at -8 its rewrites then left the picture empty (and enforce used the
+ * narration for it); with the grammar asking for MIN_PICTURE_CHARS, -8 gave the sky and coffee
+ * plans 10 pictures of 10 in their own words.
  */
 const UNLIKE_LOGIT = -8;
 

@@ -44,6 +44,11 @@ const narrationChars = (maxWords: number) => maxWords * 9 + 40;
 /** The floor under a scene's narration in the grammar: about 5 characters a word (with its space). */
 const minNarrationChars = (minWords: number) => minWords * 5;
 
+/** The schema of one scene written alone, for a scene of [minWords, maxWords] (a rewrite here, or one the user asks for). */
+export function sceneFormat([minWords, maxWords]: [number, number]) {
+  return sceneJsonSchema(narrationChars(maxWords), minNarrationChars(minWords));
+}
+
 /** Previous answers are shown back to the model on retry, but not at any length. */
 const MAX_ECHO_CHARS = 1500;
 
@@ -130,7 +135,7 @@ function parseScene(text: string): DraftScene | undefined {
 }
 
 /** A picture is described, not the narration said again (the 0.5B model copies it otherwise); it may name the subject. */
-const pictureNotNarration = (brief: PlanBrief) => ({ property: 'visualPrompt', of: 'narration', except: topicWords(brief.topic) });
+export const pictureNotNarration = (brief: Pick<PlanBrief, 'topic'>) => ({ property: 'visualPrompt', of: 'narration', except: topicWords(brief.topic) });
 
 /** Sampling for a rewrite: warmer than the first draft, and a new draw each round (the same draw would give the same scene). */
 export const REWRITE_TEMPERATURE = 0.7;
@@ -145,13 +150,13 @@ async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanB
   for (const index of wrong) {
     pending.delete(index);
     const own = problems.filter((p) => p.scene === index);
-    const [minWords, maxWords] = wordsAsked(seconds[index]!);
+    const words = wordsAsked(seconds[index]!);
     const messages = sceneMessages({ ...draft, scenes }, index, own, brief, pending);
     // The words said twice are made less likely, except the subject's own words.
     const avoid = own.flatMap((p) => (p.repeated ? [p.repeated.split(' ').filter((w) => !subject.has(w)).join(' ')] : []));
     const answer = await ask(messages, {
-      format: sceneJsonSchema(narrationChars(maxWords), minNarrationChars(minWords)),
-      maxTokens: sceneTokens(maxWords),
+      format: sceneFormat(words),
+      maxTokens: sceneTokens(words[1]),
       temperature: REWRITE_TEMPERATURE,
       seed: 1000 * (round + 1) + index,
       ...(avoid.length ? { avoid } : {}),

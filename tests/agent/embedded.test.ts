@@ -96,6 +96,15 @@ test('the runaway-string guard measures the JSON string being written', () => {
   assert.deepEqual([json.property, json.stringChars], ['outline', 8], "an array's items count against the array's property");
 });
 
+test('the tracker keeps the narration just written, so the picture after it can be kept off its words', () => {
+  const json = new JsonStringTracker();
+  json.feed('{"scenes": [{"narration": "Light \\"scatters\\" in air.", "visualPrompt": "A pri');
+  assert.deepEqual([json.property, json.lastValues.narration], ['visualPrompt', 'Light "scatters" in air.']);
+  json.feed('sm"}, {"narration": "Dusk');
+  assert.equal(json.lastValues.visualPrompt, 'A prism');
+  assert.equal(json.lastValues.narration, 'Light "scatters" in air.', 'a value counts once it is complete');
+});
+
 describe('the environment cannot break the model import', () => {
   test('values node-llama-cpp would refuse are found (CI set but empty, CI=woodpecker)', () => {
     assert.deepEqual(unparsableLlamaEnv({ CI: '', HOME: '', NODE_LLAMA_CPP_GPU: '', NODE_LLAMA_CPP_DEBUG: 'false' }), ['CI', 'NODE_LLAMA_CPP_GPU']);
