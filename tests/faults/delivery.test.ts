@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { BotMessage, TelegramEmulator } from '../emulators/telegram/server.ts';
 import { botFixture, FAST_STALL, processesMentioning, slowNarration, startBot, waitFor, waitUntilAllGone } from './process-helpers.ts';
 
-const RENDER_MS = 180_000;
+import { RENDER_MS } from '../channel/fixtures.ts';
 /** A status line of a stage at work, e.g. "⚙️ narration 40% — ...". */
 const MID_RENDER = /⚙️ (checking the job|narration|pictures|sizing|assembling) \d+%/;
 

@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { botFixture, startBot, waitFor } from './process-helpers.ts';
 
-const RENDER_MS = 180_000;
+import { RENDER_MS } from '../channel/fixtures.ts';
 const DISK_FULL_SENTENCE = /The server is out of disk space; the operator has been told/;
 
 function filesUnder(root: string): string[] {

@@ -9,7 +9,7 @@ import { freePort, REPO_ROOT } from '../../pipeline/services.ts';
 import { writePidFile } from '../../pipeline/supervisor.ts';
 import { botFixture, pidFromFile, processesMentioning, slowNarration, startBot, waitFor, waitUntilAllGone, type RunningBot } from './process-helpers.ts';
 
-const RENDER_MS = 180_000;
+import { RENDER_MS } from '../channel/fixtures.ts';
 
 test('SIGTERM to the whole process group after a render: the bot, the worker and redis-server are all gone within 10 s', async (t) => {
   const fixture = await botFixture(t);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { botFixture, processesMentioning, slowNarration, startBot, waitFor, type RunningBot } from './process-helpers.ts';
 
-const RENDER_MS = 180_000;
+import { RENDER_MS } from '../channel/fixtures.ts';
 
 const story = (bot: RunningBot) => () => `chat:\n${bot.texts().join('\n')}\nbot log:\n${bot.output()}\nworker log:\n${bot.workerLog()}`;
 
