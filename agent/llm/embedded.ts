@@ -11,7 +11,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import type { ChatHistoryItem, Llama, LlamaChat, LlamaGrammar, LlamaModel, Token, TokenBias } from 'node-llama-cpp';
 import { UserError } from '../../pipeline/errors.ts';
 import { modelInfo, modelPath as cachedModelPath, modelReady } from '../../setup/models.mjs';
-import { splitMaxLengths } from './jsonSchema.ts';
+import { splitMaxLengths, withoutMinLengths } from './jsonSchema.ts';
 import type { PlannerCallOptions } from './types.ts';
 
 /** Registry ids (setup/models.json) of the planner models: the default, and the fast one (SPINBOT_MODEL=small). */
@@ -74,11 +74,8 @@ export interface EmbeddedChatModelFields extends BaseChatModelParams {
   threads?: number;
   /** Default cap on generated tokens when the caller gives none. */
   maxTokens?: number;
-  /**
-   * node-llama-cpp's penalty on tokens already written (and on the `said` call option's texts);
-   * default: the model's entry in REPEAT_PENALTY, else node-llama-cpp's own (last 64 tokens, 1.1).
-   */
-  repeatPenalty?: RepeatPenalty;
+  /** What the model needs to write a plan that meets the bar; default: its entry in PLANNING_AIDS, else none. */
+  aids?: PlanningAids;
   /**
    * Soft cap on each JSON string under a schema (a property's `maxLength` when the schema gives
    * one, else this): past it the closing quote is strongly favoured.
@@ -95,15 +92,26 @@ export interface RepeatPenalty {
   frequencyPenalty?: number;
 }
 
+/** What a model needs beyond its prompt to write a plan that meets the bar, measured per model. */
+export interface PlanningAids {
+  /** node-llama-cpp's penalty on the tokens of the answer so far and of the `said` call option; else node-llama-cpp's default (last 64 tokens, 1.1). */
+  repeatPenalty?: RepeatPenalty;
+  /** The schema's minLength floors are kept in the grammar (else dropped). */
+  lengthFloors?: boolean;
+  /** The `unlike` call option is applied (else ignored). */
+  unlike?: boolean;
+}
+
 /**
- * Repeat penalties per registry model. The 0.5B model writes one sentence in every scene and copies
- * the other scenes' sentences back when a scene is written again; over a whole plan's tokens (512)
- * with a presence penalty it wrote the sky and coffee plans without a repeated 5-word phrase
- * (BENCHMARKS.md). The 1.5B keeps node-llama-cpp's default: it met the bar with it.
+ * Aids per registry model (BENCHMARKS.md). The 0.5B model wrote one sentence in every scene and
+ * copied the other scenes' sentences back when a scene was written again, wrote 4-word scenes and
+ * copied a scene's narration as its picture; with all three aids it wrote the sky and coffee plans
+ * to the bar. The 1.5B met the bar without them, and on the sky prompt the floors and the picture
+ * bias made it fail (a sentence of scene 1 again in scene 3 after every rewrite), so it has none.
  * (node-llama-cpp 3.22's dryRepeatPenalty was tried first: it changed no token of the output.)
  */
-export const REPEAT_PENALTY: Partial<Record<string, RepeatPenalty>> = {
-  [PLANNER_MODELS.small]: { lastTokens: 512, penalty: 1.3, presencePenalty: 0.5 },
+export const PLANNING_AIDS: Partial<Record<string, PlanningAids>> = {
+  [PLANNER_MODELS.small]: { repeatPenalty: { lastTokens: 512, penalty: 1.3, presencePenalty: 0.5 }, lengthFloors: true, unlike: true },
 };
 
 /** Running totals, for bench/plan.ts and logs. */
@@ -205,7 +213,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   threads?: number;
   maxTokens: number;
   maxStringChars: number;
-  repeatPenalty?: RepeatPenalty;
+  readonly aids: PlanningAids;
   readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, loadMs: 0, threads: 0 };
 
   static override lc_name(): string {
@@ -225,7 +233,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     this.threads = fields.threads;
     this.maxTokens = fields.maxTokens ?? 1024;
     this.maxStringChars = fields.maxStringChars ?? 300;
-    this.repeatPenalty = fields.repeatPenalty ?? (this.modelId ? REPEAT_PENALTY[this.modelId] : undefined);
+    this.aids = fields.aids ?? (this.modelId ? PLANNING_AIDS[this.modelId] : undefined) ?? {};
   }
 
   _llmType(): string {
@@ -255,6 +263,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
 
   private grammarFor({ llama, lib, grammars }: Loaded, format: PlannerCallOptions['format']): Promise<LlamaGrammar> | undefined {
     if (format === undefined || format === '') return undefined;
+    if (typeof format === 'object' && !this.aids.lengthFloors) format = withoutMinLengths(format);
     const key = typeof format === 'string' ? format : JSON.stringify(format);
     let grammar = grammars.get(key);
     if (!grammar) {
@@ -308,7 +317,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     // While `unlike.property` is written, the words of the `unlike.of` value just written are far less likely.
     const unlikeBiases = new Map<string, TokenBias>();
     const unlikeBias = (): TokenBias | undefined => {
-      const { unlike } = options;
+      const unlike = this.aids.unlike ? options.unlike : undefined;
       const copied = unlike && json.property === unlike.property ? json.lastValues[unlike.of] : undefined;
       if (!copied) return undefined;
       let bias = unlikeBiases.get(copied);
@@ -316,7 +325,8 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       return bias;
     };
     // What other scenes already say counts as said in this answer too (with the repeat penalty on).
-    const said = this.repeatPenalty && options.said?.length ? model.tokenize(options.said.join(' ')) : [];
+    const { repeatPenalty } = this.aids;
+    const said = repeatPenalty && options.said?.length ? model.tokenize(options.said.join(' ')) : [];
     let outputTokens = 0;
     const started = performance.now();
     const response = await chat.generateResponse(history, {
@@ -334,7 +344,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       },
       // Read before every sampled token; the grammar still decides which tokens are legal.
       tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : (unlikeBias() ?? avoid)) : undefined,
-      ...(this.repeatPenalty ? { repeatPenalty: { ...this.repeatPenalty, punishTokensFilter: (tokens: Token[]) => (said.length ? [...tokens, ...said] : tokens) } } : {}),
+      ...(repeatPenalty ? { repeatPenalty: { ...repeatPenalty, punishTokensFilter: (tokens: Token[]) => (said.length ? [...tokens, ...said] : tokens) } } : {}),
     });
     const generationMs = performance.now() - started;
     // Approximate: the message texts without the chat template's few control tokens.

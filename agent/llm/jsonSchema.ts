@@ -24,3 +24,13 @@ export function splitMaxLengths(schema: JsonSchema): { schema: JsonSchema; maxLe
   };
   return { schema: strip(schema) as JsonSchema, maxLengths };
 }
+
+/** A copy of a JSON Schema without its `minLength` floors (a property named minLength, an object, stays). */
+export function withoutMinLengths(schema: JsonSchema): JsonSchema {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (!node || typeof node !== 'object') return node;
+    return Object.fromEntries(Object.entries(node).flatMap(([key, value]) => (key === 'minLength' && typeof value === 'number' ? [] : [[key, strip(value)]])));
+  };
+  return strip(schema) as JsonSchema;
+}

@@ -22,14 +22,14 @@ export interface PlannerCallOptions extends BaseChatModelCallOptions {
   avoid?: string[];
   /**
    * What the rest of the script already says (the other scenes): the embedded model with a repeat
-   * penalty (agent/llm/embedded.ts REPEAT_PENALTY) punishes their tokens as if it had written them.
+   * penalty (agent/llm/embedded.ts PLANNING_AIDS) punishes their tokens as if it had written them.
    */
   said?: string[];
   /**
    * A JSON property that must not copy another one just written, e.g. the picture
    * (`property: 'visualPrompt'`) not the narration (`of: 'narration'`): the embedded model makes
    * the words of that value far less likely while writing the property, except `except` (the
-   * subject's own words, which the picture needs). Ollama ignores it.
+   * subject's own words, which the picture needs), where its PLANNING_AIDS say so. Ollama ignores it.
    */
   unlike?: { property: string; of: string; except?: string[] };
 }

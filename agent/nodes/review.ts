@@ -126,14 +126,14 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
         scene: i,
         kind: 'quality',
         message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${seconds[i]} seconds.`,
-        note: `scene ${n} has only ${words} words for its ${seconds[i]} seconds, so it is mostly silence`,
+        note: `scene ${n} has only ${words} words for its ${seconds[i]} seconds (mostly silence)`,
       });
     } else if (words > most) {
       problems.push({
         scene: i,
         kind: 'quality',
         message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.`,
-        note: `scene ${n} has more words than its ${seconds[i]} seconds can hold, so its end is cut`,
+        note: `scene ${n} has more words than its ${seconds[i]} seconds can hold (its end is cut)`,
       });
     }
     // A whole sentence said again anywhere earlier first; only then a shared phrase.

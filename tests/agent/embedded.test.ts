@@ -147,9 +147,9 @@ describe('the environment cannot break the model import', () => {
 // default one with SPINBOT_QUALITY_MODEL=default (about 6 minutes a plan on 2 busy cores).
 const qualityModel = process.env.SPINBOT_QUALITY_MODEL === 'default' ? 'default' : 'small';
 const qualityAbsent = modelReady(PLANNER_MODELS[qualityModel]) ? false : `${PLANNER_MODELS[qualityModel]} is not in the model cache`;
-// The 0.5B model meets it with its repeat penalty (agent/llm/embedded.ts REPEAT_PENALTY), a
-// narration and picture floor in the grammar and pictures kept off the narration's words
-// (BENCHMARKS.md); without them it repeated one sentence in every scene or wrote 4-word scenes.
+// The 0.5B model meets it with its planning aids (agent/llm/embedded.ts PLANNING_AIDS: a repeat
+// penalty, a narration and picture floor in the grammar and pictures kept off the narration's words;
+// BENCHMARKS.md); without them it repeated one sentence in every scene or wrote 4-word scenes.
 describe(`the ${qualityModel} model writes scripts a person would narrate`, { skip: qualityAbsent }, () => {
   for (const { prompt, seconds } of BENCH_PROMPTS.slice(0, 2)) {
     test(`"${prompt}", ${seconds} s`, { timeout: 15 * 60_000 }, async () => {

@@ -251,7 +251,7 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     });
     const plan = await planVideo({ prompt: SKY }, { model });
 
-    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 6 words for its 5 seconds, so it is mostly silence and scene 4 repeats the words "so evening skies glow orange" of scene 3; say "redo scene 2 \.\.\." with what it should say, or approve it as it is\.$/);
+    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 6 words for its 5 seconds \(mostly silence\) and scene 4 repeats the words "so evening skies glow orange" of scene 3; say "redo scene 2 \.\.\." with what it should say, or approve it as it is\.$/);
     assert.equal(plan.notice!.split(/[.!?](?:\s|$)/).filter(Boolean).length, 1, 'one sentence');
     const shown = formatPlan(plan);
     assert.ok(shown.includes(plan.notice!), `the plan the user sees carries the notice:\n${shown}`);
