@@ -212,11 +212,20 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     assert.equal(model.calls.length, 1 + REPAIR_ROUNDS);
   });
 
-  test('a sentence still repeated after the rewrites is refused, not delivered', async () => {
+  test('one scene still copying another after the rewrites is shown with a notice naming it, never silently', async () => {
     const repeated = draftWith(4, { narration: (i) => (i === 3 ? SKY_FACTS[0]! : SKY_FACTS[i]!) });
     const model = fake(repeated, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer(SKY_FACTS[0]!)));
+    const plan = await planVideo({ prompt: SKY }, { model });
+    assert.equal(plan.scenes[3]!.narration, SKY_FACTS[0]);
+    assert.match(plan.notice ?? '', /^Still not right: scene 4 repeats a sentence of scene 1; say "redo scene 4 \.\.\."/);
+    assert.match(formatPlan(plan), /Still not right: scene 4 repeats a sentence of scene 1/);
+  });
+
+  test('copies in more than a third of the scenes after the rewrites: refused, not delivered', async () => {
+    const repeated = draftWith(4, { narration: (i) => (i >= 2 ? SKY_FACTS[0]! : SKY_FACTS[i]!) });
+    const model = fake(repeated, ...Array.from({ length: 2 * REPAIR_ROUNDS }, () => sceneAnswer(SKY_FACTS[0]!)));
     const error = await rejectsWith(planVideo({ prompt: SKY }, { model }), 'plan.invalid');
-    assert.match(String((error as Error).cause), /Scene 4 repeats the sentence/);
+    assert.match(String((error as Error).cause), /Scene 3 repeats the sentence .* Scene 4 repeats the sentence/);
   });
 
   test('a sentence copied from an earlier scene through every rewrite is taken out when the scene says more', async () => {
