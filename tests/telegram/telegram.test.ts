@@ -104,6 +104,10 @@ test('a user sends a voice message, sees it listed, and /generate with it posts 
   assert.ok(tg.chatActions(chat).includes('upload_video'), '"sending video…" while uploading');
   await assertWatchableClip(await saveClip(video.file!.bytes, t), { seconds: 6, sceneStarts: [0, 3] });
 
+  // The voice's profile, built in the background after the save, is told in the same chat.
+  const profile = await waitForText(tg, chat, /^Voice profile for 'anna' ready/);
+  assert.match(profile.text!, /^Voice profile for 'anna' ready: \d+\.\d s of clean speech: .+ Reference clip \(\d+\.\d s\): "[^"]*\w[^"]*"$/);
+
   // Retry: the same plan again; the button press is answered.
   const press = tg.pressButton(video, video.buttons[0]!.callback_data!, user);
   assert.equal((await press.answer()).text, 'Making it again…');
