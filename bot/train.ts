@@ -48,6 +48,7 @@ export async function trainStyleFromFiles(deps: Omit<TrainFromChat, 'downloads'>
   const removed = new AbortController();
   const onRemoved = (event: { jobId: string }) => event.jobId === jobId && removed.abort(new Error('removed from the queue'));
   deps.queue.events.on('removed', onRemoved);
+  let pictures: string[] = [];
   try {
     const started = await startTraining(library, deps.queue, owner, name, files, { jobId, readiness, ...(caption ? { caption } : {}) });
     if (!started.ok) {
@@ -55,6 +56,7 @@ export async function trainStyleFromFiles(deps: Omit<TrainFromChat, 'downloads'>
       return;
     }
     const job = (await deps.queue.queue.getJob(started.jobId))!;
+    pictures = job.data.kind === 'train_lora' ? job.data.imageKeys : [];
     await deps.channel.progress({ title: `Style "${name}"`, overall: 0, message: `Queued (${files.length - started.duplicates} pictures${started.duplicates ? `, ${started.duplicates} duplicate(s) left out` : ''})` });
     const result = await deps.queue.waitForResult(job, TrainResult, {
       signal: removed.signal,
@@ -65,6 +67,8 @@ export async function trainStyleFromFiles(deps: Omit<TrainFromChat, 'downloads'>
     // Cancelled while waiting (removed) or while training (the worker stopped ComfyUI and failed the job with CANCELLED).
     const cancelled = removed.signal.aborted || ((error as Error).name === 'StageFailure' && (error as { detail?: { code?: string } }).detail?.code === 'CANCELLED');
     if (!cancelled) throw error;
+    // The uploaded pictures go with the training (a finished training's are removed by the worker).
+    await Promise.all(pictures.map((key) => deps.storage.delete(key).catch(() => {})));
     await deps.channel.finishProgress(`🛑 The training of the style "${name}" was cancelled; nothing was stored.`);
   } finally {
     deps.queue.events.off('removed', onRemoved);

@@ -74,6 +74,7 @@ test('/cancel stops a waiting style training and a running one (ComfyUI interrup
   assert.ok(training.status.messages.some(([kind]) => kind === 'execution_interrupted'), 'ComfyUI was told to stop (/interrupt)');
   assert.doesNotMatch(latest(running), /Style ready/);
   assert.deepEqual(await studio.storage.list(`users/discord/${user.id}/loras/`), [], 'no style stored');
+  assert.deepEqual(await studio.storage.list(`uploads/discord/${user.id}/`), [], 'the pictures went with both cancelled trainings');
 
   // Nothing left to cancel: the usual sentence.
   const third = await emu.dispatchInteraction({ commandName: 'cancel', user });

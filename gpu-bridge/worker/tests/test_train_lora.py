@@ -91,6 +91,8 @@ def test_a_style_is_trained_on_comfyui_and_stored_with_its_base_model(tmp_path, 
     assert result["lossGraphKey"] == "users/test/u1/loras/watercolour-loss.png"
     with Image.open(storage.path_for(result["lossGraphKey"])) as curve:
         assert curve.format == "PNG" and curve.size == (840, 520)
+    # The uploaded pictures are gone once the style is stored; the style itself stays.
+    assert storage.list("uploads/test/u1/") == [] and storage.path_for(result["loraKey"]).exists()
 
 
 @pytest.mark.parametrize("case, message", [

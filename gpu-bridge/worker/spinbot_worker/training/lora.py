@@ -108,6 +108,10 @@ class ComfyTrainLora(ComfyBackend):
         if loss_graph:
             outcome["lossGraphKey"] = f"{request.out_prefix}-loss.png"
             ctx.storage.put_bytes(outcome["lossGraphKey"], loss_graph)
+        # The pictures were only the training's input: once the style is stored they go (a failed or
+        # interrupted training keeps them, so its retry can run).
+        for key in request.image_keys:
+            ctx.storage.delete(key)
         ctx.report(100, f"{workflow.name}: saved" + (f", final loss {outcome['finalLoss']:.4f}" if losses else ""))
         return outcome
 
