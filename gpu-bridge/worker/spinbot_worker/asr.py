@@ -130,17 +130,24 @@ def match_words(reference: str, words: Sequence[Word]) -> list[Word | None]:
     return matched
 
 
-def sharpen_starts(wav: str | Path, words: Sequence[Word], level: float = 0.02) -> tuple[Word, ...]:
-    """Whisper's word starts moved to where the sound begins: after a silence (a scene change) Whisper
-    often starts the next word up to ~0.5 s early. Each start moves to the first 10 ms window louder
-    than `level` (of full scale) within the word, never later than the word's end. 16-bit mono WAV."""
+def read_wav(wav: str | Path):
+    """A 16-bit mono WAV as (rate, float32 samples in -1..1), read directly (no ffmpeg process)."""
     import wave
 
     import numpy as np
 
     with wave.open(str(wav), "rb") as source:
         rate = source.getframerate()
-        samples = np.frombuffer(source.readframes(source.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+        return rate, np.frombuffer(source.readframes(source.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+
+
+def sharpen_starts(wav: str | Path, words: Sequence[Word], level: float = 0.02) -> tuple[Word, ...]:
+    """Whisper's word starts moved to where the sound begins: after a silence (a scene change) Whisper
+    often starts the next word up to ~0.5 s early. Each start moves to the first 10 ms window louder
+    than `level` (of full scale) within the word, never later than the word's end. 16-bit mono WAV."""
+    import numpy as np
+
+    rate, samples = read_wav(wav)
     window = max(1, rate // 100)
     loud = np.sqrt(np.convolve(samples * samples, np.ones(window) / window, mode="same")) > level
     sharpened = []

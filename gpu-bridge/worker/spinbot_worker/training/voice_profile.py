@@ -163,9 +163,7 @@ def _end_in_quiet(reference: Reference) -> Reference:
     following = [w.start for w in words if w.start >= last.end]
     limit = min(following[0] if following else reference.sample.transcript.seconds, last.end + 0.35,
                 reference.start + REFERENCE_MAX_S)
-    with wave.open(str(reference.sample.wav), "rb") as source:
-        rate = source.getframerate()
-        samples = np.frombuffer(source.readframes(source.getnframes()), np.int16).astype(np.float64) / 32768
+    rate, samples = asr.read_wav(reference.sample.wav)
     lo, hi, frame = int(last.end * rate), min(len(samples), int(limit * rate)), rate // 50
     if hi - lo <= frame:
         return reference
