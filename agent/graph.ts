@@ -45,7 +45,7 @@ export interface PlanOptions {
  * llm.modelMissing, setup.missing); anything else is a bug or an outage to log.
  */
 export async function planVideo(request: PlanRequest, deps: PlannerContext, options: PlanOptions = {}): Promise<ScriptPlan> {
-  const context = { model: deps.model, ready: deps.ready };
+  const context = { model: deps.model, ready: deps.ready, budgetMs: deps.budgetMs };
   const state = await graph.invoke({ request }, { context, ...(options.signal ? { signal: options.signal } : {}) });
   if (!state.scriptPlan) throw new Error('planner finished without a plan');
   return state.scriptPlan;

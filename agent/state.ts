@@ -65,8 +65,11 @@ export const PlannerContextSchema = Annotation.Root({
   model: Annotation<PlannerChatModel>,
   /** Provider check before the first model call (Ollama reachable, model pulled / file present). */
   ready: Annotation<(() => Promise<void>) | undefined>,
+  budgetMs: Annotation<number | undefined>,
 });
 export interface PlannerContext {
   model: PlannerChatModel;
   ready?: () => Promise<void>;
+  /** Planning time after which scenes are no longer rewritten for quality alone (default: plan.ts planningBudgetMs). */
+  budgetMs?: number;
 }

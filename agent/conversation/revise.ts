@@ -5,9 +5,9 @@
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { LIMITS, type ScriptPlan } from '../../gpu-bridge/contracts/index.ts';
 import type { PlanBrief, PlannerContext, PlanRequest } from '../graph.ts';
-import { enforcePlan, withNotice } from '../nodes/enforce.ts';
+import { clean, enforcePlan, withNotice } from '../nodes/enforce.ts';
 import { PROMPTS as PLAN_PROMPTS, pictureNotNarration, sceneFormat } from '../nodes/plan.ts';
-import { wordCount, wordsAsked } from '../nodes/review.ts';
+import { wordCount, wordRange, wordsAsked } from '../nodes/review.ts';
 import { stageScenes } from '../nodes/presenter.ts';
 import { parseAspect, parseDurationSeconds, parseMotion, parseMusic, parsePresenter, parseStyle, understandRequest } from '../nodes/understand.ts';
 import { renderPrompt } from '../prompts.ts';
@@ -150,10 +150,15 @@ export async function revisePlan(
     const brief = { ...understandRequest({ ...request, seconds: totalSeconds(plan) }), sceneCount: plan.scenes.length };
     const rewritten = await rewriteScene(plan, index, change, deps, brief, signal);
     // The new scene passes the same caps as any plan (words for its seconds, caption, lengths);
-    // every other scene, and every scene's length, stays exactly as it was.
-    const capped = enforcePlan({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) }, brief);
+    // every other scene stays exactly as it was, and so does every scene's length (their pictures
+    // are kept) - unless the new words are more than the scene can hold: rather than cut them, the
+    // lengths are timed to the narration again, as for a new plan, and the scenes whose length
+    // changed are made again.
+    const draft = { title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes.map((s, i) => (i === index ? rewritten : s)) };
+    const keepLengths = wordCount(clean(rewritten.narration)) <= wordRange(plan.scenes[index]!.seconds)[1];
+    const capped = enforcePlan(draft, brief, keepLengths ? plan.scenes.map((s) => s.seconds) : undefined);
     // The notice follows the rewritten scene: gone when it fixed what was wrong, new when it broke something.
-    next = withNotice({ ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? { ...capped.scenes[i]!, seconds: s.seconds } : s)) }, brief);
+    next = withNotice({ ...plan, ...settings, scenes: plan.scenes.map((s, i) => (i === index ? capped.scenes[i]! : { ...s, seconds: capped.scenes[i]!.seconds })) }, brief);
   } else if (seconds !== undefined) {
     const asked: PlanRequest = { ...request, seconds };
     understandRequest(asked); // a length out of range is the user's message, before any model call

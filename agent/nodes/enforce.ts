@@ -1,11 +1,12 @@
 // enforce: code only, never trusting the model. The plan that leaves here has exactly the brief's
-// scene count, scene seconds that add up to the requested length, narration a voice can speak in
-// its scene's time, and passes the ScriptPlan contract. It never writes narration for the model:
-// a draft missing a scene or a scene's words (the plan node refuses those first) is a bug here.
+// scene count, scene seconds that add up to the requested length (each scene as long as its
+// narration takes to say), narration a voice can speak in its scene's time, and passes the
+// ScriptPlan contract. It never writes narration for the model: a draft missing a scene or a
+// scene's words (the plan node refuses those first) is a bug here.
 import { LIMITS, ScriptPlan, type Scene } from '../../gpu-bridge/contracts/index.ts';
 import type { DraftPlan } from '../schema.ts';
 import type { PlanBrief, PlannerStateType, PlannerUpdate } from '../state.ts';
-import { planNotice, reviewDraft, sceneSeconds, wordCount } from './review.ts';
+import { planNotice, reviewDraft, timedSceneSeconds, wordCount } from './review.ts';
 
 export const MAX_ON_SCREEN_CHARS = 80;
 export const MAX_TITLE_CHARS = 100;
@@ -73,7 +74,8 @@ function sentence(text: string): string {
   return /[.!?…]$/.test(capital) ? capital : `${capital}.`;
 }
 
-export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
+/** `lengths`: the scenes' seconds when they are already set (a scene rewritten in a plan shown); else timed to the narration. */
+export function enforcePlan(draft: DraftPlan, brief: PlanBrief, lengths?: number[]): ScriptPlan {
   const drafted: RawScene[] = draft.scenes.slice(0, brief.sceneCount).map((s) => ({
     narration: clean(s.narration),
     visualPrompt: clean(s.visualPrompt),
@@ -81,7 +83,7 @@ export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
   }));
   const unusable = drafted.length < brief.sceneCount ? drafted.length : drafted.findIndex((s) => wordCount(s.narration) === 0);
   if (unusable >= 0) throw new Error(`enforcePlan: scene ${unusable + 1} of ${brief.sceneCount} has no narration (the plan node should have refused it)`);
-  const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
+  const seconds = lengths ?? timedSceneSeconds(drafted.map((s) => s.narration), brief.seconds);
 
   const scenes: Scene[] = drafted.map((raw, i) => {
     const sceneSecs = seconds[i]!;
@@ -104,7 +106,8 @@ export function enforcePlan(draft: DraftPlan, brief: PlanBrief): ScriptPlan {
  */
 export function withNotice(plan: ScriptPlan, brief: PlanBrief): ScriptPlan {
   const { notice: _old, ...rest } = plan;
-  const notice = planNotice(reviewDraft({ title: plan.title, musicMood: plan.musicMood, scenes: plan.scenes }, { ...brief, sceneCount: plan.scenes.length }));
+  const scenes = plan.scenes;
+  const notice = planNotice(reviewDraft({ title: plan.title, musicMood: plan.musicMood, scenes }, { ...brief, sceneCount: scenes.length }, scenes.map((s) => s.seconds)));
   return notice ? { ...rest, notice: cutChars(notice, MAX_NOTICE_CHARS) } : rest;
 }
 

@@ -2,7 +2,8 @@
 // through the `format` call option that every provider honours (agent/llm/types.ts). Then the
 // draft is reviewed in code (agent/nodes/review.ts) and every scene with a problem a viewer would
 // notice - a repeated sentence, too few words, a picture that copies the narration, a scene cut
-// off - is written again by the model with the problem named. An answer without a single usable
+// off - is written again by the model with the problem named, while the planning time allows
+// (planningBudgetMs; a missing or copied scene always is). An answer without a single usable
 // scene is retried whole once. A plan still missing a scene, or repeating itself in more than a
 // third of its scenes, is refused with a sentence ('plan.invalid'); nothing is ever filled in for
 // the model. Fewer copied scenes are shown with a notice naming them (the user redoes or approves).
@@ -21,6 +22,18 @@ export const PROMPTS = { system: 'plan-system.v2', user: 'plan.v2', retry: 'plan
 /** Rounds of scene rewrites after the first draft (each rewrites only the scenes still wrong). */
 export const REPAIR_ROUNDS = 2;
 
+/**
+ * Planning time after which a scene whose only problems are of quality (too few or too many words,
+ * a sentence cut short, a picture like another's, a shared phrase) is no longer written again: the
+ * plan is shown with those named in its notice, for the user to redo or approve. A scene missing,
+ * or saying another's sentence, is always written again. One second per second of video, at least
+ * 20: measured near idle with the 1.5B on 2 cores, a first draft takes 10-35 s and a rewrite 5-7 s;
+ * without a bound, 3 of 7 everyday prompts took 80-125 s, most of it rewrites that fixed little.
+ */
+export function planningBudgetMs(brief: Pick<PlanBrief, 'seconds'>): number {
+  return Math.max(20, brief.seconds) * 1000;
+}
+
 /** Narration words asked for per scene, from the scene's length (see review.ts). */
 export function wordsPerScene(brief: PlanBrief): [number, number] {
   return wordsAsked(Math.floor(brief.seconds / brief.sceneCount));
@@ -37,13 +50,16 @@ export function maxTokensFor(brief: PlanBrief): number {
 }
 
 /**
- * Narration characters per scene under the schema (a soft cap, see agent/llm/embedded.ts): half
- * as much again as the words asked (~6 characters a word), so a sentence ends by itself, while a
- * loop is still stopped. Too many words are the review's to name.
+ * Narration characters per scene under the schema: about the words asked (~6 characters a word
+ * with its space). A soft cap (see agent/llm/embedded.ts pastLimitBias): the sentence under way
+ * ends, and the scene's length follows its words (review.ts timedSceneSeconds). Measured with the
+ * 1.5B on bench/plan.ts's 7 prompts: at 9 characters a word plus 40, most first-draft scenes ran
+ * to two or three sentences, past what their seconds hold; at 6 a word, 4 of the 7 first drafts
+ * needed no rewrite at all.
  */
-const narrationChars = (maxWords: number) => maxWords * 9 + 40;
-/** The floor under a scene's narration in the grammar: about 5 characters a word (with its space). */
-const minNarrationChars = (minWords: number) => minWords * 5;
+const narrationChars = (maxWords: number) => maxWords * 6;
+/** The floor under a scene's narration in the grammar: about 4.5 characters a word (with its space). */
+const minNarrationChars = (minWords: number) => Math.round(minWords * 4.5);
 
 /** The schema of one scene written alone, for a scene of [minWords, maxWords] (a rewrite here, or one the user asks for). */
 export function sceneFormat([minWords, maxWords]: [number, number]) {
@@ -141,14 +157,25 @@ export const pictureNotNarration = (brief: Pick<PlanBrief, 'topic'>) => ({ prope
 /** Sampling for a rewrite: warmer than the first draft, and a new draw each round (the same draw would give the same scene). */
 export const REWRITE_TEMPERATURE = 0.7;
 
-/** Each scene with a problem, written again by the model (in scene order, each seeing the finished others). */
-async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanBrief, ask: Asker, round: number): Promise<DraftPlan> {
+/** The scenes that must be written again whatever the time: missing, empty, or saying another scene's sentence. */
+const mustRewrite = (problems: Problem[]) => new Set(problems.flatMap((p) => (p.kind === 'incomplete' && p.scene !== undefined ? [p.scene] : [])));
+
+/**
+ * Each scene with a problem, written again by the model (those that must be first, then in scene
+ * order, each seeing the finished others); past the deadline only those that must be.
+ */
+async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanBrief, ask: Asker, round: number, deadline: number): Promise<DraftPlan> {
   const scenes = [...draft.scenes];
   const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
-  const wrong = [...new Set(problems.flatMap((p) => (p.scene === undefined ? [] : [p.scene])))].sort((a, b) => a - b);
+  const must = mustRewrite(problems);
+  const wrong = [...new Set(problems.flatMap((p) => (p.scene === undefined ? [] : [p.scene])))].sort((a, b) => Number(must.has(b)) - Number(must.has(a)) || a - b);
   const pending = new Set(wrong);
   const subject = new Set(topicWords(brief.topic));
+  let lastRewriteMs = 0;
   for (const index of wrong) {
+    // A rewrite is started only if one as long as the last still ends before the deadline.
+    if (!must.has(index) && performance.now() + lastRewriteMs > deadline) continue;
+    const started = performance.now();
     pending.delete(index);
     const own = problems.filter((p) => p.scene === index);
     const words = wordsAsked(seconds[index]!);
@@ -167,6 +194,7 @@ async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanB
     const scene = parseScene(answer);
     // An unusable answer leaves the scene as it was: the next review names it again.
     if (scene && index <= scenes.length) scenes[index] = scene;
+    lastRewriteMs = performance.now() - started;
   }
   return { ...draft, scenes };
 }
@@ -210,6 +238,7 @@ export interface DraftOutcome {
 
 export async function draftPlan(brief: PlanBrief, context: PlannerContext, signal?: AbortSignal): Promise<DraftOutcome> {
   await context.ready?.();
+  const deadline = performance.now() + (context.budgetMs ?? planningBudgetMs(brief));
   const ask = asker(context.model, signal);
   const [minWords, maxWords] = wordsPerScene(brief);
   const format = planJsonSchema(brief.sceneCount, narrationChars(maxWords), minNarrationChars(minWords));
@@ -227,8 +256,8 @@ export async function draftPlan(brief: PlanBrief, context: PlannerContext, signa
   }
   for (let round = 0; round < REPAIR_ROUNDS; round++) {
     const sceneProblems = reviewDraft(draft, brief).filter((p) => p.scene !== undefined);
-    if (!sceneProblems.length) break;
-    draft = await rewriteScenes(draft, sceneProblems, brief, ask, round);
+    if (!sceneProblems.length || (performance.now() > deadline && !mustRewrite(sceneProblems).size)) break;
+    draft = await rewriteScenes(draft, sceneProblems, brief, ask, round, deadline);
   }
   draft = dropRepeatedSentences(draft, reviewDraft(draft, brief));
   const problems = reviewDraft(draft, brief);

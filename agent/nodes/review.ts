@@ -33,6 +33,47 @@ export function sceneSeconds(total: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
 }
 
+/** How far a scene's length may stray from an even split, so that no picture flashes by or overstays. */
+const SHORTEST_SCENE_SHARE = 0.6;
+const LONGEST_SCENE_SHARE = 1.6;
+
+/**
+ * Whole seconds per scene that add up to `total`, each scene as long as its narration takes to say
+ * at the plan's own pace (an editor cuts to the voice, not to a grid), within 0.6-1.6 times an even
+ * split. A plan with a scene without words, or one no such split fits, is split evenly.
+ * Measured with the 1.5B: its scenes run 9 to 17 words; on an even 5 s grid half of them were
+ * "too short" or "too long" and each cost a rewrite, where timed to their words they fit.
+ */
+export function timedSceneSeconds(narrations: string[], total: number): number[] {
+  const count = narrations.length;
+  const words = narrations.map(wordCount);
+  const even = total / count;
+  const lo = Math.max(LIMITS.minSceneSeconds, Math.round(even * SHORTEST_SCENE_SHARE));
+  const hi = Math.min(LIMITS.maxSceneSeconds, Math.round(even * LONGEST_SCENE_SHARE));
+  if (!count || words.some((n) => n === 0) || lo * count > total || hi * count < total) return sceneSeconds(total, count);
+  // Seconds per word such that the clamped lengths add up to the total (the sum grows with it).
+  const lengths = (perWord: number) => words.map((n) => Math.min(hi, Math.max(lo, n * perWord)));
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  let [low, high] = [0, total];
+  for (let i = 0; i < 50; i++) {
+    const mid = (low + high) / 2;
+    if (sum(lengths(mid)) < total) low = mid;
+    else high = mid;
+  }
+  const exact = lengths(high);
+  // Whole seconds: round down, then the seconds left go to the scenes cut the most.
+  const seconds = exact.map(Math.floor);
+  const byRemainder = exact.map((x, i) => ({ i, rest: x - Math.floor(x) })).sort((a, b) => b.rest - a.rest);
+  for (let left = total - sum(seconds), k = 0; left > 0 && k < 2 * count; k++) {
+    const { i } = byRemainder[k % count]!;
+    if (seconds[i]! < hi) {
+      seconds[i]! += 1;
+      left -= 1;
+    }
+  }
+  return sum(seconds) === total ? seconds : sceneSeconds(total, count);
+}
+
 /** The narration words a scene of `seconds` should have: [least, most]. */
 export function wordRange(seconds: number): [number, number] {
   const least = Math.max(3, Math.ceil(seconds * MIN_WORDS_PER_SECOND));
@@ -82,6 +123,15 @@ export function withoutSentence(narration: string, repeated: string): string {
     .trim();
 }
 
+/** Words a finished English sentence does not end on ("... near the."). */
+const DANGLING_END = /\b(?:the|a|an|of|to|with|and|or|but|your|their|its|our|his|her|my|into|near|than)[\s,;:]*[.!?…]?["')\]]?$/i;
+
+/** Narration cut off at a length limit: no closing punctuation, a trailing comma, or a dangling last word. */
+export function stopsMidSentence(narration: string): boolean {
+  const text = narration.trim();
+  return !/[.!?…]["')\]]?$/.test(text) || /[,;:][.!?…]$/.test(text) || DANGLING_END.test(text);
+}
+
 /** The first phrase of REPEATED_PHRASE_WORDS words that both texts say, if any. */
 export function sharedPhrase(a: string, b: string): string | undefined {
   const inB = phrases(b);
@@ -105,12 +155,17 @@ function stemMatch(word: string, heard: Set<string>): boolean {
   return false;
 }
 
-/** Everything a viewer would notice is wrong with a draft, in the order of its scenes. */
-export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
+/**
+ * Everything a viewer would notice is wrong with a draft, in the order of its scenes. Words are
+ * judged against `seconds` when the scenes have them (a plan as the user sees it), else against
+ * the lengths the plan will get (timedSceneSeconds).
+ */
+export function reviewDraft(draft: DraftPlan, brief: PlanBrief, sceneLengths?: number[]): Problem[] {
   const problems: Problem[] = [];
   const count = brief.sceneCount;
-  const seconds = sceneSeconds(brief.seconds, count);
   const scenes = draft.scenes.slice(0, count);
+  const evenSeconds = sceneSeconds(brief.seconds, count);
+  const seconds = sceneLengths ?? (scenes.length === count ? timedSceneSeconds(scenes.map((s) => s.narration), brief.seconds) : evenSeconds);
   for (let i = scenes.length; i < count; i++) {
     problems.push({ scene: i, kind: 'incomplete', message: `Scene ${i + 1} is missing.`, note: `scene ${i + 1} is missing` });
   }
@@ -118,14 +173,15 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
     const n = i + 1;
     const words = wordCount(scene.narration);
     const [least, most] = wordRange(seconds[i]!);
-    const [askLeast, askMost] = wordsAsked(seconds[i]!);
+    // A thin scene is asked for its even share of the video, as a rewrite is (plan.ts sceneMessages).
+    const [askLeast, askMost] = wordsAsked(evenSeconds[i]!);
     if (words < 3) {
       problems.push({ scene: i, kind: 'incomplete', message: `Scene ${n} has no narration.`, note: `scene ${n} has no narration` });
     } else if (words < least) {
       problems.push({
         scene: i,
         kind: 'quality',
-        message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${seconds[i]} seconds.`,
+        message: `Scene ${n} has only ${words} words of narration; it needs ${askLeast} to ${askMost} to fill ${evenSeconds[i]} seconds.`,
         note: `scene ${n} has only ${words} words for its ${seconds[i]} seconds (mostly silence)`,
       });
     } else if (words > most) {
@@ -134,6 +190,14 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief): Problem[] {
         kind: 'quality',
         message: `Scene ${n} has ${words} words of narration; at most ${most} can be spoken in ${seconds[i]} seconds.`,
         note: `scene ${n} has more words than its ${seconds[i]} seconds can hold (its end is cut)`,
+      });
+    }
+    if (words >= 3 && stopsMidSentence(scene.narration)) {
+      problems.push({
+        scene: i,
+        kind: 'quality',
+        message: `Scene ${n}'s narration stops in the middle of a sentence; finish the sentence.`,
+        note: `scene ${n} stops mid-sentence`,
       });
     }
     // A whole sentence said again anywhere earlier first; only then a shared phrase.

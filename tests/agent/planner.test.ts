@@ -239,10 +239,34 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
 
   test('a rewrite still a little short is kept: quality problems cost rewrites, not the plan', async () => {
     const thin = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : SKY_FACTS[i]!) });
-    const model = fake(thin, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer('Air molecules scatter the blue light.')));
+    const model = fake(thin, ...Array.from({ length: REPAIR_ROUNDS }, () => sceneAnswer('Air scatters blue light.')));
     const plan = await planVideo({ prompt: SKY }, { model });
     assert.equal(model.calls.length, 1 + REPAIR_ROUNDS);
-    assert.equal(plan.scenes[1]!.narration, 'Air molecules scatter the blue light.');
+    assert.equal(plan.scenes[1]!.narration, 'Air scatters blue light.');
+  });
+
+  test('past the planning time, a scene with too few words is shown with the notice instead of written again; a copied one is still rewritten', async () => {
+    const flawed = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : i === 3 ? SKY_FACTS[0]! : SKY_FACTS[i]!) });
+    const model = fake(flawed, sceneAnswer(SKY_FACTS[3]!));
+    const plan = await planVideo({ prompt: SKY }, { model, budgetMs: 0 });
+    assert.equal(model.calls.length, 2, 'one rewrite: the copied scene 4');
+    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 4 again/);
+    assert.equal(plan.scenes[3]!.narration, SKY_FACTS[3]);
+    assert.equal(plan.scenes[1]!.narration, 'Air scatters blue.');
+    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 3 words/);
+  });
+
+  test('each scene lasts as long as its narration takes to say, and the lengths add up to the video', async () => {
+    // 11, 6, 21 and 11 words: on an even 5 s grid scene 2 would be half silence and scene 3 cut.
+    const uneven = draftWith(4, { narration: (i) => [SKY_FACTS[0]!, 'Air molecules scatter the blue light.', `${SKY_FACTS[2]} ${MORE_SKY_FACTS[0]}`, SKY_FACTS[3]!][i]! });
+    const model = fake(uneven);
+    const plan = await planVideo({ prompt: SKY }, { model });
+    assert.equal(model.calls.length, 1, 'nothing to rewrite: every scene fits its time');
+    assert.deepEqual(plan.scenes.map((s) => s.seconds), [5, 3, 8, 4]);
+    assert.equal(total(plan), 20);
+    assert.equal(plan.scenes[2]!.narration, `${SKY_FACTS[2]} ${MORE_SKY_FACTS[0]}`, 'the long scene is not cut');
+    assert.equal(plan.notice, undefined);
+    assertSpeakable(plan);
   });
 
   test('a plan still short of the bar after the rewrites is shown with one sentence naming what is wrong and what to do', async () => {
@@ -255,12 +279,12 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     const model = new ScriptedFakeChatModel([draft], {
       afterScript: (call) => {
         const index = Number(/Write scene (\d+) again/.exec(call.messages.at(-1)!)?.[1]) - 1;
-        return sceneAnswer(index === 1 ? 'Air molecules scatter the blue light.' : draft.scenes[index]!.narration, `a picture for scene ${index + 1}`);
+        return sceneAnswer(index === 1 ? 'Air scatters blue light.' : draft.scenes[index]!.narration, `a picture for scene ${index + 1}`);
       },
     });
     const plan = await planVideo({ prompt: SKY }, { model });
 
-    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 6 words for its 5 seconds \(mostly silence\) and scene 4 repeats the words "so evening skies glow orange" of scene 3; say "redo scene 2 \.\.\." with what it should say, or approve it as it is\.$/);
+    assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 4 words for its 3 seconds \(mostly silence\) and scene 4 repeats the words "so evening skies glow orange" of scene 3; say "redo scene 2 \.\.\." with what it should say, or approve it as it is\.$/);
     assert.equal(plan.notice!.split(/[.!?](?:\s|$)/).filter(Boolean).length, 1, 'one sentence');
     const shown = formatPlan(plan);
     assert.ok(shown.includes(plan.notice!), `the plan the user sees carries the notice:\n${shown}`);
@@ -312,11 +336,12 @@ describe('planVideo never trusts the model', () => {
     assertSpeakable(plan);
   });
 
-  test('odd lengths: 7 s is one scene of 7 s; 13 s is 3 scenes of 5+4+4', async () => {
+  test('odd lengths: 7 s is one scene of 7 s; 13 s is 3 scenes timed to their words', async () => {
     const seven = await planVideo({ prompt: 'cats', seconds: 7 }, { model: fake(draftWith(1, { long: true })) });
     assert.deepEqual(seven.scenes.map((s) => s.seconds), [7]);
+    // 11, 11 and 12 words.
     const thirteen = await planVideo({ prompt: 'cats', seconds: 13 }, { model: fake(draftWith(3)) });
-    assert.deepEqual(thirteen.scenes.map((s) => s.seconds), [5, 4, 4]);
+    assert.deepEqual(thirteen.scenes.map((s) => s.seconds), [4, 4, 5]);
     assertSpeakable(thirteen);
   });
 
