@@ -94,8 +94,10 @@ export interface RepeatPenalty {
 
 /** What a model needs beyond its prompt to write a plan that meets the bar, measured per model. */
 export interface PlanningAids {
-  /** node-llama-cpp's penalty on the tokens of the answer so far and of the `said` call option; else node-llama-cpp's default (last 64 tokens, 1.1). */
+  /** node-llama-cpp's penalty on the tokens of the answer so far; else node-llama-cpp's default (last 64 tokens, 1.1). */
   repeatPenalty?: RepeatPenalty;
+  /** The repeat penalty also counts the `said` call option (the other scenes' words, when one is rewritten). */
+  penaliseSaid?: boolean;
   /** The schema's minLength floors are kept in the grammar (else dropped). */
   lengthFloors?: boolean;
   /** The `unlike` call option is applied (else ignored). */
@@ -105,13 +107,17 @@ export interface PlanningAids {
 /**
  * Aids per registry model (BENCHMARKS.md). The 0.5B model wrote one sentence in every scene and
  * copied the other scenes' sentences back when a scene was written again, wrote 4-word scenes and
- * copied a scene's narration as its picture; with all three aids it wrote the sky and coffee plans
- * to the bar. The 1.5B met the bar without them, and on the sky prompt the floors and the picture
- * bias made it fail (a sentence of scene 1 again in scene 3 after every rewrite), so it has none.
- * (node-llama-cpp 3.22's dryRepeatPenalty was tried first: it changed no token of the output.)
+ * copied a scene's narration as its picture; with all the aids it wrote the sky and coffee plans
+ * to the bar. The 1.5B's first drafts, without aids, said one sentence in most scenes of a plan
+ * (41 of 45 first-draft scenes of bench/plan.ts's 7 prompts had a problem); a milder penalty on
+ * its own answer and the floors brought that to 15 of 45. Counting the other scenes' words as said
+ * in its rewrites, or the picture bias, made its sentences stop short ("... an hour before."), and
+ * sparing function words from the penalty brought the repeats back (6 of 7 plans with a notice).
+ * (node-llama-cpp 3.22's dryRepeatPenalty was tried first on the 0.5B: it changed no token.)
  */
 export const PLANNING_AIDS: Partial<Record<string, PlanningAids>> = {
-  [PLANNER_MODELS.small]: { repeatPenalty: { lastTokens: 512, penalty: 1.3, presencePenalty: 0.5 }, lengthFloors: true, unlike: true },
+  [PLANNER_MODELS.default]: { repeatPenalty: { lastTokens: 512, penalty: 1.15, presencePenalty: 0.3 }, lengthFloors: true },
+  [PLANNER_MODELS.small]: { repeatPenalty: { lastTokens: 512, penalty: 1.3, presencePenalty: 0.5 }, penaliseSaid: true, lengthFloors: true, unlike: true },
 };
 
 /** Running totals, for bench/plan.ts and logs. */
@@ -120,6 +126,8 @@ export interface EmbeddedStats {
   promptTokens: number;
   outputTokens: number;
   generationMs: number;
+  /** Of generationMs, the time before the first answer token: reading the prompt (what the context did not hold already). */
+  promptMs: number;
   loadMs: number;
   /** Threads the last generation ran on. */
   threads: number;
@@ -214,7 +222,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
   maxTokens: number;
   maxStringChars: number;
   readonly aids: PlanningAids;
-  readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, loadMs: 0, threads: 0 };
+  readonly stats: EmbeddedStats = { calls: 0, promptTokens: 0, outputTokens: 0, generationMs: 0, promptMs: 0, loadMs: 0, threads: 0 };
 
   static override lc_name(): string {
     return 'EmbeddedChatModel';
@@ -325,9 +333,10 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       return bias;
     };
     // What other scenes already say counts as said in this answer too (with the repeat penalty on).
-    const { repeatPenalty } = this.aids;
-    const said = repeatPenalty && options.said?.length ? model.tokenize(options.said.join(' ')) : [];
+    const { repeatPenalty, penaliseSaid } = this.aids;
+    const said = repeatPenalty && penaliseSaid && options.said?.length ? model.tokenize(options.said.join(' ')) : [];
     let outputTokens = 0;
+    let firstTokenAt: number | undefined;
     const started = performance.now();
     const response = await chat.generateResponse(history, {
       ...(grammar ? { grammar } : {}),
@@ -336,6 +345,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
       maxTokens: options.maxTokens ?? this.maxTokens,
       signal: options.signal,
       onToken: (tokens) => {
+        firstTokenAt ??= performance.now();
         outputTokens += tokens.length;
       },
       onTextChunk: (text) => {
@@ -343,7 +353,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
         void runManager?.handleLLMNewToken(text);
       },
       // Read before every sampled token; the grammar still decides which tokens are legal.
-      tokenBias: grammar ? () => (json.stringChars >= limit() ? closeQuote : (unlikeBias() ?? avoid)) : undefined,
+      tokenBias: grammar ? () => pastLimitBias(json, limit(), closeQuote) ?? unlikeBias() ?? avoid : undefined,
       ...(repeatPenalty ? { repeatPenalty: { ...repeatPenalty, punishTokensFilter: (tokens: Token[]) => (said.length ? [...tokens, ...said] : tokens) } } : {}),
     });
     const generationMs = performance.now() - started;
@@ -353,6 +363,7 @@ export class EmbeddedChatModel extends BaseChatModel<PlannerCallOptions> {
     this.stats.promptTokens += promptTokens;
     this.stats.outputTokens += outputTokens;
     this.stats.generationMs += generationMs;
+    this.stats.promptMs += (firstTokenAt ?? performance.now()) - started;
     const text = response.response;
     return {
       generations: [
@@ -419,6 +430,23 @@ async function loadModelNow(modelPath: string, gpu: boolean, contextSize: number
     throw error;
   }
 }
+
+/**
+ * How a string near its soft limit ends: at a sentence's end, not in the middle of one. From three
+ * quarters of the limit on, a finished sentence closes the string; the sentence under way may run
+ * on to HARD_STOP times the limit, where the string is closed wherever it is. Measured with the
+ * 1.5B: a close quote favoured at the limit itself, or a full stop favoured there, cut about 1
+ * scene in 4 mid-sentence ("... near the."); the plan's timing (review.ts timedSceneSeconds) makes
+ * room for a longer sentence instead.
+ */
+export function pastLimitBias(json: JsonStringTracker, limit: number, closeQuote: TokenBias): TokenBias | undefined {
+  const chars = json.stringChars;
+  if (chars < limit * 0.75) return undefined;
+  return json.endsSentence || chars >= limit * HARD_STOP ? closeQuote : undefined;
+}
+
+/** How far past its soft limit a string may run to end its sentence. */
+const HARD_STOP = 1.7;
 
 /**
  * How much less likely a word of the value a property must not copy becomes (a logit). Measured on
@@ -527,6 +555,11 @@ export class JsonStringTracker {
   stringChars = 0;
   /** The last complete string value of each property ("narration" -> the scene's words just written). */
   readonly lastValues: Record<string, string> = {};
+
+  /** The string value being written ends a sentence (a full stop, "!" or "?", perhaps inside a closing quote or bracket). */
+  get endsSentence(): boolean {
+    return this.inString && !this.isKey && /[.!?][)'"\]]?\s*$/.test(this.value);
+  }
 
   /** The property whose value is the string being written (undefined for keys and array items). */
   get property(): string | undefined {
