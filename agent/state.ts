@@ -18,7 +18,7 @@ export interface PlanRequest {
   style?: string;
   /** Frame shape; else read from the prompt ("vertical", "square"), else 16:9. */
   aspect?: Aspect;
-  /** Music bed; else read from the prompt ("with music", "no music"), else off. */
+  /** Music bed; else read from the prompt ("with music", "no music"), else on. */
   music?: boolean;
   /** The talking presenter: 'me' (presenterKey, the user's checked portrait), the built-in 'character', or 'none'; else read from the prompt. */
   presenter?: 'none' | 'me' | 'character';

@@ -250,7 +250,8 @@ export function understandRequest(request: PlanRequest): PlanBrief {
     // Explicit options win over words in the prompt; the style is plain text, cut to its limit.
     style: normalizeText(request.style ?? parseStyle(prompt) ?? '').slice(0, STYLE_LIMIT),
     aspect: request.aspect ?? parseAspect(prompt) ?? '16:9',
-    music: request.music ?? parseMusic(prompt) ?? false,
+    // Music under the voice unless asked away: a narrated clip without a bed sounds unfinished.
+    music: request.music ?? parseMusic(prompt) ?? true,
     ...presenterOf(request, prompt),
     motion: request.motion ?? parseMotion(prompt) ?? false,
   };
