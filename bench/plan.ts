@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     }
 
     const s = model.stats;
-    console.log(`\nall: ${s.calls} calls, ${s.promptTokens} prompt tokens (approx.), ${s.outputTokens} output tokens in ${fixed(s.generationMs / 1000)} s = ${fixed((s.outputTokens / s.generationMs) * 1000)} tok/s`);
+    const writingMs = s.generationMs - s.promptMs;
+    console.log(`\nall: ${s.calls} calls, ${s.promptTokens} prompt tokens (approx.), ${s.outputTokens} output tokens in ${fixed(s.generationMs / 1000)} s = ${fixed((s.outputTokens / s.generationMs) * 1000)} tok/s (${fixed(s.promptMs / 1000)} s reading prompts, then ${fixed((s.outputTokens / writingMs) * 1000)} tok/s writing)`);
   } finally {
     await disposeEmbeddedModels();
   }
