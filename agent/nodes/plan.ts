@@ -3,7 +3,7 @@
 // draft is reviewed in code (agent/nodes/review.ts) and every scene with a problem a viewer would
 // notice - a repeated sentence, too few words, a picture that copies the narration, a scene cut
 // off - is written again by the model with the problem named, while the planning time allows
-// (planningBudgetMs; a missing or copied scene always is). An answer without a single usable
+// (planningBudgetMs; a missing or repeated scene always is). An answer without a single usable
 // scene is retried whole once. A plan still missing a scene, or repeating itself in more than a
 // third of its scenes, is refused with a sentence ('plan.invalid'); nothing is ever filled in for
 // the model. Fewer copied scenes are shown with a notice naming them (the user redoes or approves).
@@ -23,12 +23,13 @@ export const PROMPTS = { system: 'plan-system.v2', user: 'plan.v2', retry: 'plan
 export const REPAIR_ROUNDS = 2;
 
 /**
- * Planning time after which a scene whose only problems are of quality (too few or too many words,
- * a sentence cut short, a picture like another's, a shared phrase) is no longer written again: the
- * plan is shown with those named in its notice, for the user to redo or approve. A scene missing,
- * or saying another's sentence, is always written again. One second per second of video, at least
- * 20: measured near idle with the 1.5B on 2 cores, a first draft takes 10-35 s and a rewrite 5-7 s;
- * without a bound, 3 of 7 everyday prompts took 80-125 s, most of it rewrites that fixed little.
+ * Planning time after which a scene whose only problems are of polish (too few or too many words
+ * for its time, a sentence cut short, a picture that repeats its narration) is no longer written
+ * again: the plan is shown with those named in its notice, for the user to redo or approve. A scene
+ * missing, or repeating another's sentence, phrase or picture, always is (mustRewrite). One second
+ * per second of video, at least 20: measured near idle with the 1.5B on 2 cores, a first draft
+ * takes 10-35 s and a rewrite 5-7 s; without a bound, 3 of 7 everyday prompts took 80-125 s, most
+ * of it rewrites that fixed little.
  */
 export function planningBudgetMs(brief: Pick<PlanBrief, 'seconds'>): number {
   return Math.max(20, brief.seconds) * 1000;
@@ -157,8 +158,11 @@ export const pictureNotNarration = (brief: Pick<PlanBrief, 'topic'>) => ({ prope
 /** Sampling for a rewrite: warmer than the first draft, and a new draw each round (the same draw would give the same scene). */
 export const REWRITE_TEMPERATURE = 0.7;
 
-/** The scenes that must be written again whatever the time: missing, empty, or saying another scene's sentence. */
-const mustRewrite = (problems: Problem[]) => new Set(problems.flatMap((p) => (p.kind === 'incomplete' && p.scene !== undefined ? [p.scene] : [])));
+/**
+ * The scenes written again whatever the time: missing, empty, saying another scene's sentence or
+ * 5-word phrase, or showing another scene's picture (what the script bar forbids outright).
+ */
+const mustRewrite = (problems: Problem[]) => new Set(problems.flatMap((p) => ((p.kind === 'incomplete' || p.barred) && p.scene !== undefined ? [p.scene] : [])));
 
 /**
  * Each scene with a problem, written again by the model (those that must be first, then in scene

@@ -18,6 +18,11 @@ export interface Problem {
   scene?: number;
   /** Incomplete: a scene missing or empty, or said twice; a plan with one is never delivered. */
   kind: 'incomplete' | 'quality';
+  /**
+   * A quality problem the script bar itself names (a 5-word phrase in two scenes, two scenes with
+   * one picture): the planner rewrites it whatever the time, as it does an incomplete scene.
+   */
+  barred?: boolean;
   /** One sentence for the model (and the logs). */
   message: string;
   /** The words said twice, when that is the problem. */
@@ -213,7 +218,7 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief, sceneLengths?: n
     } else if (phraseAgain) {
       const repeated = phraseAgain.phrase!;
       const message = `Scene ${n} repeats the words "${repeated}" from scene ${phraseAgain.j + 1}.`;
-      problems.push({ scene: i, kind: 'quality', message, repeated, note: `scene ${n} repeats the words "${repeated}" of scene ${phraseAgain.j + 1}` });
+      problems.push({ scene: i, kind: 'quality', barred: true, message, repeated, note: `scene ${n} repeats the words "${repeated}" of scene ${phraseAgain.j + 1}` });
     }
     const picture = spokenWords(scene.visualPrompt).join(' ');
     if (!picture) {
@@ -229,7 +234,7 @@ export function reviewDraft(draft: DraftPlan, brief: PlanBrief, sceneLengths?: n
       const same = scenes.findIndex((other, j) => j < i && spokenWords(other.visualPrompt).join(' ') === picture);
       if (same >= 0) {
         const message = `Scene ${n} shows the same picture as scene ${same + 1}; describe a different one.`;
-        problems.push({ scene: i, kind: 'quality', message, note: `scene ${n} shows the same picture as scene ${same + 1}` });
+        problems.push({ scene: i, kind: 'quality', barred: true, message, note: `scene ${n} shows the same picture as scene ${same + 1}` });
       }
     }
   });

@@ -245,13 +245,16 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     assert.equal(plan.scenes[1]!.narration, 'Air scatters blue light.');
   });
 
-  test('past the planning time, a scene with too few words is shown with the notice instead of written again; a copied one is still rewritten', async () => {
-    const flawed = draftWith(4, { narration: (i) => (i === 1 ? 'Air scatters blue.' : i === 3 ? SKY_FACTS[0]! : SKY_FACTS[i]!) });
-    const model = fake(flawed, sceneAnswer(SKY_FACTS[3]!));
+  test('past the planning time, a scene with too few words is shown with the notice instead of written again; repeated ones are still rewritten', async () => {
+    // Scene 2 is thin; scene 3 says five words of scene 1; scene 4 says scene 1's sentence.
+    const echo = 'Like sunlight, it carries every colour of the rainbow in the sky.';
+    const flawed = draftWith(4, { narration: (i) => [SKY_FACTS[0]!, 'Air scatters blue.', echo, SKY_FACTS[0]!][i]! });
+    const model = fake(flawed, sceneAnswer(SKY_FACTS[2]!, 'short blue waves bouncing off air molecules'), sceneAnswer(SKY_FACTS[3]!, 'blue light arriving from every side of the sky'));
     const plan = await planVideo({ prompt: SKY }, { model, budgetMs: 0 });
-    assert.equal(model.calls.length, 2, 'one rewrite: the copied scene 4');
-    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 4 again/);
-    assert.equal(plan.scenes[3]!.narration, SKY_FACTS[3]);
+    assert.equal(model.calls.length, 3, 'two rewrites: the scenes repeating scene 1');
+    assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 3 again/);
+    assert.match(model.calls[2]!.messages.at(-1)!, /Write scene 4 again/);
+    assert.deepEqual([plan.scenes[2]!.narration, plan.scenes[3]!.narration], [SKY_FACTS[2], SKY_FACTS[3]]);
     assert.equal(plan.scenes[1]!.narration, 'Air scatters blue.');
     assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 3 words/);
   });
