@@ -173,14 +173,16 @@ async function rewriteScenes(draft: DraftPlan, problems: Problem[], brief: PlanB
   const seconds = sceneSeconds(brief.seconds, brief.sceneCount);
   const must = mustRewrite(problems);
   const wrong = [...new Set(problems.flatMap((p) => (p.scene === undefined ? [] : [p.scene])))].sort((a, b) => Number(must.has(b)) - Number(must.has(a)) || a - b);
-  const pending = new Set(wrong);
+  // Shown to the rewrites as "not written yet": the scenes to be written again (past the deadline, only those that must be).
+  const pending = new Set(wrong.filter((i) => must.has(i) || performance.now() <= deadline));
   const subject = new Set(topicWords(brief.topic));
   let lastRewriteMs = 0;
   for (const index of wrong) {
+    // Written again now, or kept as it is: either way the scenes after it see its words.
+    pending.delete(index);
     // A rewrite is started only if one as long as the last still ends before the deadline.
     if (!must.has(index) && performance.now() + lastRewriteMs > deadline) continue;
     const started = performance.now();
-    pending.delete(index);
     const own = problems.filter((p) => p.scene === index);
     const words = wordsAsked(seconds[index]!);
     const messages = sceneMessages({ ...draft, scenes }, index, own, brief, pending);

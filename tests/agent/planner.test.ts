@@ -255,6 +255,7 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     assert.match(model.calls[1]!.messages.at(-1)!, /Write scene 3 again/);
     assert.match(model.calls[2]!.messages.at(-1)!, /Write scene 4 again/);
     assert.deepEqual([plan.scenes[2]!.narration, plan.scenes[3]!.narration], [SKY_FACTS[2], SKY_FACTS[3]]);
+    assert.match(model.calls[1]!.messages.at(-1)!, /Scene 2 says: Air scatters blue\./, 'the scene kept as it is is shown to the rewrites as it is');
     assert.equal(plan.scenes[1]!.narration, 'Air scatters blue.');
     assert.match(plan.notice ?? '', /^Still not right: scene 2 has only 3 words/);
   });
