@@ -439,7 +439,7 @@ async function loadModelNow(modelPath: string, gpu: boolean, contextSize: number
  * scene in 4 mid-sentence ("... near the."); the plan's timing (review.ts timedSceneSeconds) makes
  * room for a longer sentence instead.
  */
-export function pastLimitBias(json: JsonStringTracker, limit: number, closeQuote: TokenBias): TokenBias | undefined {
+function pastLimitBias(json: JsonStringTracker, limit: number, closeQuote: TokenBias): TokenBias | undefined {
   const chars = json.stringChars;
   if (chars < limit * 0.75) return undefined;
   return json.endsSentence || chars >= limit * HARD_STOP ? closeQuote : undefined;

@@ -132,7 +132,7 @@ export function withoutSentence(narration: string, repeated: string): string {
 const DANGLING_END = /\b(?:the|a|an|of|to|with|and|or|but|your|their|its|our|his|her|my|into|near|than)[\s,;:]*[.!?…]?["')\]]?$/i;
 
 /** Narration cut off at a length limit: no closing punctuation, a trailing comma, or a dangling last word. */
-export function stopsMidSentence(narration: string): boolean {
+function stopsMidSentence(narration: string): boolean {
   const text = narration.trim();
   return !/[.!?…]["')\]]?$/.test(text) || /[,;:][.!?…]$/.test(text) || DANGLING_END.test(text);
 }

@@ -186,6 +186,15 @@ describe('planVideo has the scenes a viewer would notice written again, never fi
     assert.match(plan.scenes[1]!.narration, /^Molecules in the air/);
   });
 
+  test('narration cut off mid-sentence is written again, with the sentence to finish named', async () => {
+    const cut = draftWith(4, { narration: (i) => (i === 2 ? 'They bounce short blue waves around far more than the.' : SKY_FACTS[i]!) });
+    const model = fake(cut, sceneAnswer(SKY_FACTS[2]!, 'short blue waves bouncing off air molecules'));
+    const plan = await planVideo({ prompt: SKY }, { model });
+    assert.match(model.calls[1]!.messages.at(-1)!, /Scene 3's narration stops in the middle of a sentence; finish the sentence\./);
+    assert.equal(plan.scenes[2]!.narration, SKY_FACTS[2]);
+    assert.equal(plan.notice, undefined);
+  });
+
   test('a picture that copies the narration is described again', async () => {
     const copied = draftWith(4);
     copied.scenes[0]!.visualPrompt = SKY_FACTS[0]!;
